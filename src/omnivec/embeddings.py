@@ -1,0 +1,451 @@
+"""Embeddings: a table of vectors addressed by keys, and the queries on it.
+
+Query names and semantics follow gensim's KeyedVectors where gensim has them
+(most_similar, most_similar_cosmul, similar_by_vector, similarity,
+n_similarity, distance, distances, rank, closer_than, doesnt_match), so gensim
+users feel at home; results are metric-aware (cosine, dot, euclidean).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+from dataclasses import dataclass
+from typing import Any, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from .errors import DimensionError, InputError, KeyNotFound
+from .metrics import Metric, get_metric
+from .search import exact
+from .store.keys import Key, KeyTable
+from .store.subwords import Subwords
+from .store.vectors import VectorStore, check_vectors
+
+KeyOrVector = Key | np.ndarray
+
+
+@dataclass
+class Neighbors:
+    """Nearest-neighbour results, always 2-D: one row per query, best first.
+
+    `rows` and `scores` are (queries x k) arrays; `keys[i]` lists the keys of
+    query i.  Scores are higher-is-closer (cosine similarity, dot product, or
+    negated euclidean distance).
+    """
+
+    keys: list[list[Key]]
+    rows: np.ndarray
+    scores: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def pairs(self, i: int = 0) -> list[tuple[Key, float]]:
+        """Return query i's results as (key, score) pairs."""
+        return list(zip(self.keys[i], self.scores[i].tolist()))
+
+
+class Embeddings:
+    """Vectors addressed by keys, with a metric, optional counts, subwords and provenance.
+
+    Build one in memory with ``Embeddings(keys, vectors)`` or open a file with
+    ``omnivec.open(path)``.  ``emb["king"]`` returns a vector and raises
+    KeyNotFound for an unknown key unless out-of-vocabulary vectors were
+    asked for (``emb.vector(key, oov=True)`` or ``open(path, oov=True)``).
+    """
+
+    def __init__(self, keys: Sequence[Key] | np.ndarray, vectors: np.ndarray, *,
+                 metric: str = "cosine", counts: Sequence[int] | np.ndarray | None = None,
+                 meta: dict | None = None, storage: str = "float32",
+                 subwords: Subwords | None = None, name: str = "embeddings",
+                 oov: bool = False) -> None:
+        vectors = check_vectors(vectors)
+        table, _ = KeyTable.from_keys(keys)
+        if len(table) != len(vectors):
+            raise DimensionError(f"{len(table)} keys but {len(vectors)} vectors; each key needs one row")
+        counts_arr = None
+        if counts is not None:
+            counts_arr = np.asarray(counts)
+            if counts_arr.shape != (len(table),) or counts_arr.dtype.kind not in "iu":
+                raise InputError(f"counts must be {len(table)} integers; got shape {counts_arr.shape} "
+                                 f"dtype {counts_arr.dtype}")
+            counts_arr = counts_arr.astype(np.int64)
+        if subwords is not None and subwords.vectors.shape[1:] != (vectors.shape[1],):
+            raise DimensionError(f"subword vectors have shape {subwords.vectors.shape} but the "
+                                 f"table's vectors have {vectors.shape[1]} dims")
+        store = VectorStore.encode(vectors, storage)
+        meta = dict(meta or {})
+        meta.setdefault("created", _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+        self._init(name=name, keys=table, store=store, metric=get_metric(metric),
+                   counts=counts_arr, meta=meta, subwords=subwords, extras={}, oov=oov)
+
+    def _init(self, *, name, keys, store, metric, counts, meta, subwords, extras, oov, source=None):
+        self.name: str = name
+        self._keys: KeyTable = keys
+        self._store: VectorStore = store
+        self._metric: Metric = metric
+        self.counts: np.ndarray | None = counts
+        self.meta: dict = meta
+        self.subwords: Subwords | None = subwords
+        self.extras: dict[str, np.ndarray] = extras
+        self.oov: bool = bool(oov)
+        self.source: str | None = source
+        self._oov_model = None
+
+    @classmethod
+    def _from_parts(cls, **parts) -> "Embeddings":
+        obj = cls.__new__(cls)
+        obj._init(**parts)
+        return obj
+
+    # -- basic facts ----------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    @property
+    def dim(self) -> int:
+        """Return the number of dimensions."""
+        return self._store.dim
+
+    @property
+    def metric(self) -> str:
+        """Return the metric's name ('cosine', 'dot', 'euclidean')."""
+        return self._metric.name
+
+    @property
+    def storage(self) -> str:
+        """Return the storage dtype ('float32', 'float16', 'int8', 'binary')."""
+        return self._store.dtype
+
+    @property
+    def keys(self) -> KeyTable:
+        """Return the key table (iterable, len(), .key(row), .row(key))."""
+        return self._keys
+
+    @property
+    def store(self) -> VectorStore:
+        """Return the stored vectors (their dtype, scale and norms)."""
+        return self._store
+
+    @property
+    def vectors(self) -> np.ndarray:
+        """Return all vectors as float32 (the stored array itself for float32 storage)."""
+        if self._store.dtype == "float32":
+            return self._store.data
+        return self._store.decode(slice(None))
+
+    @property
+    def norms(self) -> np.ndarray:
+        """Return the L2 norm of every row."""
+        return self._store.norms
+
+    def __repr__(self) -> str:
+        src = f", source={self.source!r}" if self.source else ""
+        return (f"Embeddings(name={self.name!r}, n={len(self)}, dim={self.dim}, metric={self.metric!r}, "
+                f"storage={self.storage!r}, subwords={self.subwords is not None}{src})")
+
+    def __iter__(self) -> Iterator[Key]:
+        return iter(self._keys)
+
+    def __contains__(self, key: object) -> bool:
+        return self._keys.row(key) >= 0  # type: ignore[arg-type]
+
+    def row(self, key: Key) -> int:
+        """Return the row of `key`, or raise KeyNotFound."""
+        r = self._keys.row(key)
+        if r < 0:
+            self._missing(key)
+        return r
+
+    def rows(self, keys: Sequence[Key]) -> np.ndarray:
+        """Return the rows of `keys` (int64), or raise KeyNotFound naming the first missing key."""
+        rows = self._keys.rows(keys)
+        if (rows < 0).any():
+            self._missing(list(keys)[int(np.flatnonzero(rows < 0)[0])])
+        return rows
+
+    def key(self, row: int) -> Key:
+        """Return the key stored at `row`."""
+        return self._keys.key(row)
+
+    def _missing(self, key) -> None:
+        hint = ("; ask for an out-of-vocabulary vector with emb.vector(key, oov=True) "
+                "or omnivec.open(path, oov=True)")
+        raise KeyNotFound(f"key {key!r} is not in {self.name!r} ({len(self)} keys){hint}")
+
+    # -- lookup ---------------------------------------------------------------
+    def __getitem__(self, key: Key | Sequence[Key]) -> np.ndarray:
+        if isinstance(key, (list, tuple, np.ndarray)):
+            return self.vectors_of(key)
+        return self.vector(key)
+
+    def vector(self, key: Key, *, oov: bool | None = None, norm: bool = False) -> np.ndarray:
+        """Return the float32 vector of `key` (its unit vector with norm=True).
+
+        An unknown key raises KeyNotFound unless `oov` is true (or the table was
+        opened with oov=True): then it gets a deterministic out-of-vocabulary vector.
+        """
+        r = self._keys.row(key)
+        if r >= 0:
+            v = self._store.row(r)
+        elif oov if oov is not None else self.oov:
+            v = self.oov_vector(key)
+        else:
+            self._missing(key)
+        if norm:
+            n = float(np.linalg.norm(v))
+            return v / n if n > 0 else v.copy()
+        return v
+
+    get_vector = vector
+
+    def vectors_of(self, keys: Sequence[Key], *, oov: bool | None = None) -> np.ndarray:
+        """Return the (len(keys) x dim) float32 vectors of `keys`."""
+        keys = list(keys)
+        rows = self._keys.rows(keys)
+        use_oov = oov if oov is not None else self.oov
+        missing = np.flatnonzero(rows < 0)
+        if len(missing) and not use_oov:
+            self._missing(keys[int(missing[0])])
+        out = np.empty((len(keys), self.dim), np.float32)
+        found = rows >= 0
+        if found.any():
+            out[found] = self._store.decode(rows[found])
+        for i in missing.tolist():
+            out[i] = self.oov_vector(keys[i])
+        return out
+
+    def oov_vector(self, key: Key) -> np.ndarray:
+        """Return the out-of-vocabulary vector of `key` (subword composition or Magnitude-style)."""
+        if self._oov_model is None:
+            from .store.oov import oov_model_for
+            self._oov_model = oov_model_for(self)
+        return self._oov_model.vector(key)
+
+    # -- turning inputs into query vectors ----------------------------------
+    def _as_vector(self, item: KeyOrVector) -> np.ndarray:
+        if isinstance(item, np.ndarray):
+            v = np.asarray(item, np.float32)
+            if v.shape != (self.dim,):
+                raise DimensionError(f"query vector has shape {v.shape}; this table has {self.dim} dims")
+            if not np.isfinite(v).all():
+                raise InputError("query vector holds NaN or infinity")
+            return v
+        return self.vector(item)
+
+    def _weighted(self, positive, negative) -> tuple[list[tuple[KeyOrVector, float]], list[int]]:
+        def items(x, sign):
+            if x is None:
+                return []
+            if isinstance(x, (str, int, np.integer, np.ndarray)):
+                x = [x]
+            out = []
+            for it in x:
+                if isinstance(it, tuple) and len(it) == 2 and not isinstance(it[0], (tuple, list)):
+                    out.append((it[0], sign * float(it[1])))
+                else:
+                    out.append((it, sign * 1.0))
+            return out
+
+        pairs = items(positive, 1.0) + items(negative, -1.0)
+        if not pairs:
+            raise InputError("most_similar needs at least one positive or negative key or vector")
+        exclude = [self._keys.row(k) for k, _ in pairs if not isinstance(k, np.ndarray)]
+        return pairs, [r for r in exclude if r >= 0]
+
+    def _mean_query(self, pairs) -> np.ndarray:
+        norm = self._metric.normalize_queries
+        acc = np.zeros(self.dim, np.float64)
+        for item, w in pairs:
+            acc += w * self._unit(self._as_vector(item)) if norm else w * self._as_vector(item)
+        acc /= len(pairs)
+        if norm:
+            n = np.linalg.norm(acc)
+            if n > 0:
+                acc /= n
+        return acc.astype(np.float32)
+
+    @staticmethod
+    def _unit(v: np.ndarray) -> np.ndarray:
+        n = float(np.linalg.norm(v))
+        return v / n if n > 0 else v
+
+    # -- neighbours -----------------------------------------------------------
+    def most_similar(self, positive=None, negative=None, topn: int | None = 10,
+                     restrict_vocab: int | None = None) -> list[tuple[Key, float]] | np.ndarray:
+        """Return the topn (key, score) pairs nearest the weighted mean of positive minus negative.
+
+        Keys and vectors may be mixed; a (key, weight) tuple sets a weight.
+        Input keys are never returned.  restrict_vocab scores only the first
+        rows (frequency-sorted files: the most frequent keys).  With topn=None
+        the scores of all rows are returned as an array, as gensim does.
+        """
+        pairs, exclude = self._weighted(positive, negative)
+        q = self._mean_query(pairs)
+        if topn is None:
+            return exact.all_scores(self._store, self._metric, q, limit=restrict_vocab)
+        if topn < 0:
+            raise InputError(f"topn must be >= 0 (or None for all scores); got {topn}")
+        rows, scores = exact.topk(self._store, self._metric, q, topn, limit=restrict_vocab,
+                                  exclude=[exclude])
+        return list(zip(self._keys.keys_of(rows[0]), scores[0].tolist()))
+
+    def similar_by_vector(self, vector: np.ndarray, topn: int | None = 10,
+                          restrict_vocab: int | None = None) -> list[tuple[Key, float]] | np.ndarray:
+        """Return the topn (key, score) pairs nearest `vector`."""
+        return self.most_similar(positive=[np.asarray(vector, np.float32)], topn=topn,
+                                 restrict_vocab=restrict_vocab)
+
+    def similar_by_key(self, key: Key, topn: int | None = 10,
+                       restrict_vocab: int | None = None) -> list[tuple[Key, float]] | np.ndarray:
+        """Return the topn (key, score) pairs nearest `key` (the key itself excluded)."""
+        return self.most_similar(positive=[key], topn=topn, restrict_vocab=restrict_vocab)
+
+    similar_by_word = similar_by_key
+
+    def most_similar_cosmul(self, positive=None, negative=None, topn: int | None = 10,
+                            restrict_vocab: int | None = None) -> list[tuple[Key, float]] | np.ndarray:
+        """Return the topn (key, score) pairs by 3CosMul (Levy & Goldberg 2014), as gensim does.
+
+        Each cosine is shifted to [0, 1]; score = prod(positive) / (prod(negative) + 1e-6).
+        """
+        pos = [positive] if isinstance(positive, (str, int, np.ndarray)) else list(positive or [])
+        neg = [negative] if isinstance(negative, (str, int, np.ndarray)) else list(negative or [])
+        if not pos and not neg:
+            raise InputError("most_similar_cosmul needs at least one positive or negative key or vector")
+        cosine = get_metric("cosine")
+        n = len(self) if restrict_vocab is None else min(int(restrict_vocab), len(self))
+
+        def sims(item):
+            return (1.0 + exact.all_scores(self._store, cosine, self._as_vector(item), limit=n)) / 2.0
+
+        num = np.ones(n, np.float32)
+        for p in pos:
+            num *= sims(p)
+        den = np.ones(n, np.float32)
+        for m in neg:
+            den *= sims(m)
+        scores = num / (den + 1e-6)
+        if topn is None:
+            return scores
+        for item in pos + neg:
+            if not isinstance(item, np.ndarray):
+                r = self._keys.row(item)
+                if 0 <= r < n:
+                    scores[r] = -np.inf
+        k = min(topn, int(np.isfinite(scores).sum()))
+        best = np.argpartition(-scores, k - 1)[:k] if 0 < k < n else np.flatnonzero(np.isfinite(scores))
+        best = best[np.lexsort((best, -scores[best]))][:k]
+        return list(zip(self._keys.keys_of(best), scores[best].tolist()))
+
+    def analogy(self, a: Key, b: Key, c: Key, topn: int = 1, *, method: str = "3cosadd",
+                restrict_vocab: int | None = None) -> list[tuple[Key, float]]:
+        """Return the topn answers to "a is to b as c is to ?" (3CosAdd or 3CosMul)."""
+        m = method.lower().replace("-", "").replace("_", "")
+        if m == "3cosadd":
+            return self.most_similar(positive=[b, c], negative=[a], topn=topn, restrict_vocab=restrict_vocab)
+        if m == "3cosmul":
+            return self.most_similar_cosmul(positive=[b, c], negative=[a], topn=topn,
+                                            restrict_vocab=restrict_vocab)
+        raise InputError(f"unknown analogy method {method!r}; valid names are: 3cosadd, 3cosmul")
+
+    def search(self, queries: np.ndarray | Sequence[Key], k: int = 10, *,
+               exclude_self: bool = False, restrict_vocab: int | None = None) -> Neighbors:
+        """Return the k nearest keys of each query (vectors, or keys) as Neighbors, always 2-D."""
+        exclude = None
+        if isinstance(queries, np.ndarray) and queries.dtype.kind == "f":
+            Q = np.atleast_2d(queries).astype(np.float32)
+            if Q.ndim != 2 or Q.shape[1] != self.dim:
+                raise DimensionError(f"queries have shape {queries.shape}; this table has {self.dim} dims")
+            if not np.isfinite(Q).all():
+                raise InputError("queries hold NaN or infinity")
+        else:
+            keys = list(queries) if not isinstance(queries, (str, int)) else [queries]
+            Q = self.vectors_of(keys)
+            if exclude_self:
+                exclude = [[r] for r in self._keys.rows(keys).tolist()]
+        if k < 0:
+            raise InputError(f"k must be >= 0; got {k}")
+        rows, scores = exact.topk(self._store, self._metric, Q, k, limit=restrict_vocab, exclude=exclude)
+        keys_out = [self._keys.keys_of(r) for r in rows]
+        return Neighbors(keys=keys_out, rows=rows, scores=scores)
+
+    # -- pairwise -------------------------------------------------------------
+    def similarity(self, a: KeyOrVector, b: KeyOrVector) -> float:
+        """Return the metric's score between a and b (cosine similarity by default)."""
+        return float(self._metric.pair_scores(self._as_vector(a), self._as_vector(b))[0])
+
+    def n_similarity(self, ws1: Sequence[KeyOrVector], ws2: Sequence[KeyOrVector]) -> float:
+        """Return the cosine similarity between the means of two sets of keys."""
+        if not len(ws1) or not len(ws2):
+            raise InputError("n_similarity needs two non-empty lists of keys")
+        m1 = np.mean([self._as_vector(w) for w in ws1], axis=0)
+        m2 = np.mean([self._as_vector(w) for w in ws2], axis=0)
+        return float(get_metric("cosine").pair_scores(m1, m2)[0])
+
+    def distance(self, a: KeyOrVector, b: KeyOrVector) -> float:
+        """Return the metric's distance between a and b (1 - cosine, -dot, or euclidean)."""
+        return float(self._metric.to_distance(np.float32(self.similarity(a, b))))
+
+    def distances(self, a: KeyOrVector, others: Sequence[Key] = ()) -> np.ndarray:
+        """Return the distances from a to each of `others` (to every row when empty)."""
+        v = self._as_vector(a)
+        if len(others) == 0:
+            return self._metric.to_distance(exact.all_scores(self._store, self._metric, v))
+        vs = self.vectors_of(list(others))
+        return self._metric.to_distance(self._metric.pair_scores(np.broadcast_to(v, vs.shape), vs))
+
+    def closer_than(self, a: Key, b: Key) -> list[Key]:
+        """Return the keys closer to a than b is (a and b excluded)."""
+        va = self._as_vector(a)
+        scores = exact.all_scores(self._store, self._metric, va)
+        limit = float(self._metric.pair_scores(va, self._as_vector(b))[0])
+        rows = np.flatnonzero(scores > limit)
+        ra = self._keys.row(a)
+        rows = rows[np.argsort(-scores[rows], kind="stable")]
+        return [self._keys.key(int(r)) for r in rows if r != ra]
+
+    def rank(self, a: Key, b: Key) -> int:
+        """Return b's rank among a's neighbours (1 = nearest)."""
+        return len(self.closer_than(a, b)) + 1
+
+    def doesnt_match(self, keys: Sequence[KeyOrVector]) -> KeyOrVector:
+        """Return the key furthest from the mean of `keys` (unknown keys are an error)."""
+        keys = list(keys)
+        if not keys:
+            raise InputError("doesnt_match needs at least one key")
+        vs = np.stack([self._unit(self._as_vector(k)) for k in keys])
+        mean = self._unit(vs.mean(axis=0))
+        return keys[int(np.argmin(vs @ mean))]
+
+    # -- conversion and files -------------------------------------------------
+    def astype(self, storage: str) -> "Embeddings":
+        """Return a copy stored as `storage` ('float32', 'float16', 'int8', 'binary')."""
+        return self.replace(store=self._store.astype(storage))
+
+    def with_metric(self, metric: str) -> "Embeddings":
+        """Return the same vectors with another default metric."""
+        return self.replace(metric=get_metric(metric))
+
+    def replace(self, **parts: Any) -> "Embeddings":
+        """Return a shallow copy with some parts replaced."""
+        base = dict(name=self.name, keys=self._keys, store=self._store, metric=self._metric,
+                    counts=self.counts, meta=dict(self.meta), subwords=self.subwords,
+                    extras=dict(self.extras), oov=self.oov, source=self.source)
+        base.update(parts)
+        return Embeddings._from_parts(**base)
+
+    def save(self, path: str | os.PathLike, *, storage: str | None = None) -> None:
+        """Write this table to `path` as a one-table model file (atomically)."""
+        from .store.model import save_tables
+
+        emb = self if storage is None else self.astype(storage)
+        save_tables(path, {emb.name: emb})
+
+    @classmethod
+    def open(cls, path: str | os.PathLike, *, table: str | None = None, oov: bool = False) -> "Embeddings":
+        """Return one table of a model file, memory-mapped."""
+        from .store.model import open_bundle
+
+        return open_bundle(path, oov=oov).table(table)

@@ -1,0 +1,124 @@
+"""Exact nearest neighbours: chunked matrix products plus a partial sort.
+
+Memory stays bounded: rows are scored a block at a time so that one block of
+scores never exceeds BLOCK_BYTES, and only the running top-k is kept.  Float32
+blocks go straight to BLAS (a single matrix-vector product over a memory map
+for one query); float16 blocks are widened per block; int8 and binary rows are
+read by compiled kernels without widening the whole table.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from ..metrics import Metric
+from ..store.vectors import VectorStore
+from . import _kernels as K
+
+BLOCK_BYTES = 64 * 2**20
+F16_BLOCK_ROWS = 32768
+
+
+def raw_dots(store: VectorStore, start: int, stop: int, Q: np.ndarray) -> np.ndarray:
+    """Return <row, query> for rows [start, stop) and float32 queries Q, as (rows x queries)."""
+    if store.dtype == "float32":
+        return np.ascontiguousarray(store.data[start:stop] @ Q.T, dtype=np.float32)
+    if store.dtype == "float16":
+        out = np.empty((stop - start, len(Q)), np.float32)
+        for s in range(start, stop, F16_BLOCK_ROWS):
+            e = min(stop, s + F16_BLOCK_ROWS)
+            np.matmul(store.data[s:e].astype(np.float32), Q.T, out=out[s - start:e - start])
+        return out
+    if store.dtype == "int8":
+        Qs = np.ascontiguousarray(Q * store.scale[None, :], dtype=np.float32)
+        out = np.empty((stop - start, len(Q)), np.float32)
+        block = store.data[start:stop]
+        if len(Q) == 1:
+            K.dot_int8(block, Qs[0], out[:, 0])
+        else:
+            K.dot_int8_many(block, Qs, out)
+        return out
+    # binary: decode a block at a time
+    out = np.empty((stop - start, len(Q)), np.float32)
+    for s in range(start, stop, F16_BLOCK_ROWS):
+        e = min(stop, s + F16_BLOCK_ROWS)
+        np.matmul(store.decode(slice(s, e)), Q.T, out=out[s - start:e - start])
+    return out
+
+
+def block_scores(store: VectorStore, metric: Metric, start: int, stop: int,
+                 Q: np.ndarray, q_norms: np.ndarray) -> np.ndarray:
+    """Return metric scores (higher = closer) of rows [start, stop) against queries Q."""
+    if store.dtype == "binary" and metric.name == "cosine":
+        # Sign vectors: rank by Hamming distance; score = 1 - 2 * hamming / dim.
+        qbits = np.packbits(Q > 0, axis=1)
+        ham = np.empty((stop - start, len(Q)), np.int32)
+        K.hamming_many(store.data[start:stop], qbits, ham)
+        return (1.0 - 2.0 * ham.astype(np.float32) / store.dim).astype(np.float32)
+    dots = raw_dots(store, start, stop, Q)
+    return metric.scores(dots, store.norms[start:stop], q_norms)
+
+
+def topk(store: VectorStore, metric: Metric, Q: np.ndarray, k: int, *,
+         limit: int | None = None, exclude: Sequence[Sequence[int]] | None = None,
+         allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Return (rows, scores), each (queries x k'), best first, k' = min(k, candidates).
+
+    `limit` scores only the first `limit` rows (gensim's restrict_vocab);
+    `exclude[i]` lists rows never returned for query i; `allowed` is an optional
+    boolean mask of rows that may be returned.
+    """
+    Q = np.ascontiguousarray(np.atleast_2d(Q), dtype=np.float32)
+    nq = len(Q)
+    n = len(store) if limit is None else max(0, min(int(limit), len(store)))
+    q_norms = np.linalg.norm(Q, axis=1).astype(np.float32)
+    k = max(0, min(int(k), n))
+    best_rows = np.zeros((nq, 0), np.int64)
+    best_scores = np.zeros((nq, 0), np.float32)
+    if k == 0 or nq == 0:
+        return best_rows, best_scores
+    block = max(1024, BLOCK_BYTES // (4 * nq))
+    for s in range(0, n, block):
+        e = min(n, s + block)
+        S = block_scores(store, metric, s, e, Q, q_norms)          # (rows, nq)
+        if allowed is not None:
+            S[~allowed[s:e], :] = -np.inf
+        if exclude is not None:
+            for qi, rows in enumerate(exclude):
+                for r in rows:
+                    if s <= r < e:
+                        S[r - s, qi] = -np.inf
+        kk = min(k, e - s)
+        if kk < e - s:
+            part = np.argpartition(-S, kk - 1, axis=0)[:kk]      # (kk, nq)
+        else:
+            part = np.broadcast_to(np.arange(e - s)[:, None], (e - s, nq))
+        cand_scores = np.take_along_axis(S, part, axis=0).T       # (nq, kk)
+        cand_rows = (part + s).T.astype(np.int64)
+        best_rows = np.concatenate([best_rows, cand_rows], axis=1)
+        best_scores = np.concatenate([best_scores, cand_scores], axis=1)
+        if best_rows.shape[1] > k:
+            keep = np.argpartition(-best_scores, k - 1, axis=1)[:, :k]
+            best_rows = np.take_along_axis(best_rows, keep, axis=1)
+            best_scores = np.take_along_axis(best_scores, keep, axis=1)
+    # Best first; ties broken by row so results are deterministic.
+    order = np.lexsort((best_rows, -best_scores), axis=1) if best_rows.size else None
+    if order is not None:
+        best_rows = np.take_along_axis(best_rows, order, axis=1)
+        best_scores = np.take_along_axis(best_scores, order, axis=1)
+    # Drop slots that were excluded or filtered out (score -inf).
+    if np.isneginf(best_scores).any():
+        valid = ~np.isneginf(best_scores)
+        width = int(valid.sum(axis=1).min())
+        best_rows, best_scores = best_rows[:, :width], best_scores[:, :width]
+    return best_rows, best_scores
+
+
+def all_scores(store: VectorStore, metric: Metric, q: np.ndarray, *, limit: int | None = None) -> np.ndarray:
+    """Return the score of every row (or the first `limit`) against one query vector."""
+    q = np.ascontiguousarray(np.atleast_2d(q), dtype=np.float32)
+    n = len(store) if limit is None else min(int(limit), len(store))
+    q_norms = np.linalg.norm(q, axis=1).astype(np.float32)
+    return block_scores(store, metric, 0, n, q, q_norms)[:, 0]

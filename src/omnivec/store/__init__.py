@@ -1,0 +1,1 @@
+"""The model file: container, key index, storage dtypes, importers and exporters."""

@@ -1,0 +1,163 @@
+"""How vectors are stored: float32, float16, int8 (per-dimension scale) or binary (sign bits).
+
+A VectorStore holds the stored array (possibly a read-only memory map), the
+per-dimension scale for int8/binary, and the L2 norm of every decoded row.
+Every query works on every storage dtype: rows are decoded on the fly, and the
+scoring kernels in search/exact.py read the stored bytes directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._registry import Registry
+from ..errors import DimensionError, InputError
+
+CHUNK_ROWS = 65536
+
+STORAGE = Registry[str]("storage dtype")
+for _name, _aliases in (("float32", ("f32", "fp32")), ("float16", ("f16", "fp16", "half")),
+                        ("int8", ("i8", "q8")), ("binary", ("bits", "bit", "1bit"))):
+    STORAGE.register(_name, _name, aliases=_aliases)
+
+
+def storage_name(name: str) -> str:
+    """Return the canonical storage dtype for `name` (raises UnknownNameError)."""
+    return STORAGE.get(name)
+
+
+@dataclass(eq=False)
+class VectorStore:
+    """The stored vectors of one table."""
+
+    data: np.ndarray            # (n, d) float32/float16/int8, or (n, ceil(d/8)) uint8 for binary
+    dtype: str                  # a STORAGE name
+    dim: int
+    norms: np.ndarray           # (n,) float32, norms of the decoded rows
+    scale: np.ndarray | None = None   # (d,) float32 for int8 and binary
+
+    def __len__(self) -> int:
+        return self.data.shape[0]
+
+    @property
+    def nbytes(self) -> int:
+        """Return the bytes the stored vectors take."""
+        return int(self.data.nbytes)
+
+    # -- decoding -------------------------------------------------------------
+    def decode(self, rows: np.ndarray | slice) -> np.ndarray:
+        """Return the float32 vectors of `rows` (an index array or a slice)."""
+        raw = self.data[rows]
+        return self.decode_raw(raw)
+
+    def decode_raw(self, raw: np.ndarray) -> np.ndarray:
+        """Return float32 vectors for stored rows `raw`."""
+        if self.dtype == "float32":
+            return raw
+        if self.dtype == "float16":
+            return raw.astype(np.float32)
+        if self.dtype == "int8":
+            return raw.astype(np.float32) * self.scale
+        bits = np.unpackbits(raw, axis=-1, count=self.dim).astype(np.float32)
+        return (bits * 2.0 - 1.0) * self.scale
+
+    def row(self, r: int) -> np.ndarray:
+        """Return the float32 vector of one row (a view for float32 storage)."""
+        raw = self.data[r]
+        if self.dtype == "float32":
+            return raw
+        return self.decode_raw(raw[None])[0]
+
+    def iter_chunks(self, rows: int = CHUNK_ROWS):
+        """Yield (start, float32 block) over all rows, `rows` at a time."""
+        for s in range(0, len(self), rows):
+            yield s, self.decode(slice(s, s + rows))
+
+    # -- encoding -------------------------------------------------------------
+    @classmethod
+    def encode(cls, vectors: np.ndarray, dtype: str = "float32") -> "VectorStore":
+        """Return a VectorStore of float32 `vectors` stored as `dtype`."""
+        dtype = storage_name(dtype)
+        vectors = check_vectors(vectors)
+        n, d = vectors.shape
+        scale = None
+        if dtype == "float32":
+            data = vectors
+        elif dtype == "float16":
+            if n and np.abs(vectors).max(initial=0) > np.finfo(np.float16).max:
+                raise InputError("vectors have values beyond float16's range (65504); "
+                                 "store them as float32 or int8")
+            data = vectors.astype(np.float16)
+        elif dtype == "int8":
+            scale = np.zeros(d, np.float32)
+            for s in range(0, n, CHUNK_ROWS):
+                np.maximum(scale, np.abs(vectors[s:s + CHUNK_ROWS]).max(axis=0), out=scale)
+            scale /= 127.0
+            scale[scale == 0] = 1.0
+            data = np.empty((n, d), np.int8)
+            for s in range(0, n, CHUNK_ROWS):
+                blk = vectors[s:s + CHUNK_ROWS] / scale
+                data[s:s + CHUNK_ROWS] = np.clip(np.rint(blk), -127, 127)
+        else:  # binary: sign bits, scaled by each dimension's mean magnitude
+            scale = np.zeros(d, np.float64)
+            for s in range(0, n, CHUNK_ROWS):
+                scale += np.abs(vectors[s:s + CHUNK_ROWS]).sum(axis=0)
+            scale = (scale / max(n, 1)).astype(np.float32)
+            scale[scale == 0] = 1.0
+            data = np.empty((n, (d + 7) // 8), np.uint8)
+            for s in range(0, n, CHUNK_ROWS):
+                data[s:s + CHUNK_ROWS] = np.packbits(vectors[s:s + CHUNK_ROWS] > 0, axis=1)
+        store = cls(data=data, dtype=dtype, dim=d, norms=np.zeros(n, np.float32), scale=scale)
+        store.norms = store.compute_norms()
+        return store
+
+    def compute_norms(self) -> np.ndarray:
+        """Return the L2 norm of every decoded row."""
+        norms = np.empty(len(self), np.float32)
+        for s, blk in self.iter_chunks():
+            norms[s:s + len(blk)] = np.sqrt(np.einsum("ij,ij->i", blk, blk, dtype=np.float64))
+        return norms
+
+    def astype(self, dtype: str) -> "VectorStore":
+        """Return this store converted to another storage dtype (via float32)."""
+        dtype = storage_name(dtype)
+        if dtype == self.dtype:
+            return self
+        if self.dtype != "float32":
+            full = np.empty((len(self), self.dim), np.float32)
+            for s, blk in self.iter_chunks():
+                full[s:s + len(blk)] = blk
+        else:
+            full = self.data
+        return VectorStore.encode(full, dtype)
+
+    def take(self, rows: np.ndarray) -> "VectorStore":
+        """Return a store of the given rows (same dtype, same scale)."""
+        return VectorStore(data=np.ascontiguousarray(self.data[rows]), dtype=self.dtype,
+                           dim=self.dim, norms=np.ascontiguousarray(self.norms[rows]),
+                           scale=self.scale)
+
+
+def check_vectors(vectors, *, name: str = "vectors") -> np.ndarray:
+    """Return `vectors` as a 2-D float32 array with finite values, or raise a clear error."""
+    arr = np.asarray(vectors)
+    if arr.ndim != 2:
+        raise DimensionError(f"{name} must be a 2-D array (rows x dims); got shape {arr.shape}")
+    if arr.dtype.kind not in "fiu":
+        raise InputError(f"{name} must be numeric; got dtype {arr.dtype}")
+    if arr.dtype != np.float32:
+        if arr.dtype.kind == "f" and arr.dtype.itemsize > 4 and arr.size:
+            big = np.abs(arr[np.isfinite(arr)]).max(initial=0)
+            if big > np.finfo(np.float32).max:
+                raise InputError(f"{name} have values beyond float32's range ({big:g})")
+        arr = arr.astype(np.float32)
+    for s in range(0, arr.shape[0], CHUNK_ROWS):
+        blk = arr[s:s + CHUNK_ROWS]
+        bad = ~np.isfinite(blk).all(axis=1)
+        if bad.any():
+            r = s + int(np.flatnonzero(bad)[0])
+            raise InputError(f"{name} row {r} holds NaN or infinity "
+                             f"({int(bad.sum())} such rows in this block); clean them first")
+    return arr
