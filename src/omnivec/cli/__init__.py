@@ -1,0 +1,64 @@
+"""The `omnivec` command line: one typer app, a module per stage.
+
+Each stage module adds its commands to `app` or to one of the command groups
+below (`omnivec train ...`, `omnivec eval ...`, `omnivec index ...`);
+STAGES lists the modules loaded.  A stage whose optional dependencies are
+missing still loads: it raises MissingDependencyError when its command runs.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+
+app = typer.Typer(name="omnivec", no_args_is_help=True, add_completion=False,
+                  help="Learn, store, query, search and evaluate vector embeddings.")
+train_app = typer.Typer(no_args_is_help=True, help="Learn embeddings from text, graphs or triples.")
+eval_app = typer.Typer(no_args_is_help=True, help="Evaluate embeddings on standard benchmarks.")
+index_app = typer.Typer(no_args_is_help=True, help="Build, search and evaluate nearest-neighbour indexes.")
+app.add_typer(train_app, name="train")
+app.add_typer(eval_app, name="eval")
+app.add_typer(index_app, name="index")
+
+# Stage modules (omnivec.cli.<name>); each registers its commands on import.
+STAGES = ["store", "query"]
+
+
+def _load_stages() -> None:
+    for name in STAGES:
+        try:
+            importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{name}":
+                raise
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; OmnivecError becomes a one-line message and exit status 1."""
+    from ..errors import OmnivecError
+
+    _load_stages()
+    try:
+        app(args=argv, standalone_mode=False)
+    except OmnivecError as exc:
+        typer.echo(f"omnivec: error: {exc}", err=True)
+        return 1
+    except KeyboardInterrupt:
+        typer.echo("omnivec: interrupted", err=True)
+        return 130
+    except SystemExit as exc:  # typer/click exits for --help and usage errors
+        return int(exc.code or 0)
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return exc.exit_code
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
