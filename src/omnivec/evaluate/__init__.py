@@ -1,0 +1,1 @@
+"""Evaluation of embeddings on standard benchmarks."""

@@ -1,0 +1,1 @@
+"""Learners: turn sources (text, graphs, triples, hierarchies) into Embeddings."""
