@@ -41,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
 
     _load_stages()
     try:
-        app(args=argv, standalone_mode=False)
+        # Without standalone mode typer returns the code of a typer.Exit raised by a command.
+        rv = app(args=argv, standalone_mode=False)
     except OmnivecError as exc:
         typer.echo(f"omnivec: error: {exc}", err=True)
         return 1
@@ -51,13 +52,20 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # typer/click exits for --help and usage errors
         return int(exc.code or 0)
     except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
+        if isinstance(exc, _click_exception()):
             exc.show()
             return exc.exit_code
         raise
-    return 0
+    return rv if isinstance(rv, int) else 0
+
+
+def _click_exception() -> type:
+    # typer >= 0.20 vendors click as typer._click (and `click` may be absent or a different copy).
+    try:
+        from typer._click.exceptions import ClickException
+    except ImportError:
+        from click import ClickException
+    return ClickException
 
 
 if __name__ == "__main__":
