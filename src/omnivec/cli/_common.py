@@ -1,0 +1,133 @@
+"""Helpers shared by the CLI stages: opening a model, JSON output, rich tables, timing.
+
+Output for people goes through rich (tables, colour only on a terminal);
+output for scripts (`--json`) is one JSON document on stdout, written with the
+standard json module so that no console width or markup can alter it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from contextlib import contextmanager
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+from .._registry import Registry
+from ..errors import InputError, KeyNotFound
+
+
+def console(stderr: bool = False):
+    """Return a rich Console on stdout (or stderr); plain text when not a terminal."""
+    from rich.console import Console
+
+    # A wide console off a terminal keeps long keys and paths on one line in pipes and tests.
+    width = None if (sys.stderr if stderr else sys.stdout).isatty() else 120
+    return Console(stderr=stderr, width=width, highlight=False, soft_wrap=False)
+
+
+def _plain(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    raise TypeError(f"cannot write {type(obj).__name__} as JSON")
+
+
+def _finite(obj: Any) -> Any:
+    # JSON has no NaN/inf: scores of -inf (excluded rows) become null rather than invalid JSON.
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def emit_json(obj: Any) -> None:
+    """Write `obj` as one JSON document on stdout (numpy values become plain numbers)."""
+    text = json.dumps(_finite(json.loads(json.dumps(obj, default=_plain))),
+                      ensure_ascii=False, allow_nan=False)
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def human_bytes(n: int) -> str:
+    """Return a byte count as a short human string ('80.3 MB')."""
+    size = float(n)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if size < 1000 or unit == "TB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{n} B"
+
+
+def human_seconds(s: float) -> str:
+    """Return a duration as a short human string ('850 µs', '12.3 ms', '4.21 s')."""
+    if s < 1e-3:
+        return f"{s * 1e6:.0f} µs"
+    if s < 1:
+        return f"{s * 1e3:.1f} ms"
+    return f"{s:.2f} s"
+
+
+def choices(registry: Registry) -> str:
+    """Return the registered names of a family as 'a|b|c' for help texts."""
+    return "|".join(registry.names())
+
+
+def check_choice(registry: Registry, name: str | None) -> str | None:
+    """Return the canonical name for `name` (None stays None); UnknownNameError lists valid names."""
+    return None if name is None else registry.canonical(name)
+
+
+class Timer:
+    """Seconds elapsed inside a `timed()` block (`.seconds`)."""
+
+    seconds: float = 0.0
+
+
+@contextmanager
+def timed() -> Iterator[Timer]:
+    """Yield a Timer whose `.seconds` holds the block's wall time once it ends."""
+    t = Timer()
+    start = time.perf_counter()
+    try:
+        yield t
+    finally:
+        t.seconds = time.perf_counter() - start
+
+
+def open_table(path: str | os.PathLike, table: str | None = None, *, oov: bool = False):
+    """Return one table of a model file (the only one, or the one named), memory-mapped."""
+    from ..store.model import open_bundle
+
+    return open_bundle(path, oov=oov).table(table)
+
+
+def parse_key(emb, text: str):
+    """Return the key a command-line word names: an int for integer-keyed tables, else the string."""
+    if emb.keys.kind == "int":
+        try:
+            return int(text)
+        except ValueError:
+            raise InputError(f"table {emb.name!r} has integer keys; {text!r} is not an integer") from None
+    return text
+
+
+def require_keys(emb, keys: Sequence, *, oov: bool, path: str | os.PathLike) -> None:
+    """Raise KeyNotFound (suggesting --oov) for the first key the table lacks, unless oov is on."""
+    if oov:
+        return
+    for k in keys:
+        if k not in emb:
+            more = "" if emb.subwords is None else " (this model has subword vectors)"
+            raise KeyNotFound(f"key {k!r} is not in {os.fspath(path)} (table {emb.name!r}, "
+                              f"{len(emb):,} keys); add --oov for an out-of-vocabulary vector{more}")
