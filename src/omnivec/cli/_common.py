@@ -109,7 +109,11 @@ def open_table(path: str | os.PathLike, table: str | None = None, *, oov: bool =
     """Return one table of a model file (the only one, or the one named), memory-mapped."""
     from ..store.model import open_bundle
 
-    return open_bundle(path, oov=oov).table(table)
+    bundle = open_bundle(path, oov=oov)
+    if table is None and len(bundle.tables) > 1:
+        raise InputError(f"{os.fspath(path)} holds {len(bundle.tables)} tables "
+                         f"({', '.join(bundle.tables)}); pick one with --table NAME")
+    return bundle.table(table)
 
 
 def parse_key(emb, text: str):
