@@ -130,23 +130,28 @@ def read(path: str | os.PathLike) -> Container:
         raise FormatError("is a folder, not a model file", path=path) from None
     with fh:
         size = os.fstat(fh.fileno()).st_size
+        if size == 0:
+            raise FormatError("not a model file: the file is empty", path=path, offset=0)
         if size < 8:
             raise FormatError(f"not a model file: {size} bytes, too short for a safetensors header",
                               path=path, offset=0)
-        (hlen,) = struct.unpack("<Q", fh.read(8))
+        first = fh.read(16)
+        fh.seek(8)
+        (hlen,) = struct.unpack("<Q", first[:8])
         if hlen > MAX_HEADER or 8 + hlen > size:
-            raise FormatError(
-                f"not a model file: the first 8 bytes announce a {hlen}-byte header but the file "
-                f"has {size} bytes" + (" (truncated?)" if hlen <= MAX_HEADER else ""),
-                path=path, offset=0)
+            if hlen > MAX_HEADER:
+                raise FormatError(f"not a model file ({_sniff(first)}): the first 8 bytes announce a "
+                                  f"{hlen}-byte safetensors header, more than the {MAX_HEADER} allowed",
+                                  path=path, offset=0)
+            raise CorruptFileError(f"truncated: the first 8 bytes announce a {hlen}-byte header but "
+                                   f"the file has only {size} bytes", path=path, offset=size)
         raw = fh.read(hlen)
-        try:
-            header = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise FormatError(f"not a model file: the header is not JSON ({exc})", path=path, offset=8) from None
+        header = parse_json(raw, what="the header", path=path, offset=8, error=FormatError,
+                            prefix="not a model file: ")
         if not isinstance(header, dict):
             raise FormatError("not a model file: the header is not a JSON object", path=path, offset=8)
-        meta = header.pop("__metadata__", None) or {}
+        meta = header.pop("__metadata__", None)
+        meta = {} if meta is None else meta
         if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
             raise FormatError("header __metadata__ must map strings to strings", path=path, offset=8)
         data_start = 8 + hlen
@@ -158,10 +163,57 @@ def read(path: str | os.PathLike) -> Container:
     tensors = {}
     for name, ent in entries.items():
         dt = DTYPES[ent["dtype"]]
-        count = int(np.prod(ent["shape"], dtype=np.int64))
+        count = int(np.prod(ent["shape"], dtype=object))
         arr = np.frombuffer(mm, dtype=dt, count=count, offset=data_start + ent["data_offsets"][0])
         tensors[name] = arr.reshape(ent["shape"])
     return Container(path=path, metadata=meta, tensors=tensors, entries=entries, data_start=data_start)
+
+
+def _sniff(first: bytes) -> str:
+    """Return a guess, for error messages, at what kind of file starts with `first`."""
+    magic = {b"\x89PNG": "a PNG image", b"PK\x03\x04": "a zip archive (a .npz or .zip?)",
+             b"\x1f\x8b": "gzip-compressed data", b"\x93NUMPY": "a numpy .npy array",
+             b"\x80": "a Python pickle", b"PAR1": "a Parquet file", b"%PDF": "a PDF document",
+             b"\xba\x16\x4f\x2f": "a fastText .bin model"}
+    for m, what in magic.items():
+        if first.startswith(m):
+            return f"it looks like {what}"
+    try:
+        first.decode("utf-8")
+    except UnicodeDecodeError:
+        return "unrecognised binary data"
+    if all(c in b"\t\n\r" or 32 <= c < 127 or c >= 128 for c in first):
+        return ("it looks like text: import word2vec/GloVe/fastText text vectors with "
+                "`omnivec convert`")
+    return "unrecognised binary data"
+
+
+def parse_json(raw: bytes | str, *, what: str, path: str, offset: int | None,
+               error: type[FormatError] = FormatError, prefix: str = ""):
+    """Return the parsed JSON value of `raw`, or raise `error` naming `what`, the file and offset.
+
+    Non-standard constants (NaN, Infinity) are refused, and so is nesting deep
+    enough to exhaust Python's recursion limit (a hostile header).
+    """
+    def refuse(const):
+        raise ValueError(f"non-standard JSON constant {const}")
+
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, (bytes, bytearray)) else raw
+        return json.loads(text, parse_constant=refuse)
+    except UnicodeDecodeError as exc:
+        raise error(f"{prefix}{what} is not UTF-8 text (bad byte at header byte {exc.start})",
+                    path=path, offset=None if offset is None else offset + exc.start) from None
+    except json.JSONDecodeError as exc:
+        # The position is a character index; for ASCII headers it is the byte index too.
+        raise error(f"{prefix}{what} is not valid JSON ({exc.msg} at line {exc.lineno} column "
+                    f"{exc.colno})", path=path, offset=None if offset is None else offset + exc.pos) from None
+    except (ValueError, RecursionError) as exc:
+        raise error(f"{prefix}{what} is not valid JSON ({exc})", path=path, offset=offset) from None
+
+
+MAX_NDIM = 32
+MAX_BYTES = 2**62
 
 
 def _check_entry(path: str, name: str, ent, data_len: int, data_start: int) -> dict:
@@ -171,8 +223,17 @@ def _check_entry(path: str, name: str, ent, data_len: int, data_start: int) -> d
     dtype, shape, offs = ent["dtype"], ent["shape"], ent["data_offsets"]
     if dtype not in DTYPES:
         raise FormatError(f"tensor {name!r}: unsupported dtype {dtype!r}", **where)
-    if (not isinstance(shape, list) or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in shape)):
-        raise FormatError(f"tensor {name!r}: shape must be a list of non-negative integers, got {shape!r}", **where)
+    if (not isinstance(shape, list) or len(shape) > MAX_NDIM
+            or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in shape)):
+        raise FormatError(f"tensor {name!r}: shape must be a list of at most {MAX_NDIM} non-negative "
+                          f"integers, got {shape!r}", **where)
+    # numpy refuses shapes whose non-zero dimensions multiply past its size limit, even
+    # when another dimension is 0 and the tensor holds no bytes.
+    span = np.dtype(DTYPES[dtype]).itemsize
+    for x in shape:
+        span *= max(x, 1)
+        if span >= MAX_BYTES:
+            raise FormatError(f"tensor {name!r}: shape {shape!r} is too large", **where)
     if (not isinstance(offs, list) or len(offs) != 2
             or not all(isinstance(x, int) and not isinstance(x, bool) for x in offs)
             or not 0 <= offs[0] <= offs[1]):
@@ -185,8 +246,11 @@ def _check_entry(path: str, name: str, ent, data_len: int, data_start: int) -> d
         raise CorruptFileError(f"tensor {name!r} ends at byte {data_start + offs[1]} but the file "
                                f"has {data_start + data_len} bytes (truncated?)", path=path,
                                offset=data_start + data_len)
-    if offs[0] % np.dtype(DTYPES[dtype]).itemsize and need:
-        raise FormatError(f"tensor {name!r} is not aligned to its item size", path=path,
+    # The memory map starts page-aligned, so a tensor is aligned in memory when its absolute
+    # file offset is: compiled kernels then read it at full speed.
+    if (data_start + offs[0]) % np.dtype(DTYPES[dtype]).itemsize and need:
+        raise FormatError(f"tensor {name!r} starts at byte {data_start + offs[0]}, which is not a "
+                          f"multiple of its item size {np.dtype(DTYPES[dtype]).itemsize}", path=path,
                           offset=data_start + offs[0])
     return {"dtype": dtype, "shape": shape, "data_offsets": offs}
 
@@ -194,9 +258,11 @@ def _check_entry(path: str, name: str, ent, data_len: int, data_start: int) -> d
 def verify_checksums(c: Container) -> list[str]:
     """Return one line per tensor whose bytes do not match the CRC-32 stored in the header."""
     try:
-        sums = json.loads(c.metadata.get("checksums", "{}"))
-    except json.JSONDecodeError:
+        sums = parse_json(c.metadata.get("checksums", "{}"), what="checksums", path=c.path, offset=8)
+    except FormatError:
         return ["the checksums entry of the header is not JSON"]
+    if not isinstance(sums, dict) or not all(isinstance(v, str) for v in sums.values()):
+        return ["the checksums entry of the header is not an object of hex strings"]
     problems = []
     for name in c.tensors:
         if name not in sums:

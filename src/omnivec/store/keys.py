@@ -38,11 +38,11 @@ def encode_keys(keys: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
 class KeyTable:
     """Maps keys (all str or all int) to row numbers and back."""
 
-    __slots__ = ("kind", "blob", "offsets", "ids", "index", "_n", "_source")
+    __slots__ = ("kind", "blob", "offsets", "ids", "index", "_n", "_source", "_guard")
 
     def __init__(self, *, kind: str, index: np.ndarray, blob: np.ndarray | None = None,
                  offsets: np.ndarray | None = None, ids: np.ndarray | None = None,
-                 source: str | None = None) -> None:
+                 source: str | None = None, checksums: dict[str, str] | None = None) -> None:
         self.kind = kind
         self.blob = blob
         self.offsets = offsets
@@ -50,6 +50,11 @@ class KeyTable:
         self.index = index
         self._n = (len(offsets) - 1) if kind == "str" else len(ids)
         self._source = source
+        # A damaged index can hide a key (a slot overwritten by another row or by EMPTY) without
+        # any out-of-range value to notice.  So the first time a lookup misses, the key arrays
+        # are checked once against their stored CRC-32s: a miss is then a true answer or a
+        # CorruptFileError, at the cost of one pass over the key arrays per opened file.
+        self._guard = checksums or None
 
     # -- construction ---------------------------------------------------------
     @classmethod
@@ -129,6 +134,8 @@ class KeyTable:
             r = int(out[0])
         if r == K.CORRUPT:
             self._corrupt()
+        if r < 0 and self._guard is not None:
+            self._check_on_miss()
         return r
 
     def rows(self, keys: Sequence[Key]) -> np.ndarray:
@@ -151,7 +158,22 @@ class KeyTable:
             K.probe_int_many(self.ids, self.index, np.asarray(keys, np.int64), out)
         if (out == K.CORRUPT).any():
             self._corrupt()
+        if self._guard is not None and (out < 0).any():
+            self._check_on_miss()
         return out
+
+    def _check_on_miss(self) -> None:
+        from .container import crc32
+
+        guard, self._guard = self._guard, None
+        for field, expected in guard.items():
+            arr = getattr(self, {"key_index": "index", "keys_blob": "blob", "keys_offsets": "offsets",
+                                 "keys_ids": "ids"}[field])
+            if arr is not None and crc32(arr) != expected:
+                self._guard = guard   # stay damaged: every later miss raises too
+                raise CorruptFileError(f"the key arrays fail their CRC-32 check ({field}): a key "
+                                       "may be unreachable; run `omnivec verify` on the file",
+                                       path=self._source)
 
     def key(self, row: int) -> Key:
         """Return the key of `row` (negative rows count from the end)."""
@@ -177,7 +199,7 @@ class KeyTable:
         if self.kind == "int":
             yield from (int(x) for x in self.ids)
             return
-        if len(self.blob) and self._n:
+        if self._n:
             # Decode in blocks: one bytes object per block, not one per key.
             step = 65536
             for start in range(0, self._n, step):
@@ -185,16 +207,16 @@ class KeyTable:
                 s0, s1 = int(self.offsets[start]), int(self.offsets[stop])
                 if not 0 <= s0 <= s1 <= len(self.blob):
                     self._corrupt()
+                rel = self.offsets[start:stop + 1] - s0
+                if (np.diff(rel) < 0).any():
+                    self._corrupt()
                 chunk = bytes(self.blob[s0:s1])
-                offs = (self.offsets[start:stop + 1] - s0).tolist()
+                offs = rel.tolist()
                 try:
                     for a, b in zip(offs[:-1], offs[1:]):
                         yield chunk[a:b].decode("utf-8")
                 except UnicodeDecodeError:
                     raise CorruptFileError("a key is not valid UTF-8", path=self._source) from None
-        else:
-            for _ in range(self._n):
-                yield ""
 
     def to_list(self) -> list[Key]:
         """Return every key, in row order."""

@@ -116,55 +116,86 @@ def read_header(c: container.Container) -> dict:
     path = c.path
     if c.metadata.get("format") != FORMAT_NAME or FORMAT_NAME not in c.metadata:
         names = ", ".join(sorted(c.tensors)[:8]) or "none"
+        more = f" and {len(c.tensors) - 8} more" if len(c.tensors) > 8 else ""
         raise FormatError("a safetensors file, but not an omnivec model (its header has no "
-                          f"omnivec metadata; tensors: {names}). Import vectors with `omnivec convert`",
-                          path=path)
-    try:
-        header = json.loads(c.metadata[FORMAT_NAME])
-    except json.JSONDecodeError as exc:
-        raise CorruptFileError(f"the omnivec header entry is not JSON ({exc})", path=path, offset=8) from None
-    if not isinstance(header, dict) or not isinstance(header.get("tables"), dict):
-        raise CorruptFileError("the omnivec header entry has no 'tables' object", path=path, offset=8)
+                          f"omnivec metadata; tensors: {names}{more}). Import vectors with "
+                          "`omnivec convert`", path=path, offset=8)
+    header = container.parse_json(c.metadata[FORMAT_NAME], what="the omnivec header entry",
+                                  path=path, offset=8, error=CorruptFileError)
+    if not isinstance(header, dict):
+        raise CorruptFileError("the omnivec header entry is not a JSON object", path=path, offset=8)
+    # The version is checked before anything else: a newer file may lay out the rest differently.
     version = header.get("format_version")
-    if not isinstance(version, int) or isinstance(version, bool):
+    if not _is_int(version):
         raise CorruptFileError(f"format_version must be an integer, got {version!r}", path=path, offset=8)
     if version > FORMAT_VERSION:
         raise UnsupportedVersionError(
             f"written in model format version {version}; this omnivec reads up to version "
-            f"{FORMAT_VERSION}. Upgrade omnivec to open it", path=path)
+            f"{FORMAT_VERSION}. Upgrade omnivec to open it", path=path, offset=8)
     if version < 1:
         raise CorruptFileError(f"format_version {version} is not valid", path=path, offset=8)
+    if not isinstance(header.get("tables"), dict):
+        raise CorruptFileError("the omnivec header entry has no 'tables' object", path=path, offset=8)
     return header
+
+
+def _is_int(x) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
 
 
 def _expect(path, name, arr, shape, dtypes):
     if arr is None:
-        raise CorruptFileError(f"tensor {name!r} is missing", path=path)
+        raise CorruptFileError(f"tensor {name!r} is missing", path=path, offset=8)
     if tuple(arr.shape) != tuple(shape) or arr.dtype not in [np.dtype(d) for d in dtypes]:
         raise CorruptFileError(f"tensor {name!r} has shape {tuple(arr.shape)} dtype {arr.dtype}; "
-                               f"expected shape {tuple(shape)} dtype {'/'.join(np.dtype(d).name for d in dtypes)}",
-                               path=path)
+                               f"the table header says shape {tuple(shape)} dtype "
+                               f"{'/'.join(np.dtype(d).name for d in dtypes)}", path=path, offset=8)
     return arr
+
+
+MAX_NGRAM = 64
+
+
+def _key_sums(c: container.Container, table: str, fields: tuple[str, ...]) -> dict[str, str] | None:
+    """Return the stored CRC-32s of a table's key arrays (None when the file has none)."""
+    try:
+        sums = container.parse_json(c.metadata.get("checksums", "{}"), what="checksums",
+                                    path=c.path, offset=8)
+    except FormatError:
+        return None
+    if not isinstance(sums, dict):
+        return None
+    out = {f: sums[f"{table}.{f}"] for f in fields if isinstance(sums.get(f"{table}.{f}"), str)}
+    return out or None
 
 
 def _open_table(c: container.Container, name: str, tm, oov: bool):
     from ..embeddings import Embeddings
 
     path = c.path
+
+    def bad(msg: str):
+        raise CorruptFileError(f"table {name!r}: {msg}", path=path, offset=8)
+
     if not isinstance(tm, dict):
-        raise CorruptFileError(f"table {name!r}: header entry is not an object", path=path)
-    try:
-        n, dim = int(tm["n"]), int(tm["dim"])
-        storage, metric_name, kind = tm["storage"], tm["metric"], tm["key_kind"]
-    except (KeyError, TypeError, ValueError) as exc:
-        raise CorruptFileError(f"table {name!r}: header entry lacks {exc}", path=path) from None
-    if n < 0 or dim < 0 or storage not in STORAGE or kind not in ("str", "int"):
-        raise CorruptFileError(f"table {name!r}: bad n/dim/storage/key_kind in header", path=path)
+        bad("header entry is not an object")
+    missing = [f for f in ("n", "dim", "storage", "metric", "key_kind") if f not in tm]
+    if missing:
+        bad(f"header entry lacks {', '.join(missing)}")
+    n, dim, storage, metric_name, kind = tm["n"], tm["dim"], tm["storage"], tm["metric"], tm["key_kind"]
+    if not _is_int(n) or not _is_int(dim) or n < 0 or dim < 0:
+        bad(f"n and dim must be non-negative integers, got n={n!r} dim={dim!r}")
+    if not isinstance(storage, str) or storage not in STORAGE:
+        bad(f"unknown storage {storage!r}; valid names are: {', '.join(STORAGE.names())}")
+    if kind not in ("str", "int"):
+        bad(f"key_kind must be 'str' or 'int', got {kind!r}")
     storage = STORAGE.get(storage)
+    if not isinstance(metric_name, str):
+        bad(f"metric must be a name, got {metric_name!r}")
     try:
         metric = get_metric(metric_name)
-    except InputError:
-        raise CorruptFileError(f"table {name!r}: unknown metric {metric_name!r}", path=path) from None
+    except InputError as exc:
+        bad(str(exc))
     t = {k[len(name) + 1:]: v for k, v in c.tensors.items() if k.startswith(name + ".")}
     width = (dim + 7) // 8 if storage == "binary" else dim
     vectors = _expect(path, f"{name}.vectors", t.get("vectors"), (n, width), [VECTOR_DTYPES[storage]])
@@ -175,43 +206,65 @@ def _open_table(c: container.Container, name: str, tm, oov: bool):
     index = t.get("key_index")
     if index is None or index.ndim != 1 or index.dtype != np.int64 or len(index) < max(1, n) \
             or len(index) & (len(index) - 1):
-        raise CorruptFileError(f"tensor {name}.key_index is missing or not a power-of-two int64 array "
-                               f"of at least {n} slots", path=path)
+        bad(f"tensor {name}.key_index is missing or not a power-of-two int64 array of at least "
+            f"{max(1, n)} slots")
     if kind == "str":
         offsets = _expect(path, f"{name}.keys_offsets", t.get("keys_offsets"), (n + 1,), [np.int64])
         blob = t.get("keys_blob")
         if blob is None or blob.ndim != 1 or blob.dtype != np.uint8:
-            raise CorruptFileError(f"tensor {name}.keys_blob is missing or not uint8", path=path)
+            bad(f"tensor {name}.keys_blob is missing or not a 1-D uint8 array")
         if offsets[0] != 0 or offsets[-1] != len(blob):
-            raise CorruptFileError(f"{name}.keys_offsets must run from 0 to {len(blob)}, got "
-                                   f"{int(offsets[0])}..{int(offsets[-1])}", path=path)
-        keys = KeyTable(kind="str", index=index, blob=blob, offsets=offsets, source=path)
+            bad(f"{name}.keys_offsets must run from 0 to {len(blob)} (the blob's length), got "
+                f"{int(offsets[0])}..{int(offsets[-1])}")
+        # Monotonic offsets are checked lazily (on each probe, lookup and block of iteration):
+        # a full pass here would make open O(n).
+        keys = KeyTable(kind="str", index=index, blob=blob, offsets=offsets, source=path,
+                        checksums=_key_sums(c, name, ("key_index", "keys_blob", "keys_offsets")))
     else:
         ids = _expect(path, f"{name}.keys_ids", t.get("keys_ids"), (n,), [np.int64])
-        keys = KeyTable(kind="int", index=index, ids=ids, source=path)
-    counts = _expect(path, f"{name}.counts", t.get("counts"), (n,), [np.int64]) if tm.get("counts") else None
+        keys = KeyTable(kind="int", index=index, ids=ids, source=path,
+                        checksums=_key_sums(c, name, ("key_index", "keys_ids")))
+    counts = None
+    if tm.get("counts"):
+        counts = _expect(path, f"{name}.counts", t.get("counts"), (n,), [np.int64])
     subwords = None
-    if tm.get("subwords"):
-        sm = tm["subwords"]
-        try:
-            bucket = int(sm["bucket"])
-            _expect(path, f"{name}.subword_vectors", t.get("subword_vectors"), (bucket, dim), [np.float32])
-            subwords = Subwords.from_stored(sm, t)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise CorruptFileError(f"table {name!r}: bad subword settings ({exc})", path=path) from None
-        if subwords.word_vectors is not None:
-            _expect(path, f"{name}.subword_word_vectors", subwords.word_vectors, (n, dim), [np.float32])
-    extras_names = tm.get("extras") or []
+    if tm.get("subwords") is not None:
+        subwords = _open_subwords(path, name, tm["subwords"], t, n, dim)
+    extras_names = tm.get("extras", [])
+    if not isinstance(extras_names, list) or not all(isinstance(x, str) for x in extras_names):
+        bad(f"'extras' must be a list of names, got {extras_names!r}")
     extras = {}
     for x in extras_names:
         arr = t.get(f"x.{x}")
         if arr is None:
-            raise CorruptFileError(f"tensor {name}.x.{x} listed in the header is missing", path=path)
+            bad(f"tensor {name}.x.{x} listed in the header is missing")
         extras[x] = arr
     meta = tm.get("meta") if isinstance(tm.get("meta"), dict) else {}
     store = VectorStore(data=vectors, dtype=storage, dim=dim, norms=norms, scale=scale)
     return Embeddings._from_parts(name=name, keys=keys, store=store, metric=metric, counts=counts,
                                   meta=meta, subwords=subwords, extras=extras, oov=oov, source=path)
+
+
+def _open_subwords(path: str, name: str, sm, t: dict, n: int, dim: int) -> Subwords:
+    def bad(msg: str):
+        raise CorruptFileError(f"table {name!r}: bad subword settings ({msg})", path=path, offset=8)
+
+    if not isinstance(sm, dict):
+        bad(f"expected an object, got {sm!r}")
+    for f in ("minn", "maxn", "bucket"):
+        if not _is_int(sm.get(f)) or sm[f] < 0:
+            bad(f"{f} must be a non-negative integer, got {sm.get(f)!r}")
+    if sm["minn"] > sm["maxn"] or sm["maxn"] > MAX_NGRAM:
+        bad(f"need 0 <= minn <= maxn <= {MAX_NGRAM}, got minn={sm['minn']} maxn={sm['maxn']}")
+    if not isinstance(sm.get("kind", "fasttext"), str) or not isinstance(sm.get("settings", {}), dict):
+        bad("kind must be a string and settings an object")
+    _expect(path, f"{name}.subword_vectors", t.get("subword_vectors"), (sm["bucket"], dim), [np.float32])
+    if t.get("subword_word_vectors") is not None:
+        _expect(path, f"{name}.subword_word_vectors", t["subword_word_vectors"], (n, dim), [np.float32])
+    out = t.get("subword_output")
+    if out is not None and (out.ndim != 2 or out.dtype != np.float32 or out.shape[1] != dim):
+        bad(f"subword_output has shape {out.shape} dtype {out.dtype}; expected (rows, {dim}) float32")
+    return Subwords.from_stored(sm, t)
 
 
 def open_bundle(path: str | os.PathLike, *, oov: bool = False) -> Bundle:
@@ -220,44 +273,71 @@ def open_bundle(path: str | os.PathLike, *, oov: bool = False) -> Bundle:
     header = read_header(c)
     tables = {name: _open_table(c, name, tm, oov) for name, tm in header["tables"].items()}
     if not tables:
-        raise CorruptFileError("the model file holds no tables", path=c.path)
+        raise CorruptFileError("the model file holds no tables", path=c.path, offset=8)
     return Bundle(tables, path=c.path)
 
 
 def verify(path: str | os.PathLike) -> list[str]:
     """Return the problems found by a full check of a model file (empty when it is sound).
 
-    Checks every tensor's CRC-32, then each table's key index (every key is
-    found at its own row) and that vectors and norms are finite.
+    Checks every tensor's CRC-32, then each table: its header against its
+    tensors, its key index (every key is found at its own row, every row is
+    indexed once), its key offsets and UTF-8, and that norms and scales are
+    finite.  A file that is not a model at all, or of a newer format version,
+    raises FormatError / UnsupportedVersionError instead.
     """
     c = container.read(path)
+    read_header(c)
     problems = container.verify_checksums(c)
     if problems:
         return problems
     from . import _kernels as K
 
-    bundle = open_bundle(path)
+    try:
+        bundle = open_bundle(path)
+    except CorruptFileError as exc:
+        return [str(exc)]
     for name, emb in bundle.tables.items():
         keys = emb.keys
-        if not K.check_index(keys.index, len(keys)):
+        n = len(keys)
+        if not K.check_index(keys.index, n):
             problems.append(f"table {name!r}: the key index does not map each row exactly once")
             continue
         if keys.kind == "str":
-            out = np.empty(len(keys), np.int64)
+            steps = np.diff(keys.offsets)
+            if (steps < 0).any():
+                problems.append(f"table {name!r}: keys_offsets decrease at row "
+                                f"{int(np.flatnonzero(steps < 0)[0])}")
+                continue
+            out = np.empty(n, np.int64)
             K.probe_str_many(keys.blob, keys.offsets, keys.index, keys.blob, keys.offsets, out)
-            bad = np.flatnonzero(out != np.arange(len(keys)))
-            if len(bad):
-                problems.append(f"table {name!r}: key at row {int(bad[0])} is not found at its row "
-                                f"({len(bad)} such rows)")
             try:
                 bytes(keys.blob).decode("utf-8")
-                starts = keys.offsets[:-1][np.diff(keys.offsets) > 0]
+                starts = keys.offsets[:-1][steps > 0]
                 split = np.flatnonzero((keys.blob[starts] & 0xC0) == 0x80)
                 if len(split):
                     problems.append(f"table {name!r}: a key boundary splits a UTF-8 character "
                                     f"at blob byte {int(starts[split[0]])}")
             except UnicodeDecodeError as exc:
                 problems.append(f"table {name!r}: keys are not valid UTF-8 at blob byte {exc.start}")
+        else:
+            out = np.empty(n, np.int64)
+            K.probe_int_many(keys.ids, keys.index, keys.ids, out)
+        bad = np.flatnonzero(out != np.arange(n))
+        if len(bad):
+            problems.append(f"table {name!r}: key at row {int(bad[0])} is not found at its row "
+                            f"({len(bad)} such rows: a damaged index or a repeated key)")
         if not np.isfinite(emb.store.norms).all():
             problems.append(f"table {name!r}: some vector norms are NaN or infinite")
+        elif emb.store.scale is None or np.isfinite(emb.store.scale).all():
+            for s, blk in emb.store.iter_chunks():
+                real = np.sqrt(np.einsum("ij,ij->i", blk, blk, dtype=np.float64))
+                off = np.flatnonzero(~np.isclose(real, emb.store.norms[s:s + len(blk)],
+                                                 rtol=1e-4, atol=1e-6))
+                if len(off):
+                    problems.append(f"table {name!r}: the stored norm of row {s + int(off[0])} "
+                                    f"is not the norm of its vector")
+                    break
+        if emb.store.scale is not None and not np.isfinite(emb.store.scale).all():
+            problems.append(f"table {name!r}: some per-dimension scales are NaN or infinite")
     return problems
