@@ -1,0 +1,611 @@
+"""Compiled kernels for knowledge-graph embeddings: scores, gradients, training, ranking.
+
+Every function takes plain numpy arrays and scalars.  A model is a small
+integer `kind` (see KIND_* below); the score and its gradient are written out
+by hand per model, so one training kernel serves all of them.
+
+Relations have two forms.  The *training* form is what the optimiser moves
+(RotatE phases, DihEdral logits over the 8 elements of D4); the *inference*
+form is what the score reads and what the saved file holds (unit complex
+numbers, 2x2 block matrices).  `rel_forward` maps one to the other and
+`rel_backward` carries gradients back; for the other models both forms are
+the same vector.
+
+Vector layouts (d = the model's rank):
+  TransE, DistMult   entity d, relation d
+  ComplEx            entity 2d = [re | im], relation 2d = [re | im]
+  RotatE             entity 2d = [re | im], relation phases d -> [cos | sin]
+  QuatE              entity 4d = [a | b | c | d], relation 4d, unit-normalised per coordinate
+  DihEdral (K=4)     entity d (even), relation logits 8 per 2-block -> 2x2 matrices, row-major
+  TranS              entity 2d = [e | e_aux], relation 3d = [r_head | r | r_tail]
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+KIND_TRANSE = 0
+KIND_DISTMULT = 1
+KIND_COMPLEX = 2
+KIND_ROTATE = 3
+KIND_QUATE = 4
+KIND_DIHEDRAL = 5
+KIND_TRANS = 6
+
+LOSS_MARGIN = 0
+LOSS_SOFTPLUS = 1
+LOSS_NSSA = 2
+
+OPT_SGD = 0
+OPT_ADAGRAD = 1
+OPT_ADAM = 2
+
+REG_NONE = 0
+REG_L2 = 1
+REG_N3 = 2
+
+# The 8 elements of the dihedral group D4 as 2x2 matrices (row-major):
+# rotations by m*90 degrees, then reflections.
+D4 = np.zeros((8, 4), dtype=np.float32)
+for _m in range(4):
+    _c, _s = round(math.cos(_m * math.pi / 2)), round(math.sin(_m * math.pi / 2))
+    D4[2 * _m] = (_c, -_s, _s, _c)
+    D4[2 * _m + 1] = (_c, _s, _s, -_c)
+
+TRANS_U = 1.0  # the constant offset added to the auxiliary entity vectors in TranS
+
+
+# -- random numbers: xorshift64 with explicit state, so runs are reproducible ------------------
+@njit(cache=True, nogil=True, inline="always")
+def _next(state):
+    x = state[0]
+    x ^= x << np.uint64(13)
+    x ^= x >> np.uint64(7)
+    x ^= x << np.uint64(17)
+    state[0] = x
+    return x
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _uniform(state):
+    return float(_next(state) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _randint(state, n):
+    return np.int64(_next(state) % np.uint64(n))
+
+
+# -- scores and gradients on inference-form vectors --------------------------------------------
+@njit(cache=True, nogil=True, fastmath=True)
+def score_one(kind, p, h, r, t):
+    """Return the score of one triple (higher is more plausible)."""
+    s = 0.0
+    if kind == KIND_TRANSE:
+        if p == 1:
+            for k in range(h.shape[0]):
+                s += abs(h[k] + r[k] - t[k])
+            return -s
+        for k in range(h.shape[0]):
+            v = h[k] + r[k] - t[k]
+            s += v * v
+        return -math.sqrt(s)
+    if kind == KIND_DISTMULT:
+        for k in range(h.shape[0]):
+            s += h[k] * r[k] * t[k]
+        return s
+    if kind == KIND_COMPLEX:
+        d = h.shape[0] // 2
+        for k in range(d):
+            a, b, c, dd, e, f = h[k], h[d + k], r[k], r[d + k], t[k], t[d + k]
+            s += (a * c - b * dd) * e + (a * dd + b * c) * f
+        return s
+    if kind == KIND_ROTATE:
+        d = h.shape[0] // 2
+        for k in range(d):
+            a, b, c, sn, e, f = h[k], h[d + k], r[k], r[d + k], t[k], t[d + k]
+            vr = a * c - b * sn - e
+            vi = a * sn + b * c - f
+            if p == 1:
+                s += math.sqrt(vr * vr + vi * vi)
+            else:
+                s += vr * vr + vi * vi
+        return -s if p == 1 else -math.sqrt(s)
+    if kind == KIND_QUATE:
+        d = h.shape[0] // 4
+        for k in range(d):
+            a1, b1, c1, d1 = h[k], h[d + k], h[2 * d + k], h[3 * d + k]
+            a2, b2, c2, d2 = r[k], r[d + k], r[2 * d + k], r[3 * d + k]
+            w = a1 * a2 - b1 * b2 - c1 * c2 - d1 * d2
+            x = a1 * b2 + b1 * a2 + c1 * d2 - d1 * c2
+            y = a1 * c2 - b1 * d2 + c1 * a2 + d1 * b2
+            z = a1 * d2 + b1 * c2 - c1 * b2 + d1 * a2
+            s += w * t[k] + x * t[d + k] + y * t[2 * d + k] + z * t[3 * d + k]
+        return s
+    if kind == KIND_DIHEDRAL:
+        for blk in range(h.shape[0] // 2):
+            h0, h1, t0, t1 = h[2 * blk], h[2 * blk + 1], t[2 * blk], t[2 * blk + 1]
+            m = r[4 * blk:4 * blk + 4]
+            s += h0 * (m[0] * t0 + m[1] * t1) + h1 * (m[2] * t0 + m[3] * t1)
+        return s
+    # KIND_TRANS
+    d = h.shape[0] // 2
+    for k in range(d):
+        he, ha, te, ta = h[k], h[d + k], t[k], t[d + k]
+        v = he * (ta + TRANS_U) - te * (ha + TRANS_U) + r[k] * ha + r[d + k] + r[2 * d + k] * ta
+        s += abs(v)
+    return -s
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def grad_one(kind, p, h, r, t, c, gh, gr, gt):
+    """Add c times the gradient of score_one(h, r, t) to gh, gr, gt; returns nothing."""
+    if c == 0.0:
+        return
+    if kind == KIND_TRANSE:
+        n = h.shape[0]
+        if p == 1:
+            for k in range(n):
+                v = h[k] + r[k] - t[k]
+                g = -c if v > 0 else (c if v < 0 else 0.0)
+                gh[k] += g
+                gr[k] += g
+                gt[k] -= g
+            return
+        s = 0.0
+        for k in range(n):
+            v = h[k] + r[k] - t[k]
+            s += v * v
+        nrm = math.sqrt(s)
+        if nrm < 1e-12:
+            return
+        for k in range(n):
+            g = -c * (h[k] + r[k] - t[k]) / nrm
+            gh[k] += g
+            gr[k] += g
+            gt[k] -= g
+        return
+    if kind == KIND_DISTMULT:
+        for k in range(h.shape[0]):
+            gh[k] += c * r[k] * t[k]
+            gr[k] += c * h[k] * t[k]
+            gt[k] += c * h[k] * r[k]
+        return
+    if kind == KIND_COMPLEX:
+        d = h.shape[0] // 2
+        for k in range(d):
+            a, b, cc, dd, e, f = h[k], h[d + k], r[k], r[d + k], t[k], t[d + k]
+            gh[k] += c * (cc * e + dd * f)
+            gh[d + k] += c * (-dd * e + cc * f)
+            gr[k] += c * (a * e + b * f)
+            gr[d + k] += c * (-b * e + a * f)
+            gt[k] += c * (a * cc - b * dd)
+            gt[d + k] += c * (a * dd + b * cc)
+        return
+    if kind == KIND_ROTATE:
+        d = h.shape[0] // 2
+        nrm = 1.0
+        if p != 1:
+            s = 0.0
+            for k in range(d):
+                a, b, cc, sn, e, f = h[k], h[d + k], r[k], r[d + k], t[k], t[d + k]
+                vr = a * cc - b * sn - e
+                vi = a * sn + b * cc - f
+                s += vr * vr + vi * vi
+            nrm = math.sqrt(s)
+            if nrm < 1e-12:
+                return
+        for k in range(d):
+            a, b, cc, sn, e, f = h[k], h[d + k], r[k], r[d + k], t[k], t[d + k]
+            vr = a * cc - b * sn - e
+            vi = a * sn + b * cc - f
+            if p == 1:
+                m = math.sqrt(vr * vr + vi * vi)
+                if m < 1e-12:
+                    continue
+                gvr, gvi = -c * vr / m, -c * vi / m
+            else:
+                gvr, gvi = -c * vr / nrm, -c * vi / nrm
+            gh[k] += gvr * cc + gvi * sn
+            gh[d + k] += -gvr * sn + gvi * cc
+            gr[k] += gvr * a + gvi * b
+            gr[d + k] += -gvr * b + gvi * a
+            gt[k] -= gvr
+            gt[d + k] -= gvi
+        return
+    if kind == KIND_QUATE:
+        d = h.shape[0] // 4
+        for k in range(d):
+            a1, b1, c1, d1 = h[k], h[d + k], h[2 * d + k], h[3 * d + k]
+            a2, b2, c2, d2 = r[k], r[d + k], r[2 * d + k], r[3 * d + k]
+            t0, t1, t2, t3 = t[k], t[d + k], t[2 * d + k], t[3 * d + k]
+            gh[k] += c * (a2 * t0 + b2 * t1 + c2 * t2 + d2 * t3)
+            gh[d + k] += c * (-b2 * t0 + a2 * t1 - d2 * t2 + c2 * t3)
+            gh[2 * d + k] += c * (-c2 * t0 + d2 * t1 + a2 * t2 - b2 * t3)
+            gh[3 * d + k] += c * (-d2 * t0 - c2 * t1 + b2 * t2 + a2 * t3)
+            gr[k] += c * (a1 * t0 + b1 * t1 + c1 * t2 + d1 * t3)
+            gr[d + k] += c * (-b1 * t0 + a1 * t1 + d1 * t2 - c1 * t3)
+            gr[2 * d + k] += c * (-c1 * t0 - d1 * t1 + a1 * t2 + b1 * t3)
+            gr[3 * d + k] += c * (-d1 * t0 + c1 * t1 - b1 * t2 + a1 * t3)
+            gt[k] += c * (a1 * a2 - b1 * b2 - c1 * c2 - d1 * d2)
+            gt[d + k] += c * (a1 * b2 + b1 * a2 + c1 * d2 - d1 * c2)
+            gt[2 * d + k] += c * (a1 * c2 - b1 * d2 + c1 * a2 + d1 * b2)
+            gt[3 * d + k] += c * (a1 * d2 + b1 * c2 - c1 * b2 + d1 * a2)
+        return
+    if kind == KIND_DIHEDRAL:
+        for blk in range(h.shape[0] // 2):
+            i0, i1 = 2 * blk, 2 * blk + 1
+            h0, h1, t0, t1 = h[i0], h[i1], t[i0], t[i1]
+            j = 4 * blk
+            m0, m1, m2, m3 = r[j], r[j + 1], r[j + 2], r[j + 3]
+            gh[i0] += c * (m0 * t0 + m1 * t1)
+            gh[i1] += c * (m2 * t0 + m3 * t1)
+            gt[i0] += c * (h0 * m0 + h1 * m2)
+            gt[i1] += c * (h0 * m1 + h1 * m3)
+            gr[j] += c * h0 * t0
+            gr[j + 1] += c * h0 * t1
+            gr[j + 2] += c * h1 * t0
+            gr[j + 3] += c * h1 * t1
+        return
+    # KIND_TRANS
+    d = h.shape[0] // 2
+    for k in range(d):
+        he, ha, te, ta = h[k], h[d + k], t[k], t[d + k]
+        rb, rm, rt = r[k], r[d + k], r[2 * d + k]
+        v = he * (ta + TRANS_U) - te * (ha + TRANS_U) + rb * ha + rm + rt * ta
+        g = -c if v > 0 else (c if v < 0 else 0.0)
+        gh[k] += g * (ta + TRANS_U)
+        gh[d + k] += g * (rb - te)
+        gt[k] -= g * (ha + TRANS_U)
+        gt[d + k] += g * (he + rt)
+        gr[k] += g * ha
+        gr[d + k] += g
+        gr[2 * d + k] += g * ta
+
+
+# -- relation forms -----------------------------------------------------------------------------
+@njit(cache=True, nogil=True, fastmath=True)
+def rel_forward(kind, rp, tau, gumbel, state, rinf, aux):
+    """Write the inference form of relation parameters rp into rinf (aux keeps what backward needs)."""
+    if kind == KIND_ROTATE:
+        d = rp.shape[0]
+        for k in range(d):
+            rinf[k] = math.cos(rp[k])
+            rinf[d + k] = math.sin(rp[k])
+        return
+    if kind == KIND_QUATE:
+        d = rp.shape[0] // 4
+        for k in range(d):
+            n = math.sqrt(rp[k] ** 2 + rp[d + k] ** 2 + rp[2 * d + k] ** 2 + rp[3 * d + k] ** 2) + 1e-12
+            aux[k] = n
+            for q in range(4):
+                rinf[q * d + k] = rp[q * d + k] / n
+        return
+    if kind == KIND_DIHEDRAL:
+        nblk = rp.shape[0] // 8
+        for blk in range(nblk):
+            mx = -1e30
+            for e in range(8):
+                z = rp[8 * blk + e]
+                if gumbel:
+                    u = _uniform(state)
+                    z += -math.log(-math.log(u + 1e-20) + 1e-20)
+                z /= tau
+                aux[8 * blk + e] = z
+                if z > mx:
+                    mx = z
+            tot = 0.0
+            for e in range(8):
+                w = math.exp(aux[8 * blk + e] - mx)
+                aux[8 * blk + e] = w
+                tot += w
+            for q in range(4):
+                rinf[4 * blk + q] = 0.0
+            for e in range(8):
+                w = aux[8 * blk + e] / tot
+                aux[8 * blk + e] = w
+                for q in range(4):
+                    rinf[4 * blk + q] += w * D4[e, q]
+        return
+    for k in range(rp.shape[0]):
+        rinf[k] = rp[k]
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def rel_backward(kind, rp, rinf, grinf, aux, tau, gr):
+    """Add the gradient w.r.t. relation parameters rp, given grinf w.r.t. the inference form, to gr."""
+    if kind == KIND_ROTATE:
+        d = rp.shape[0]
+        for k in range(d):
+            gr[k] += -grinf[k] * rinf[d + k] + grinf[d + k] * rinf[k]
+        return
+    if kind == KIND_QUATE:
+        d = rp.shape[0] // 4
+        for k in range(d):
+            dot = 0.0
+            for q in range(4):
+                dot += rinf[q * d + k] * grinf[q * d + k]
+            for q in range(4):
+                gr[q * d + k] += (grinf[q * d + k] - rinf[q * d + k] * dot) / aux[k]
+        return
+    if kind == KIND_DIHEDRAL:
+        nblk = rp.shape[0] // 8
+        for blk in range(nblk):
+            gm = 0.0
+            for q in range(4):
+                gm += grinf[4 * blk + q] * rinf[4 * blk + q]
+            for e in range(8):
+                ge = 0.0
+                for q in range(4):
+                    ge += grinf[4 * blk + q] * D4[e, q]
+                gr[8 * blk + e] += aux[8 * blk + e] * (ge - gm) / tau
+        return
+    for k in range(rp.shape[0]):
+        gr[k] += grinf[k]
+
+
+@njit(cache=True, nogil=True)
+def rel_inference(kind, R, dri, tau):
+    """Return the inference form of every relation (DihEdral: the most likely element per block)."""
+    out = np.zeros((R.shape[0], dri), dtype=np.float32)
+    aux = np.zeros(max(R.shape[1], 1), dtype=np.float32)
+    state = np.ones(1, dtype=np.uint64)
+    for i in range(R.shape[0]):
+        if kind == KIND_DIHEDRAL:
+            for blk in range(R.shape[1] // 8):
+                best = 0
+                for e in range(1, 8):
+                    if R[i, 8 * blk + e] > R[i, 8 * blk + best]:
+                        best = e
+                for q in range(4):
+                    out[i, 4 * blk + q] = D4[best, q]
+        else:
+            rel_forward(kind, R[i], tau, False, state, out[i], aux)
+    return out
+
+
+# -- training -----------------------------------------------------------------------------------
+@njit(cache=True, nogil=True, fastmath=True)
+def _sigmoid(x):
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _softplus(x):
+    if x > 30:
+        return x
+    return math.log1p(math.exp(x))
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _apply(P, G, M, V, step, rows, nrows, opt, lr, beta1, beta2, eps, normalize):
+    for ii in range(nrows):
+        i = rows[ii]
+        step[i] += 1
+        if opt == OPT_ADAM:
+            bc1 = 1.0 - beta1 ** step[i]
+            bc2 = 1.0 - beta2 ** step[i]
+            a = lr * math.sqrt(bc2) / bc1
+        for k in range(P.shape[1]):
+            g = G[i, k]
+            G[i, k] = 0.0
+            if opt == OPT_ADAM:
+                m = beta1 * M[i, k] + (1.0 - beta1) * g
+                v = beta2 * V[i, k] + (1.0 - beta2) * g * g
+                M[i, k] = m
+                V[i, k] = v
+                P[i, k] -= a * m / (math.sqrt(v) + eps * math.sqrt(bc2))
+            elif opt == OPT_ADAGRAD:
+                v = V[i, k] + g * g
+                V[i, k] = v
+                P[i, k] -= lr * g / (math.sqrt(v) + eps)
+            else:
+                P[i, k] -= lr * g
+        if normalize:
+            s = 0.0
+            for k in range(P.shape[1]):
+                s += P[i, k] * P[i, k]
+            s = math.sqrt(s)
+            if s > 1e-12:
+                for k in range(P.shape[1]):
+                    P[i, k] /= s
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _reg(x, g, kind, w):
+    loss = 0.0
+    if kind == REG_L2:
+        for k in range(x.shape[0]):
+            loss += x[k] * x[k]
+            g[k] += 2.0 * w * x[k]
+    elif kind == REG_N3:
+        for k in range(x.shape[0]):
+            a = abs(x[k])
+            loss += a * a * a
+            g[k] += 3.0 * w * x[k] * a
+    return w * loss
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def train_batches(kind, p, E, R, triples, order, b_start, b_end, batch_size, num_neg,
+                  head_prob, loss_kind, margin, adv_temp, reg_kind, reg_weight,
+                  opt, lr, beta1, beta2, eps, normalize_entities, tau,
+                  mE, vE, stepE, mR, vR, stepR, gE, gR, markE, markR, listE, listR,
+                  state, out):
+    """Train on batches [b_start, b_end) of `order`, updating E and R in place (Hogwild-safe).
+
+    out[0] += summed batch losses, out[1] += number of batches.  Gradient
+    buffers gE/gR, marks and row lists are this thread's own; E, R and the
+    optimiser moments are shared between threads.
+    """
+    n = order.shape[0]
+    n_ent = E.shape[0]
+    dri = R.shape[1]
+    if kind == KIND_ROTATE:
+        dri = 2 * R.shape[1]
+    elif kind == KIND_DIHEDRAL:
+        dri = R.shape[1] // 2
+    rinf = np.zeros(dri, dtype=np.float32)
+    grinf = np.zeros(dri, dtype=np.float32)
+    aux = np.zeros(max(R.shape[1], 1), dtype=np.float32)
+    negh = np.zeros(num_neg, dtype=np.int64)
+    negt = np.zeros(num_neg, dtype=np.int64)
+    sneg = np.zeros(num_neg, dtype=np.float64)
+    cneg = np.zeros(num_neg, dtype=np.float64)
+    for b in range(b_start, b_end):
+        lo = b * batch_size
+        hi = min(lo + batch_size, n)
+        bsz = hi - lo
+        if bsz <= 0:
+            continue
+        nE = 0
+        nR = 0
+        loss = 0.0
+        if loss_kind == LOSS_MARGIN:
+            norm = 1.0 / (bsz * num_neg)
+        elif loss_kind == LOSS_SOFTPLUS:
+            norm = 1.0 / (bsz * (1 + num_neg))
+        else:
+            norm = 0.5 / bsz
+        for ii in range(lo, hi):
+            tr = order[ii]
+            h = triples[tr, 0]
+            r = triples[tr, 1]
+            t = triples[tr, 2]
+            rel_forward(kind, R[r], tau, True, state, rinf, aux)
+            spos = score_one(kind, p, E[h], rinf, E[t])
+            for j in range(num_neg):
+                if _uniform(state) < head_prob[r]:
+                    x = _randint(state, n_ent - 1)
+                    negh[j] = x + 1 if x >= h else x
+                    negt[j] = t
+                else:
+                    x = _randint(state, n_ent - 1)
+                    negt[j] = x + 1 if x >= t else x
+                    negh[j] = h
+                sneg[j] = score_one(kind, p, E[negh[j]], rinf, E[negt[j]])
+            cpos = 0.0
+            if loss_kind == LOSS_MARGIN:
+                for j in range(num_neg):
+                    z = margin - spos + sneg[j]
+                    if z > 0:
+                        loss += z * norm
+                        cpos -= norm
+                        cneg[j] = norm
+                    else:
+                        cneg[j] = 0.0
+            elif loss_kind == LOSS_SOFTPLUS:
+                loss += _softplus(-spos) * norm
+                cpos = -_sigmoid(-spos) * norm
+                for j in range(num_neg):
+                    loss += _softplus(sneg[j]) * norm
+                    cneg[j] = _sigmoid(sneg[j]) * norm
+            else:
+                mx = -1e30
+                for j in range(num_neg):
+                    if sneg[j] * adv_temp > mx:
+                        mx = sneg[j] * adv_temp
+                tot = 0.0
+                for j in range(num_neg):
+                    cneg[j] = math.exp(sneg[j] * adv_temp - mx)
+                    tot += cneg[j]
+                loss += _softplus(-(margin + spos)) * norm
+                cpos = -_sigmoid(-(margin + spos)) * norm
+                for j in range(num_neg):
+                    w = cneg[j] / tot
+                    loss += w * _softplus(sneg[j] + margin) * norm
+                    cneg[j] = w * _sigmoid(sneg[j] + margin) * norm
+            # loss gradients: negative scores are minimised, so descend on +dL/ds
+            for k in range(dri):
+                grinf[k] = 0.0
+            grad_one(kind, p, E[h], rinf, E[t], cpos, gE[h], grinf, gE[t])
+            for j in range(num_neg):
+                grad_one(kind, p, E[negh[j]], rinf, E[negt[j]], cneg[j], gE[negh[j]], grinf, gE[negt[j]])
+                for e in (negh[j], negt[j]):
+                    if markE[e] == 0:
+                        markE[e] = 1
+                        listE[nE] = e
+                        nE += 1
+            rel_backward(kind, R[r], rinf, grinf, aux, tau, gR[r])
+            if reg_kind != REG_NONE and reg_weight > 0:
+                w = reg_weight / bsz
+                loss += _reg(E[h], gE[h], reg_kind, w)
+                loss += _reg(E[t], gE[t], reg_kind, w)
+                loss += _reg(R[r], gR[r], reg_kind, w)
+            for e in (h, t):
+                if markE[e] == 0:
+                    markE[e] = 1
+                    listE[nE] = e
+                    nE += 1
+            if markR[r] == 0:
+                markR[r] = 1
+                listR[nR] = r
+                nR += 1
+        _apply(E, gE, mE, vE, stepE, listE, nE, opt, lr, beta1, beta2, eps, normalize_entities)
+        _apply(R, gR, mR, vR, stepR, listR, nR, opt, lr, beta1, beta2, eps, False)
+        for ii in range(nE):
+            markE[listE[ii]] = 0
+        for ii in range(nR):
+            markR[listR[ii]] = 0
+        out[0] += loss
+        out[1] += 1.0
+
+
+# -- scoring all candidates and filtered ranking ------------------------------------------------
+@njit(cache=True, nogil=True, parallel=True, fastmath=True)
+def score_candidates(kind, p, E, Rinf, anchors, rels, side_tail, out):
+    """Fill out[i, e] with the score of (anchor_i, rel_i, e) (tails) or (e, rel_i, anchor_i) (heads)."""
+    for i in prange(anchors.shape[0]):
+        a = E[anchors[i]]
+        r = Rinf[rels[i]]
+        if side_tail:
+            for e in range(E.shape[0]):
+                out[i, e] = score_one(kind, p, a, r, E[e])
+        else:
+            for e in range(E.shape[0]):
+                out[i, e] = score_one(kind, p, E[e], r, a)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def filtered_ranks(scores, targets, qkeys, known_keys, known_ptr, known_ids, out):
+    """Write (optimistic, pessimistic) filtered ranks of targets[i] in scores[i] to out[i].
+
+    Candidates that are known true answers of the same query (other than the
+    target itself) are left out; qkeys[i] is looked up in the sorted
+    known_keys, whose answers are known_ids[known_ptr[j]:known_ptr[j+1]].
+    """
+    for i in prange(scores.shape[0]):
+        row = scores[i]
+        tgt = targets[i]
+        st = row[tgt]
+        gt = 0
+        ge = 0
+        for e in range(row.shape[0]):
+            v = row[e]
+            if v > st:
+                gt += 1
+            elif v == st:
+                ge += 1
+        # the target itself counted once in ge; non-finite target scores rank last
+        if not np.isfinite(st):
+            gt = row.shape[0] - 1
+            ge = 1
+        j = np.searchsorted(known_keys, qkeys[i])
+        if j < known_keys.shape[0] and known_keys[j] == qkeys[i]:
+            for q in range(known_ptr[j], known_ptr[j + 1]):
+                e = known_ids[q]
+                if e == tgt:
+                    continue
+                v = row[e]
+                if v > st:
+                    gt -= 1
+                elif v == st:
+                    ge -= 1
+        out[i, 0] = gt + 1
+        out[i, 1] = gt + ge

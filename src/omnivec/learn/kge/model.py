@@ -1,0 +1,193 @@
+"""KGModel: a trained knowledge-graph embedding and its queries (predict tails/heads, score, nearest).
+
+A KGModel is two Embeddings tables, ``entities`` and ``relations``, whose
+``meta`` names the model, its algebra and its hyper-parameters; it saves to
+and opens from one omnivec file, so the label <-> id maps travel with the
+vectors.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Sequence
+
+import numpy as np
+
+from ...embeddings import Embeddings
+from ...errors import FormatError, InputError, KeyNotFound
+from . import _kernels as K
+from .models import ModelSpec, get_model
+
+Pair = tuple[str, float]
+
+
+class KGModel:
+    """Entity and relation tables plus the model that scores (head, relation, tail) triples."""
+
+    def __init__(self, entities: Embeddings, relations: Embeddings) -> None:
+        meta = entities.meta or {}
+        if meta.get("learner") != "kge" or "model" not in meta:
+            raise FormatError("the 'entities' table has no knowledge-graph model metadata "
+                              "(meta.learner == 'kge'); was it written by omnivec train kge?")
+        self.spec: ModelSpec = get_model(meta["model"])
+        self.dim: int = int(meta["dim"])
+        self.p: int = int(meta.get("p", 2))
+        de, _, dro = self.spec.widths(self.dim)
+        if entities.dim != de or relations.dim != dro:
+            raise FormatError(f"{self.spec.name} with dim {self.dim} needs entity vectors of width {de} "
+                              f"and relation vectors of width {dro}; found {entities.dim} and {relations.dim}")
+        self.entities = entities
+        self.relations = relations
+        self._E: np.ndarray | None = None
+        self._R: np.ndarray | None = None
+
+    # -- construction -------------------------------------------------------------------------
+    @classmethod
+    def from_bundle(cls, bundle) -> "KGModel":
+        """Return the KGModel held by an opened bundle with 'entities' and 'relations' tables."""
+        return cls(bundle.table("entities"), bundle.table("relations"))
+
+    @classmethod
+    def open(cls, path: str | os.PathLike) -> "KGModel":
+        """Return the KGModel stored in a model file written by `save`."""
+        from ... import open as _open
+
+        return cls.from_bundle(_open(path))
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write both tables to one model file, atomically."""
+        from ... import save as _save
+
+        _save(path, {"entities": self.entities, "relations": self.relations})
+
+    # -- facts --------------------------------------------------------------------------------
+    @property
+    def model(self) -> str:
+        """Return the model's canonical name."""
+        return self.spec.name
+
+    @property
+    def meta(self) -> dict:
+        """Return the provenance: model, algebra, layout, hyper-parameters, training summary."""
+        return self.entities.meta
+
+    @property
+    def num_entities(self) -> int:
+        """Return the number of entities."""
+        return len(self.entities)
+
+    @property
+    def num_relations(self) -> int:
+        """Return the number of relations."""
+        return len(self.relations)
+
+    @property
+    def entity_array(self) -> np.ndarray:
+        """Return the entity vectors as a float32 C-contiguous array."""
+        if self._E is None:
+            self._E = np.ascontiguousarray(self.entities.vectors, dtype=np.float32)
+        return self._E
+
+    @property
+    def relation_array(self) -> np.ndarray:
+        """Return the relation vectors (inference form) as a float32 C-contiguous array."""
+        if self._R is None:
+            self._R = np.ascontiguousarray(self.relations.vectors, dtype=np.float32)
+        return self._R
+
+    def __repr__(self) -> str:
+        return (f"KGModel({self.model}, dim={self.dim}, entities={self.num_entities}, "
+                f"relations={self.num_relations})")
+
+    # -- key lookups ----------------------------------------------------------------------------
+    def entity_id(self, label: str) -> int:
+        """Return the row of an entity label; KeyNotFound if it is not in the model."""
+        try:
+            return int(self.entities.row(label))
+        except KeyNotFound:
+            raise KeyNotFound(f"unknown entity {label!r}: not among the model's "
+                              f"{self.num_entities} entities") from None
+
+    def relation_id(self, label: str) -> int:
+        """Return the row of a relation label; KeyNotFound if it is not in the model."""
+        try:
+            return int(self.relations.row(label))
+        except KeyNotFound:
+            raise KeyNotFound(f"unknown relation {label!r}: not among the model's "
+                              f"{self.num_relations} relations") from None
+
+    def entity_ids(self, labels: Sequence[str]) -> np.ndarray:
+        """Return the rows of entity labels (int64)."""
+        return np.array([self.entity_id(x) for x in labels], dtype=np.int64)
+
+    def relation_ids(self, labels: Sequence[str]) -> np.ndarray:
+        """Return the rows of relation labels (int64)."""
+        return np.array([self.relation_id(x) for x in labels], dtype=np.int64)
+
+    # -- scores ---------------------------------------------------------------------------------
+    def score(self, head: str, relation: str, tail: str) -> float:
+        """Return the model's score of one labelled triple (higher is more plausible)."""
+        E, R = self.entity_array, self.relation_array
+        return float(K.score_one(self.spec.kind, self.p, E[self.entity_id(head)],
+                                 R[self.relation_id(relation)], E[self.entity_id(tail)]))
+
+    def score_ids(self, triples: np.ndarray) -> np.ndarray:
+        """Return the scores of id triples (n x 3 int array) as float32."""
+        triples = self._check_ids(triples)
+        E, R = self.entity_array, self.relation_array
+        return np.array([K.score_one(self.spec.kind, self.p, E[h], R[r], E[t]) for h, r, t in triples],
+                        dtype=np.float32)
+
+    def _check_ids(self, triples) -> np.ndarray:
+        arr = np.asarray(triples, dtype=np.int64).reshape(-1, 3)
+        if len(arr) and (arr[:, [0, 2]].min() < 0 or arr[:, [0, 2]].max() >= self.num_entities
+                         or arr[:, 1].min() < 0 or arr[:, 1].max() >= self.num_relations):
+            raise InputError(f"id triples must have entity ids in [0, {self.num_entities}) and "
+                             f"relation ids in [0, {self.num_relations})")
+        return arr
+
+    def score_tails(self, heads: np.ndarray, relations: np.ndarray) -> np.ndarray:
+        """Return a (len(heads) x num_entities) float32 array: the score of every tail per (head, relation)."""
+        heads = np.ascontiguousarray(heads, dtype=np.int64)
+        relations = np.ascontiguousarray(relations, dtype=np.int64)
+        out = np.empty((len(heads), self.num_entities), dtype=np.float32)
+        K.score_candidates(self.spec.kind, self.p, self.entity_array, self.relation_array,
+                           heads, relations, True, out)
+        return out
+
+    def score_heads(self, relations: np.ndarray, tails: np.ndarray) -> np.ndarray:
+        """Return a (len(tails) x num_entities) float32 array: the score of every head per (relation, tail)."""
+        tails = np.ascontiguousarray(tails, dtype=np.int64)
+        relations = np.ascontiguousarray(relations, dtype=np.int64)
+        out = np.empty((len(tails), self.num_entities), dtype=np.float32)
+        K.score_candidates(self.spec.kind, self.p, self.entity_array, self.relation_array,
+                           tails, relations, False, out)
+        return out
+
+    def _top(self, scores: np.ndarray, k: int, exclude: Sequence[str]) -> list[Pair]:
+        if not isinstance(k, (int, np.integer)) or k < 1:
+            raise InputError(f"k must be a positive int; got {k!r}")
+        s = scores.astype(np.float64)
+        for label in exclude:
+            s[self.entity_id(label)] = -np.inf
+        k = min(int(k), len(s))
+        idx = np.argpartition(-s, k - 1)[:k]
+        idx = idx[np.lexsort((idx, -s[idx]))]
+        return [(str(self.entities.key(int(i))), float(s[i])) for i in idx if np.isfinite(s[i])]
+
+    def predict_tails(self, head: str, relation: str, k: int = 10, *,
+                      exclude: Sequence[str] = ()) -> list[Pair]:
+        """Return the k most plausible tails of (head, relation, ?) as (entity, score) pairs, best first."""
+        s = self.score_tails(np.array([self.entity_id(head)]), np.array([self.relation_id(relation)]))[0]
+        return self._top(s, k, exclude)
+
+    def predict_heads(self, relation: str, tail: str, k: int = 10, *,
+                      exclude: Sequence[str] = ()) -> list[Pair]:
+        """Return the k most plausible heads of (?, relation, tail) as (entity, score) pairs, best first."""
+        s = self.score_heads(np.array([self.relation_id(relation)]), np.array([self.entity_id(tail)]))[0]
+        return self._top(s, k, exclude)
+
+    def nearest_entities(self, entity: str, k: int = 10) -> list[Pair]:
+        """Return the k entities nearest to `entity` in the model's entity metric, as (entity, score) pairs."""
+        self.entity_id(entity)
+        return [(str(key), float(s)) for key, s in self.entities.most_similar(entity, topn=k)]

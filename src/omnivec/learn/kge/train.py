@@ -1,0 +1,297 @@
+"""KGE: the one training loop every registered knowledge-graph model shares.
+
+Mini-batches of positive triples, each with `num_negatives` corrupted
+triples (uniform or Bernoulli choice of the side to corrupt), a margin,
+softplus or self-adversarial (NSSA) loss, optional L2/N3 regularisation and
+Adam/Adagrad/SGD updates of the rows a batch touched.  `workers` threads run
+the compiled kernel over disjoint batches on shared arrays (Hogwild);
+workers=1 with a seed is reproducible bit for bit.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..._progress import progress
+from ...embeddings import Embeddings
+from ...errors import InputError
+from . import _kernels as K
+from .data import TripleSet
+from .model import KGModel
+from .models import ModelSpec, check_dim, get_model
+
+LOSSES = {"margin": K.LOSS_MARGIN, "softplus": K.LOSS_SOFTPLUS, "nssa": K.LOSS_NSSA}
+OPTIMIZERS = {"sgd": K.OPT_SGD, "adagrad": K.OPT_ADAGRAD, "adam": K.OPT_ADAM}
+REGULARIZERS = {None: K.REG_NONE, "none": K.REG_NONE, "l2": K.REG_L2, "n3": K.REG_N3}
+SAMPLERS = ("uniform", "bernoulli")
+
+
+@dataclass
+class History:
+    """What happened during fit: per-epoch loss and seconds, validation MRR by epoch, best epoch."""
+
+    loss: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    valid_mrr: dict[int, float] = field(default_factory=dict)
+    best_epoch: int | None = None
+    stopped_early: bool = False
+
+    def as_dict(self) -> dict:
+        """Return the history as a JSON-able dict."""
+        return {"loss": self.loss, "seconds": self.seconds,
+                "valid_mrr": {str(k): v for k, v in self.valid_mrr.items()},
+                "best_epoch": self.best_epoch, "stopped_early": self.stopped_early}
+
+
+def _choice(name: str, value, options) -> None:
+    if value not in options:
+        raise InputError(f"The {name!r} parameter must be one of {', '.join(str(o) for o in options)}; "
+                         f"got {value!r} instead.")
+
+
+def _number(name: str, value, lo: float, hi: float, *, integer: bool = False, lo_open: bool = False) -> None:
+    ok = isinstance(value, (int, np.integer)) if integer else isinstance(value, (int, float, np.number))
+    ok = ok and not isinstance(value, bool)
+    if ok:
+        ok = (value > lo if lo_open else value >= lo) and value <= hi and math.isfinite(value)
+    if not ok:
+        kind = "an int" if integer else "a number"
+        lo_b = "(" if lo_open else "["
+        raise InputError(f"The {name!r} parameter must be {kind} in {lo_b}{lo}, {hi}]. Got {value!r} instead.")
+
+
+class KGE:
+    """Trains a registered KGE model (TransE, DistMult, ComplEx, RotatE, QuatE, DihEdral, TranS).
+
+    Parameters left as None take the model's defaults (see `models.MODELS`):
+    loss, margin, adversarial_temperature, regularizer, reg_weight, p (norm of
+    distance models) and normalize_entities (unit-norm entity rows after each
+    update, as TransE does).  `fit(triples)` returns a KGModel; the training
+    record is in `history_`.
+    """
+
+    def __init__(self, model: str = "TransE", dim: int = 50, *, epochs: int = 100,
+                 batch_size: int = 256, num_negatives: int = 1, sampler: str = "uniform",
+                 loss: str | None = None, margin: float | None = None,
+                 adversarial_temperature: float | None = None, optimizer: str = "adam",
+                 lr: float = 0.001, regularizer: str | None = None, reg_weight: float | None = None,
+                 p: int | None = None, normalize_entities: bool | None = None,
+                 workers: int = 1, seed: int = 0, early_stopping: bool = False,
+                 eval_every: int = 10, patience: int = 2, tau_final: float = 0.5,
+                 progress: bool | None = None) -> None:
+        self.model = model
+        self.dim = dim
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.num_negatives = num_negatives
+        self.sampler = sampler
+        self.loss = loss
+        self.margin = margin
+        self.adversarial_temperature = adversarial_temperature
+        self.optimizer = optimizer
+        self.lr = lr
+        self.regularizer = regularizer
+        self.reg_weight = reg_weight
+        self.p = p
+        self.normalize_entities = normalize_entities
+        self.workers = workers
+        self.seed = seed
+        self.early_stopping = early_stopping
+        self.eval_every = eval_every
+        self.patience = patience
+        self.tau_final = tau_final
+        self.progress = progress
+
+    # -- parameters -----------------------------------------------------------------------------
+    def resolved_params(self) -> dict:
+        """Return every hyper-parameter with the model's defaults filled in, validated."""
+        spec = get_model(self.model)
+        d = spec.defaults
+
+        def pick(name, value, default):
+            return d.get(name, default) if value is None else value
+
+        params = {
+            "model": spec.name, "dim": self.dim, "epochs": self.epochs, "batch_size": self.batch_size,
+            "num_negatives": self.num_negatives, "sampler": self.sampler,
+            "loss": pick("loss", self.loss, "softplus"), "margin": pick("margin", self.margin, 1.0),
+            "adversarial_temperature": pick("adversarial_temperature", self.adversarial_temperature, 1.0),
+            "optimizer": self.optimizer, "lr": self.lr,
+            "regularizer": pick("regularizer", self.regularizer, None),
+            "reg_weight": pick("reg_weight", self.reg_weight, 0.0),
+            "p": pick("p", self.p, 2), "normalize_entities": bool(pick("normalize_entities",
+                                                                       self.normalize_entities, False)),
+            "workers": self.workers, "seed": self.seed, "early_stopping": self.early_stopping,
+            "eval_every": self.eval_every, "patience": self.patience, "tau_final": self.tau_final,
+        }
+        if isinstance(params["regularizer"], str):
+            params["regularizer"] = params["regularizer"].lower()
+            if params["regularizer"] == "none":
+                params["regularizer"] = None
+        check_dim(spec, self.dim)
+        _number("epochs", self.epochs, 1, 10**6, integer=True)
+        _number("batch_size", self.batch_size, 1, 10**7, integer=True)
+        _number("num_negatives", self.num_negatives, 1, 10**4, integer=True)
+        _number("workers", self.workers, 1, 256, integer=True)
+        _number("seed", self.seed, 0, 2**63 - 1, integer=True)
+        _number("eval_every", self.eval_every, 1, 10**6, integer=True)
+        _number("patience", self.patience, 1, 10**6, integer=True)
+        _number("lr", self.lr, 0, 1e3, lo_open=True)
+        _number("margin", params["margin"], 0, 1e6)
+        _number("adversarial_temperature", params["adversarial_temperature"], 0, 1e6)
+        _number("reg_weight", params["reg_weight"], 0, 1e6)
+        _number("tau_final", self.tau_final, 0, 100, lo_open=True)
+        _choice("sampler", self.sampler, SAMPLERS)
+        _choice("loss", params["loss"], tuple(LOSSES))
+        _choice("optimizer", self.optimizer, tuple(OPTIMIZERS))
+        _choice("regularizer", params["regularizer"], (None, "l2", "n3"))
+        _choice("p", params["p"], (1, 2))
+        return params
+
+    # -- training ---------------------------------------------------------------------------------
+    def fit(self, triples: TripleSet) -> KGModel:
+        """Return the trained KGModel (and set `history_`); early stopping restores the best epoch."""
+        prm = self.resolved_params()
+        spec: ModelSpec = get_model(prm["model"])
+        train = np.ascontiguousarray(triples.split("train"), dtype=np.int64)
+        valid = None
+        if prm["early_stopping"]:
+            valid = triples.split("valid")
+        n_ent, n_rel = triples.num_entities, triples.num_relations
+        if n_ent < 2:
+            raise InputError(f"training needs at least 2 entities to corrupt triples; found {n_ent}")
+        rng = np.random.default_rng(prm["seed"])
+        E, R = spec.init(n_ent, n_rel, prm["dim"], rng)
+        if prm["normalize_entities"]:
+            E /= np.maximum(np.linalg.norm(E, axis=1, keepdims=True), 1e-12)
+        head_prob = self._head_prob(train, n_rel, prm["sampler"])
+        W = prm["workers"]
+        mE, vE = np.zeros_like(E), np.zeros_like(E)
+        mR, vR = np.zeros_like(R), np.zeros_like(R)
+        stepE = np.zeros(n_ent, dtype=np.int64)
+        stepR = np.zeros(n_rel, dtype=np.int64)
+        bufs = [dict(gE=np.zeros_like(E), gR=np.zeros_like(R), markE=np.zeros(n_ent, np.uint8),
+                     markR=np.zeros(n_rel, np.uint8), listE=np.zeros(n_ent, np.int64),
+                     listR=np.zeros(n_rel, np.int64)) for _ in range(W)]
+        n = len(train)
+        bs = prm["batch_size"]
+        nb = -(-n // bs)
+        hist = History()
+        best = (-1.0, None, None, 0)
+        bad_evals = 0
+        known = triples.all_known() if valid is not None else None
+        opt = OPTIMIZERS[prm["optimizer"]]
+        eps = 1e-8 if opt == K.OPT_ADAM else 1e-10
+        tau0 = 3.0
+        # anneal the Gumbel-softmax temperature from 3 to tau_final over the first 2/3 of training
+        decay = math.log(tau0 / prm["tau_final"]) / max(1.0, 2.0 * prm["epochs"] / 3.0) \
+            if prm["tau_final"] < tau0 else 0.0
+        pool = ThreadPoolExecutor(max_workers=W) if W > 1 else None
+        try:
+            with progress(f"Training {spec.name}", prm["epochs"], unit="epochs",
+                          enabled=self.progress) as task:
+                for epoch in range(prm["epochs"]):
+                    t0 = time.perf_counter()
+                    tau = max(prm["tau_final"], tau0 * math.exp(-decay * epoch))
+                    order = rng.permutation(n).astype(np.int64)
+                    states = [np.array([int(x) | 1], dtype=np.uint64) for x in
+                              np.random.SeedSequence([prm["seed"], epoch]).generate_state(W, np.uint64)]
+                    outs = [np.zeros(2, dtype=np.float64) for _ in range(W)]
+
+                    def run(w, tau=tau, order=order, states=states, outs=outs):
+                        b0, b1 = (nb * w) // W, (nb * (w + 1)) // W
+                        bf = bufs[w]
+                        K.train_batches(spec.kind, prm["p"], E, R, train, order, b0, b1, bs,
+                                        prm["num_negatives"], head_prob, LOSSES[prm["loss"]],
+                                        float(prm["margin"]), float(prm["adversarial_temperature"]),
+                                        REGULARIZERS[prm["regularizer"]], float(prm["reg_weight"]),
+                                        opt, float(prm["lr"]), 0.9, 0.999, eps,
+                                        prm["normalize_entities"], tau, mE, vE, stepE, mR, vR, stepR,
+                                        bf["gE"], bf["gR"], bf["markE"], bf["markR"], bf["listE"],
+                                        bf["listR"], states[w], outs[w])
+
+                    if pool is None:
+                        run(0)
+                    else:
+                        list(pool.map(run, range(W)))
+                    tot = np.sum(outs, axis=0)
+                    loss = float(tot[0] / max(tot[1], 1.0))
+                    if not math.isfinite(loss):
+                        raise InputError(f"training diverged at epoch {epoch + 1} (loss {loss}); "
+                                         "lower the learning rate")
+                    hist.loss.append(loss)
+                    hist.seconds.append(time.perf_counter() - t0)
+                    info = {"loss": loss}
+                    if valid is not None and ((epoch + 1) % prm["eval_every"] == 0
+                                              or epoch + 1 == prm["epochs"]):
+                        mrr = self._valid_mrr(spec, prm, E, R, tau, triples, valid, known)
+                        hist.valid_mrr[epoch + 1] = mrr
+                        info["valid_mrr"] = mrr
+                        if mrr > best[0]:
+                            best = (mrr, E.copy(), R.copy(), epoch + 1)
+                            bad_evals = 0
+                        else:
+                            bad_evals += 1
+                    task.advance(1)
+                    task.update(**info)
+                    if valid is not None and bad_evals >= prm["patience"]:
+                        hist.stopped_early = True
+                        break
+        finally:
+            if pool is not None:
+                pool.shutdown()
+        if best[1] is not None:
+            E, R = best[1], best[2]
+            hist.best_epoch = best[3]
+        self.history_ = hist
+        return self._to_model(spec, prm, E, R, tau, triples, hist)
+
+    @staticmethod
+    def _head_prob(train: np.ndarray, n_rel: int, sampler: str) -> np.ndarray:
+        """Return, per relation, the probability of corrupting the head (Bernoulli: tph / (tph + hpt))."""
+        prob = np.full(n_rel, 0.5, dtype=np.float64)
+        if sampler == "bernoulli":
+            for r in range(n_rel):
+                rows = train[train[:, 1] == r]
+                if len(rows) == 0:
+                    continue
+                tph = len(rows) / len(np.unique(rows[:, 0]))  # tails per head
+                hpt = len(rows) / len(np.unique(rows[:, 2]))  # heads per tail
+                prob[r] = tph / (tph + hpt)
+        return prob
+
+    def _model_from_arrays(self, spec, prm, E, R, tau, triples, meta_extra=None) -> KGModel:
+        _, _, dro = spec.widths(prm["dim"])
+        Rinf = K.rel_inference(spec.kind, R, dro, tau)
+        meta = {"learner": "kge", "model": spec.name, "dim": prm["dim"], "algebra": spec.algebra,
+                "layout": spec.layout, "p": prm["p"], "paper": spec.paper,
+                "params": {k: v for k, v in prm.items()},
+                "num_entities": triples.num_entities, "num_relations": triples.num_relations}
+        if spec.kind == K.KIND_TRANS:
+            meta["u"] = K.TRANS_U
+        meta.update(meta_extra or {})
+        ent = Embeddings(triples.entities, E.copy(), metric=spec.metric, meta=meta, name="entities")
+        rel = Embeddings(triples.relations, Rinf, metric="cosine", meta=dict(meta), name="relations")
+        if spec.kind in (K.KIND_ROTATE, K.KIND_DIHEDRAL):
+            rel.extras["train_params"] = np.ascontiguousarray(R, dtype=np.float32)
+        return KGModel(ent, rel)
+
+    def _valid_mrr(self, spec, prm, E, R, tau, triples, valid, known) -> float:
+        from ...evaluate.linkpred import evaluate
+
+        m = self._model_from_arrays(spec, prm, E, R, tau, triples)
+        return evaluate(m, valid, known=known).mrr
+
+    def _to_model(self, spec, prm, E, R, tau, triples, hist) -> KGModel:
+        reports = {k: v.as_dict() for k, v in triples.reports.items()}
+        extra = {"training": {"epochs_run": len(hist.loss), "final_loss": hist.loss[-1] if hist.loss else None,
+                              "best_epoch": hist.best_epoch, "stopped_early": hist.stopped_early,
+                              "seconds": float(sum(hist.seconds)),
+                              "triples": {k: int(len(v)) for k, v in triples.splits.items()},
+                              "input": reports}}
+        return self._model_from_arrays(spec, prm, E, R, tau, triples, extra)
