@@ -92,6 +92,9 @@ class Embeddings:
         self.oov: bool = bool(oov)
         self.source: str | None = source
         self._oov_model = None
+        # Fast path for the commonest query, emb["word"]: one probe, one view.
+        self._probe = keys.fast_probe() if keys.kind == "str" else None
+        self._f32 = store.data if store.dtype == "float32" else None
 
     @classmethod
     def _from_parts(cls, **parts) -> "Embeddings":
@@ -176,6 +179,13 @@ class Embeddings:
 
     # -- lookup ---------------------------------------------------------------
     def __getitem__(self, key: Key | Sequence[Key]) -> np.ndarray:
+        if type(key) is str and self._probe is not None:
+            try:
+                r = self._probe(key.encode())
+            except UnicodeEncodeError:
+                r = -1
+            if r >= 0:
+                return self._f32[r] if self._f32 is not None else self._store.row(r)
         if isinstance(key, (list, tuple, np.ndarray)):
             return self.vectors_of(key)
         return self.vector(key)

@@ -1,9 +1,12 @@
 """Compiled kernels of the key index: hashing, building and probing.
 
 The index is an open-addressing table (linear probing, power-of-two size,
-load <= 0.5) of int64 row numbers, -1 marking an empty slot.  String keys are
-hashed with 64-bit FNV-1a over their UTF-8 bytes, integer keys with the
-splitmix64 finaliser; both are fixed so that files are portable (docs/format.md).
+load <= 0.5) of int64 row numbers, -1 marking an empty slot.  A key's home
+slot is CRC-32 (zlib's, polynomial 0xEDB88320) of its bytes, masked to the
+table size: the UTF-8 bytes of a string key, the 8 little-endian bytes of an
+integer key.  CRC-32 is fixed (files are portable, docs/format.md) and is in
+every language's standard library; in Python it is zlib.crc32, which lets a
+single-key lookup run without entering compiled code at all (keys.py).
 """
 
 from __future__ import annotations
@@ -11,26 +14,41 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-FNV_OFFSET = np.uint64(14695981039346656037)
-FNV_PRIME = np.uint64(1099511628211)
 EMPTY = -1
 CORRUPT = -2
 
 
+def _crc_table() -> np.ndarray:
+    table = np.zeros(256, np.uint32)
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (0xEDB88320 ^ (c >> 1)) if c & 1 else (c >> 1)
+        table[i] = c
+    return table
+
+
+CRC_TABLE = _crc_table()
+
+
 @njit(cache=True, nogil=True)
-def fnv1a(buf, start, end):
-    h = np.uint64(14695981039346656037)
+def crc32(buf, start, end):
+    """Return zlib.crc32 of buf[start:end] (uint8 array or bytes)."""
+    c = np.uint32(0xFFFFFFFF)
     for i in range(start, end):
-        h = (h ^ np.uint64(buf[i])) * np.uint64(1099511628211)
-    return h
+        c = CRC_TABLE[(c ^ np.uint32(buf[i])) & np.uint32(0xFF)] ^ (c >> np.uint32(8))
+    return c ^ np.uint32(0xFFFFFFFF)
 
 
 @njit(cache=True, nogil=True)
-def splitmix64(x):
-    z = np.uint64(x) + np.uint64(0x9E3779B97F4A7C15)
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
+def crc32_int(x):
+    """Return zlib.crc32 of the 8 little-endian bytes of int64 x."""
+    u = np.uint64(x)
+    c = np.uint32(0xFFFFFFFF)
+    for k in range(8):
+        b = np.uint32((u >> np.uint64(8 * k)) & np.uint64(0xFF))
+        c = CRC_TABLE[(c ^ b) & np.uint32(0xFF)] ^ (c >> np.uint32(8))
+    return c ^ np.uint32(0xFFFFFFFF)
 
 
 def index_capacity(n: int) -> int:
@@ -65,7 +83,7 @@ def build_str_index(blob, offsets, index):
     for r in range(n):
         s = offsets[r]
         e = offsets[r + 1]
-        i = fnv1a(blob, s, e) & mask
+        i = np.uint64(crc32(blob, s, e)) & mask
         while True:
             cur = index[i]
             if cur == EMPTY:
@@ -87,7 +105,7 @@ def build_int_index(ids, index):
     dups = 0
     first_dup = -1
     for r in range(ids.shape[0]):
-        i = splitmix64(ids[r]) & mask
+        i = np.uint64(crc32_int(ids[r])) & mask
         while True:
             cur = index[i]
             if cur == EMPTY:
@@ -107,7 +125,7 @@ def _find_str(blob, offsets, index, q, qs, qe):
     # Bounds are checked on every probe: a damaged file gives CORRUPT, never a crash.
     mask = np.uint64(index.shape[0] - 1)
     n = offsets.shape[0] - 1
-    i = fnv1a(q, qs, qe) & mask
+    i = np.uint64(crc32(q, qs, qe)) & mask
     for _ in range(index.shape[0]):
         r = index[i]
         if r == EMPTY:
@@ -144,7 +162,7 @@ def probe_int_many(ids, index, queries, out):
     n = ids.shape[0]
     for k in range(queries.shape[0]):
         q = queries[k]
-        i = splitmix64(q) & mask
+        i = np.uint64(crc32_int(q)) & mask
         out[k] = -1
         for _ in range(index.shape[0]):
             r = index[i]
