@@ -29,6 +29,9 @@ DTYPES = {"F64": np.float64, "F32": np.float32, "F16": np.float16, "I64": np.int
           "I32": np.int32, "I16": np.int16, "I8": np.int8, "U8": np.uint8, "BOOL": np.bool_,
           "U16": np.uint16, "U32": np.uint32, "U64": np.uint64}
 CODES = {np.dtype(v): k for k, v in DTYPES.items()}
+# Valid safetensors dtypes that numpy has no type for: their entries are checked, but the
+# tensors are not mapped (no omnivec field uses them; another tool's file may).
+FOREIGN = {"BF16": 2, "F8_E5M2": 1, "F8_E4M3": 1, "F8_E8M0": 1}
 MAX_HEADER = 100 * 2**20
 COPY_BLOCK = 64 * 2**20
 
@@ -113,6 +116,12 @@ class Container:
     tensors: dict[str, np.ndarray]
     entries: dict[str, dict]
     data_start: int
+    buffer: object = None
+
+    def raw(self, name: str) -> np.ndarray:
+        """Return the stored bytes of tensor `name` as a uint8 view (any dtype, foreign ones too)."""
+        a, b = self.entries[name]["data_offsets"]
+        return np.frombuffer(self.buffer, np.uint8, count=b - a, offset=self.data_start + a)
 
 
 def read(path: str | os.PathLike) -> Container:
@@ -162,11 +171,14 @@ def read(path: str | os.PathLike) -> Container:
         mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if size else None
     tensors = {}
     for name, ent in entries.items():
+        if ent["dtype"] in FOREIGN:
+            continue
         dt = DTYPES[ent["dtype"]]
         count = int(np.prod(ent["shape"], dtype=object))
         arr = np.frombuffer(mm, dtype=dt, count=count, offset=data_start + ent["data_offsets"][0])
         tensors[name] = arr.reshape(ent["shape"])
-    return Container(path=path, metadata=meta, tensors=tensors, entries=entries, data_start=data_start)
+    return Container(path=path, metadata=meta, tensors=tensors, entries=entries, data_start=data_start,
+                     buffer=mm)
 
 
 def _sniff(first: bytes) -> str:
@@ -221,15 +233,17 @@ def _check_entry(path: str, name: str, ent, data_len: int, data_start: int) -> d
     if not isinstance(ent, dict) or set(ent) - {"dtype", "shape", "data_offsets"} or len(ent) != 3:
         raise FormatError(f"tensor {name!r}: header entry must hold dtype, shape and data_offsets", **where)
     dtype, shape, offs = ent["dtype"], ent["shape"], ent["data_offsets"]
-    if dtype not in DTYPES:
-        raise FormatError(f"tensor {name!r}: unsupported dtype {dtype!r}", **where)
+    if dtype not in DTYPES and dtype not in FOREIGN:
+        raise FormatError(f"tensor {name!r}: unknown dtype {dtype!r}; expected one of "
+                          f"{', '.join([*DTYPES, *FOREIGN])}", **where)
     if (not isinstance(shape, list) or len(shape) > MAX_NDIM
             or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in shape)):
         raise FormatError(f"tensor {name!r}: shape must be a list of at most {MAX_NDIM} non-negative "
                           f"integers, got {shape!r}", **where)
     # numpy refuses shapes whose non-zero dimensions multiply past its size limit, even
     # when another dimension is 0 and the tensor holds no bytes.
-    span = np.dtype(DTYPES[dtype]).itemsize
+    itemsize = FOREIGN[dtype] if dtype in FOREIGN else np.dtype(DTYPES[dtype]).itemsize
+    span = itemsize
     for x in shape:
         span *= max(x, 1)
         if span >= MAX_BYTES:
@@ -238,7 +252,7 @@ def _check_entry(path: str, name: str, ent, data_len: int, data_start: int) -> d
             or not all(isinstance(x, int) and not isinstance(x, bool) for x in offs)
             or not 0 <= offs[0] <= offs[1]):
         raise FormatError(f"tensor {name!r}: bad data_offsets {offs!r}", **where)
-    need = int(np.prod(shape, dtype=object)) * np.dtype(DTYPES[dtype]).itemsize
+    need = int(np.prod(shape, dtype=object)) * itemsize
     if offs[1] - offs[0] != need:
         raise CorruptFileError(f"tensor {name!r}: shape {shape} needs {need} bytes but its offsets "
                                f"span {offs[1] - offs[0]}", **where)
@@ -248,9 +262,9 @@ def _check_entry(path: str, name: str, ent, data_len: int, data_start: int) -> d
                                offset=data_start + data_len)
     # The memory map starts page-aligned, so a tensor is aligned in memory when its absolute
     # file offset is: compiled kernels then read it at full speed.
-    if (data_start + offs[0]) % np.dtype(DTYPES[dtype]).itemsize and need:
+    if (data_start + offs[0]) % itemsize and need:
         raise FormatError(f"tensor {name!r} starts at byte {data_start + offs[0]}, which is not a "
-                          f"multiple of its item size {np.dtype(DTYPES[dtype]).itemsize}", path=path,
+                          f"multiple of its item size {itemsize}", path=path,
                           offset=data_start + offs[0])
     return {"dtype": dtype, "shape": shape, "data_offsets": offs}
 
@@ -264,14 +278,16 @@ def verify_checksums(c: Container) -> list[str]:
     if not isinstance(sums, dict) or not all(isinstance(v, str) for v in sums.values()):
         return ["the checksums entry of the header is not an object of hex strings"]
     problems = []
-    for name in c.tensors:
+    for name in c.entries:
         if name not in sums:
             problems.append(f"tensor {name!r} has no checksum")
-        elif crc32(c.tensors[name]) != sums[name]:
-            off = c.data_start + c.entries[name]["data_offsets"][0]
-            problems.append(f"tensor {name!r} (bytes {off}..) fails its CRC-32 check "
-                            f"(expected {sums[name]}, got {crc32(c.tensors[name])})")
+            continue
+        got = crc32(c.raw(name))
+        if got != sums[name]:
+            a, b = c.entries[name]["data_offsets"]
+            problems.append(f"tensor {name!r} (bytes {c.data_start + a}..{c.data_start + b}) fails "
+                            f"its CRC-32 check (expected {sums[name]}, got {got})")
     for name in sums:
-        if name not in c.tensors:
+        if name not in c.entries:
             problems.append(f"checksum listed for missing tensor {name!r}")
     return problems

@@ -115,8 +115,8 @@ def read_header(c: container.Container) -> dict:
     """Return the omnivec header of an opened container, or raise FormatError."""
     path = c.path
     if c.metadata.get("format") != FORMAT_NAME or FORMAT_NAME not in c.metadata:
-        names = ", ".join(sorted(c.tensors)[:8]) or "none"
-        more = f" and {len(c.tensors) - 8} more" if len(c.tensors) > 8 else ""
+        names = ", ".join(sorted(c.entries)[:8]) or "none"
+        more = f" and {len(c.entries) - 8} more" if len(c.entries) > 8 else ""
         raise FormatError("a safetensors file, but not an omnivec model (its header has no "
                           f"omnivec metadata; tensors: {names}{more}). Import vectors with "
                           "`omnivec convert`", path=path, offset=8)
