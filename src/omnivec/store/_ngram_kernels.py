@@ -1,0 +1,351 @@
+"""Compiled kernels of character n-grams: fastText subword ids, composition, and the OOV n-gram index.
+
+Every kernel takes plain arrays.  A word is a byte range buf[start:end] of
+UTF-8; the kernels read it as ``<word>`` (fastText's BOW/EOW markers) without
+building the padded string, and walk it by UTF-8 characters, not bytes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+BOW = 60        # '<'
+EOW = 62        # '>'
+MASK32 = 0xFFFFFFFF
+
+HASH_FASTTEXT = 0   # fastText's 32-bit FNV-1a over sign-extended bytes
+HASH_FNV64 = 1      # 64-bit FNV-1a over the bytes (the OOV index and seeds)
+
+
+@njit(cache=True, nogil=True)
+def _byte(buf, start, length, p):
+    # Byte p of "<word>" where the word is buf[start:start+length].
+    if p == 0:
+        return BOW
+    if p == length + 1:
+        return EOW
+    return np.int64(buf[start + p - 1])
+
+
+@njit(cache=True, nogil=True)
+def ft_hash_range(buf, start, end):
+    """Return fastText's hash of buf[start:end] (uint32 value as int64)."""
+    h = np.int64(2166136261)
+    for i in range(start, end):
+        b = np.int64(buf[i])
+        if b >= 128:
+            b = b | np.int64(0xFFFFFF00)  # int8 -> uint32 sign extension, as fastText does
+        h = ((h ^ (b & MASK32)) * 16777619) & MASK32
+    return h
+
+
+@njit(cache=True, nogil=True)
+def word_grams(buf, start, end, minn, maxn, mode, modulo, out, pos, write):
+    """Return how many n-grams of "<buf[start:end]>" there are, writing their hashes at out[pos:] when write.
+
+    Mirrors fastText's computeSubwords: n counts UTF-8 characters, n-grams
+    start only at character boundaries, and the lone "<" or ">" (n == 1 at an
+    end) is skipped.  mode HASH_FASTTEXT stores hash % modulo (a bucket
+    index); HASH_FNV64 stores the 64-bit FNV-1a hash (as int64 bits).
+    """
+    length = end - start
+    total = length + 2
+    count = 0
+    for i in range(total):
+        if (_byte(buf, start, length, i) & 0xC0) == 0x80:
+            continue
+        h32 = np.int64(2166136261)
+        h64 = np.uint64(14695981039346656037)
+        j = i
+        n = 1
+        while j < total and n <= maxn:
+            # one UTF-8 character: its lead byte, then continuation bytes
+            b = _byte(buf, start, length, j)
+            j += 1
+            if mode == HASH_FASTTEXT:
+                sb = b | np.int64(0xFFFFFF00) if b >= 128 else b
+                h32 = ((h32 ^ (sb & MASK32)) * 16777619) & MASK32
+            else:
+                h64 = (h64 ^ np.uint64(b)) * np.uint64(1099511628211)
+            while j < total and (_byte(buf, start, length, j) & 0xC0) == 0x80:
+                b = _byte(buf, start, length, j)
+                j += 1
+                if mode == HASH_FASTTEXT:
+                    sb = b | np.int64(0xFFFFFF00)
+                    h32 = ((h32 ^ (sb & MASK32)) * 16777619) & MASK32
+                else:
+                    h64 = (h64 ^ np.uint64(b)) * np.uint64(1099511628211)
+            if n >= minn and not (n == 1 and (i == 0 or j == total)):
+                if write:
+                    if mode == HASH_FASTTEXT:
+                        out[pos + count] = h32 % modulo
+                    else:
+                        out[pos + count] = np.int64(h64)
+                count += 1
+            n += 1
+    return count
+
+
+@njit(cache=True, nogil=True)
+def _is_eos(blob, s, e):
+    # fastText gives the end-of-sentence token "</s>" no subwords.
+    return (e - s == 4 and blob[s] == 60 and blob[s + 1] == 47 and blob[s + 2] == 115
+            and blob[s + 3] == 62)
+
+
+@njit(cache=True, nogil=True)
+def grams_many(blob, offsets, minn, maxn, mode, modulo, skip_eos):
+    """Return (ids int64, id_offsets int64): the n-gram hashes of every key, keys in row order."""
+    n = len(offsets) - 1
+    id_offsets = np.zeros(n + 1, np.int64)
+    dummy = np.empty(0, np.int64)
+    for r in range(n):
+        s, e = offsets[r], offsets[r + 1]
+        c = 0
+        if not (skip_eos and _is_eos(blob, s, e)):
+            c = word_grams(blob, s, e, minn, maxn, mode, modulo, dummy, 0, False)
+        id_offsets[r + 1] = id_offsets[r] + c
+    ids = np.empty(id_offsets[n], np.int64)
+    for r in range(n):
+        s, e = offsets[r], offsets[r + 1]
+        if id_offsets[r + 1] > id_offsets[r]:
+            word_grams(blob, s, e, minn, maxn, mode, modulo, ids, id_offsets[r], True)
+    return ids, id_offsets
+
+
+@njit(cache=True, nogil=True)
+def compose(word_rows, buckets, ids, id_offsets, out):
+    """Fill out[i] with fastText's word vector: mean of word_rows[i] and buckets[ids of word i].
+
+    Sums in float32 in fastText's order (own row first, then n-grams) and
+    scales by float32(1 / count), as fastText's getWordVector does.
+    """
+    n, d = out.shape
+    acc = np.empty(d, np.float32)
+    for i in range(n):
+        for k in range(d):
+            acc[k] = word_rows[i, k]
+        for p in range(id_offsets[i], id_offsets[i + 1]):
+            b = ids[p]
+            for k in range(d):
+                acc[k] += buckets[b, k]
+        scale = np.float32(1.0 / (1 + id_offsets[i + 1] - id_offsets[i]))
+        for k in range(d):
+            out[i, k] = acc[k] * scale
+
+
+@njit(cache=True, nogil=True)
+def decompose(vectors, buckets, ids, id_offsets, out):
+    """Fill out[i] with the own input row that makes vectors[i] fastText's mean (inverse of compose)."""
+    n, d = out.shape
+    acc = np.empty(d, np.float64)
+    for i in range(n):
+        cnt = 1 + id_offsets[i + 1] - id_offsets[i]
+        for k in range(d):
+            acc[k] = np.float64(vectors[i, k]) * cnt
+        for p in range(id_offsets[i], id_offsets[i + 1]):
+            b = ids[p]
+            for k in range(d):
+                acc[k] -= buckets[b, k]
+        for k in range(d):
+            out[i, k] = acc[k]
+
+
+@njit(cache=True, nogil=True)
+def mean_rows(buckets, ids, out):
+    """Fill out with the float32 mean of buckets[ids] in fastText's order (zeros when ids is empty)."""
+    d = out.shape[0]
+    for k in range(d):
+        out[k] = 0.0
+    if len(ids) == 0:
+        return
+    for p in range(len(ids)):
+        for k in range(d):
+            out[k] += buckets[ids[p], k]
+    scale = np.float32(1.0 / len(ids))
+    for k in range(d):
+        out[k] = out[k] * scale
+
+
+# -- the OOV n-gram index ---------------------------------------------------------------
+
+@njit(cache=True, nogil=True)
+def postings_from_sorted(hashes, rows, n_rows):
+    """Return (unique_hashes, offsets, postings, sizes) from (hash, row) pairs sorted by hash, rows ascending.
+
+    A key holding the same n-gram twice is listed once; sizes[r] is the
+    number of distinct n-grams of row r.
+    """
+    m = len(hashes)
+    n_unique = 0
+    n_post = 0
+    for i in range(m):
+        if i == 0 or hashes[i] != hashes[i - 1]:
+            n_unique += 1
+            n_post += 1
+        elif rows[i] != rows[i - 1]:
+            n_post += 1
+    uniq = np.empty(n_unique, np.uint64)
+    offsets = np.zeros(n_unique + 1, np.int64)
+    postings = np.empty(n_post, np.int32)
+    sizes = np.zeros(n_rows, np.int32)
+    u = -1
+    p = 0
+    for i in range(m):
+        if i == 0 or hashes[i] != hashes[i - 1]:
+            u += 1
+            uniq[u] = hashes[i]
+        elif rows[i] == rows[i - 1]:
+            continue
+        postings[p] = rows[i]
+        sizes[rows[i]] += 1
+        p += 1
+        offsets[u + 1] = p
+    return uniq, offsets, postings, sizes
+
+
+@njit(cache=True, nogil=True)
+def overlap_candidates(qhashes, uniq, offsets, postings, sizes, n_rows, top):
+    """Return (rows, dice) of the `top` keys sharing most n-grams with the query, best first.
+
+    qhashes holds the query's distinct n-gram hashes; the score is the Dice
+    coefficient 2|A∩B| / (|A| + |B|); ties go to the lower row (the more
+    frequent key in frequency-sorted tables).
+    """
+    counter = np.zeros(n_rows, np.int32)
+    total = 0
+    for q in range(len(qhashes)):
+        j = np.searchsorted(uniq, qhashes[q])
+        if j < len(uniq) and uniq[j] == qhashes[q]:
+            total += offsets[j + 1] - offsets[j]
+    touched = np.empty(total, np.int32)
+    t = 0
+    for q in range(len(qhashes)):
+        j = np.searchsorted(uniq, qhashes[q])
+        if j < len(uniq) and uniq[j] == qhashes[q]:
+            for p in range(offsets[j], offsets[j + 1]):
+                r = postings[p]
+                if counter[r] == 0:
+                    touched[t] = r
+                    t += 1
+                counter[r] += 1
+    nq = len(qhashes)
+    scores = np.empty(t, np.float64)
+    for i in range(t):
+        r = touched[i]
+        scores[i] = 2.0 * counter[r] / (nq + sizes[r])
+    # best score first, then lower row: sort on (-score, row)
+    order = np.argsort(touched[:t], kind="mergesort")
+    order = order[np.argsort(-scores[order], kind="mergesort")]
+    k = min(top, t)
+    out_rows = np.empty(k, np.int64)
+    out_scores = np.empty(k, np.float64)
+    for i in range(k):
+        out_rows[i] = touched[order[i]]
+        out_scores[i] = scores[order[i]]
+    return out_rows, out_scores
+
+
+@njit(cache=True, nogil=True)
+def osa_distance(a, b):
+    """Return the optimal-string-alignment (Damerau) edit distance between two code-point arrays."""
+    la, lb = len(a), len(b)
+    d = np.empty((la + 1, lb + 1), np.int64)
+    for i in range(la + 1):
+        d[i, 0] = i
+    for j in range(lb + 1):
+        d[0, j] = j
+    for i in range(1, la + 1):
+        for j in range(1, lb + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            v = min(d[i - 1, j] + 1, d[i, j - 1] + 1, d[i - 1, j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                v = min(v, d[i - 2, j - 2] + 1)
+            d[i, j] = v
+    return d[la, lb]
+
+
+@njit(cache=True, nogil=True)
+def seeded_vector(seeds, dim):
+    """Return the float64 sum over seeds of a splitmix64 stream of uniforms in [-1, 1), one stream per seed."""
+    out = np.zeros(dim, np.float64)
+    for s in range(len(seeds)):
+        state = np.uint64(seeds[s])
+        for k in range(dim):
+            state = state + np.uint64(0x9E3779B97F4A7C15)
+            z = state
+            z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+            z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+            z = z ^ (z >> np.uint64(31))
+            out[k] += np.float64(z >> np.uint64(11)) * (2.0 / 9007199254740992.0) - 1.0
+    return out
+
+
+# -- the fastText .bin dictionary ---------------------------------------------------------
+
+@njit(cache=True, nogil=True)
+def parse_ft_dictionary(buf, pos, size):
+    """Return (starts, ends, counts, types, end_pos, bad_entry, bad_offset) of `size` fastText entries at buf[pos:].
+
+    An entry is the word's bytes, a NUL, an int64 count and an int8 type, all
+    little-endian.  bad_entry is -1 when every entry was read; otherwise the
+    entry that runs past the end of buf, which starts at bad_offset.
+    """
+    n = len(buf)
+    starts = np.empty(size, np.int64)
+    ends = np.empty(size, np.int64)
+    counts = np.empty(size, np.int64)
+    types = np.empty(size, np.int8)
+    for i in range(size):
+        s = pos
+        while pos < n and buf[pos] != 0:
+            pos += 1
+        if pos + 10 > n:
+            return starts, ends, counts, types, pos, i, s
+        starts[i] = s
+        ends[i] = pos
+        pos += 1
+        c = np.uint64(0)
+        for k in range(8):
+            c |= np.uint64(buf[pos + k]) << np.uint64(8 * k)
+        counts[i] = np.int64(c)
+        types[i] = np.int8(buf[pos + 8]) if buf[pos + 8] < 128 else np.int8(-1)
+        pos += 9
+    return starts, ends, counts, types, pos, -1, pos
+
+
+@njit(cache=True, nogil=True)
+def gather_ranges(buf, starts, ends):
+    """Return (blob, offsets): the byte ranges buf[starts[i]:ends[i]] packed end to end."""
+    n = len(starts)
+    offsets = np.zeros(n + 1, np.int64)
+    for i in range(n):
+        offsets[i + 1] = offsets[i] + ends[i] - starts[i]
+    blob = np.empty(offsets[n], np.uint8)
+    for i in range(n):
+        o = offsets[i]
+        for j in range(starts[i], ends[i]):
+            blob[o] = buf[j]
+            o += 1
+    return blob, offsets
+
+
+@njit(cache=True, nogil=True)
+def pack_ft_dictionary(blob, offsets, counts, types):
+    """Return the bytes of fastText dictionary entries: word, NUL, int64 count, int8 type."""
+    n = len(offsets) - 1
+    out = np.empty(offsets[n] + 10 * n, np.uint8)
+    p = 0
+    for i in range(n):
+        for j in range(offsets[i], offsets[i + 1]):
+            out[p] = blob[j]
+            p += 1
+        out[p] = 0
+        p += 1
+        c = np.uint64(counts[i])
+        for k in range(8):
+            out[p + k] = np.uint8((c >> np.uint64(8 * k)) & np.uint64(255))
+        out[p + 8] = np.uint8(types[i])
+        p += 9
+    return out

@@ -1,0 +1,322 @@
+"""fastText `.bin` models: read them into Embeddings with their subword table, and write them back.
+
+The layout (fastText 0.9, format version 12; all little-endian):
+
+    int32 magic 793712314, int32 version (11 or 12)
+    Args:       int32 dim, ws, epoch, minCount, neg, wordNgrams, loss, model, bucket,
+                minn, maxn, lrUpdateRate; float64 t
+    Dictionary: int32 size, nwords, nlabels; int64 ntokens, pruneidx_size;
+                size entries of (word bytes, NUL, int64 count, int8 type 0=word 1=label);
+                pruneidx_size pairs of int32 (only in pruned, quantized models)
+    bool quant_input; input matrix: int64 rows (nwords + bucket), int64 cols (dim), float32 data
+    bool quant_output; output matrix: int64 rows, int64 cols, float32 data
+
+The table's vectors are fastText's word vectors (``get_word_vector``: the
+mean of a word's own input row and its n-gram bucket rows); the bucket rows,
+the words' own rows, the output matrix and the remaining arguments go into
+``Subwords`` so that `write_fasttext_bin` writes a file fastText loads and
+that gives the same vectors (byte-identical for files fastText wrote).
+Quantized `.ftz` models are refused with a clear message.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import CorruptFileError, DuplicateKeyError, FormatError, InputError, ParseError, UnsupportedVersionError
+from . import _ngram_kernels as K
+from .ngrams import compose_vectors, decompose_vectors
+from .subwords import Subwords
+
+MAGIC = 793712314
+VERSION = 12
+ARGS = struct.Struct("<12id")
+ARG_NAMES = ("dim", "ws", "epoch", "minCount", "neg", "wordNgrams", "loss", "model", "bucket",
+             "minn", "maxn", "lrUpdateRate", "t")
+DICT_HEAD = struct.Struct("<3iqq")
+LOSSES = {1: "hs", 2: "ns", 3: "softmax", 4: "ova"}
+MODELS = {1: "cbow", 2: "skipgram", 3: "supervised"}
+# fastText's defaults, used when writing a table that did not come from fastText
+DEFAULTS = {"ws": 5, "epoch": 5, "minCount": 5, "neg": 5, "wordNgrams": 1, "loss": "ns",
+            "model": "skipgram", "lrUpdateRate": 100, "t": 1e-4}
+READ_BLOCK = 1 << 24
+
+
+def _code(table: dict[int, str], name: str, what: str) -> int:
+    for k, v in table.items():
+        if v == name:
+            return k
+    raise InputError(f"fastText {what} {name!r} is not one of: {', '.join(table.values())}")
+
+
+def _read_matrix(mm: np.ndarray, pos: int, path: str, what: str, dim: int, rows: int | None,
+                 task) -> tuple[np.ndarray, int]:
+    """Return (matrix float32, position after it) of a dense fastText matrix at mm[pos:]."""
+    size = len(mm)
+    if pos + 17 > size:
+        raise CorruptFileError(f"truncated: the {what} header needs 17 bytes, the file ends after "
+                               f"{size - pos}", path=path, offset=pos)
+    if mm[pos] not in (0, 1):
+        raise CorruptFileError(f"the {what} quantization flag must be 0 or 1, found {int(mm[pos])}",
+                               path=path, offset=pos)
+    if mm[pos]:
+        raise FormatError(f"the {what} is quantized (a .ftz model, compressed by `fasttext quantize`); "
+                          "omnivec reads unquantized .bin models only: convert the original .bin, "
+                          "then quantize in omnivec (storage='int8')", path=path, offset=pos)
+    m, n = struct.unpack_from("<qq", mm, pos + 1)
+    if n != dim or m < 0 or (rows is not None and m != rows):
+        want = f"{rows} x {dim}" if rows is not None else f"? x {dim}"
+        raise CorruptFileError(f"the {what} is {m} x {n}; the header says {want}", path=path, offset=pos + 1)
+    start = pos + 17
+    nbytes = m * n * 4
+    if start + nbytes > size:
+        raise CorruptFileError(f"truncated: the {what} ({m} x {n} float32) needs {nbytes:,} bytes from "
+                               f"byte {start}, the file has {size - start:,}", path=path, offset=start)
+    out = np.empty((m, n), np.float32)
+    flat = out.reshape(-1).view(np.uint8)
+    # copy in blocks so the progress bar moves and no second full-size buffer is made
+    for s in range(0, nbytes, READ_BLOCK):
+        e = min(nbytes, s + READ_BLOCK)
+        flat[s:e] = mm[start + s:start + e]
+        if task is not None:
+            task.advance(e - s)
+    return out, start + nbytes
+
+
+def read_fasttext_bin(path: str | os.PathLike, *, progress: bool | None = None):
+    """Return (Embeddings, report) for a fastText `.bin` model, vectors as fastText's get_word_vector gives them.
+
+    The report is an ImportReport when omnivec.store.formats provides one, else a dict.
+    Raises CorruptFileError / FormatError naming the byte offset for bad input.
+    """
+    from .._progress import progress as _progress
+    from ..embeddings import Embeddings
+    from ..metrics import get_metric
+    from .keys import KeyTable
+    from .vectors import VectorStore
+
+    path = str(path)
+    try:
+        size = os.path.getsize(path)
+    except OSError as exc:
+        raise FormatError(f"cannot read: {exc.strerror}", path=path) from None
+    if size < 8:
+        raise FormatError(f"not a fastText .bin model: {size} bytes, shorter than the 8-byte magic "
+                          "and version", path=path, offset=0)
+    mm = np.memmap(path, np.uint8, "r").view(np.ndarray)  # plain ndarray view: numba takes it as is
+    magic, version = struct.unpack_from("<ii", mm, 0)
+    if magic != MAGIC:
+        raise FormatError(f"not a fastText .bin model: magic number {magic}, expected {MAGIC}",
+                          path=path, offset=0)
+    if version > VERSION:
+        raise UnsupportedVersionError(f"fastText format version {version}; omnivec reads versions 11 "
+                                      f"and {VERSION}", path=path, offset=4)
+    if version < 11:
+        raise FormatError(f"fastText format version {version} is too old; omnivec reads versions 11 "
+                          f"and {VERSION}: re-save the model with fastText 0.9", path=path, offset=4)
+    pos = 8
+    if pos + ARGS.size + DICT_HEAD.size > size:
+        raise CorruptFileError(f"truncated: the arguments and dictionary header need "
+                               f"{ARGS.size + DICT_HEAD.size} bytes, the file ends after {size - pos}",
+                               path=path, offset=pos)
+    args = dict(zip(ARG_NAMES, ARGS.unpack_from(mm, pos)))
+    dim, bucket, minn, maxn = args["dim"], args["bucket"], args["minn"], args["maxn"]
+    if args["loss"] not in LOSSES or args["model"] not in MODELS:
+        raise CorruptFileError(f"unknown loss {args['loss']} or model {args['model']} code in the "
+                               "arguments (loss 1-4, model 1-3)", path=path, offset=pos)
+    if dim <= 0 or bucket < 0 or minn < 0 or maxn < 0:
+        raise CorruptFileError(f"bad arguments dim={dim} bucket={bucket} minn={minn} maxn={maxn}",
+                               path=path, offset=pos)
+    if version == 11 and args["model"] == 3:
+        maxn = 0  # version-11 supervised models had no character n-grams; fastText does the same
+    pos += ARGS.size
+    nsize, nwords, nlabels, ntokens, prune = DICT_HEAD.unpack_from(mm, pos)
+    if nsize < 0 or nwords < 0 or nlabels < 0 or nwords + nlabels != nsize:
+        raise CorruptFileError(f"dictionary sizes disagree: {nwords} words + {nlabels} labels != "
+                               f"{nsize} entries", path=path, offset=pos)
+    pos += DICT_HEAD.size
+    if prune != -1:
+        raise FormatError(f"the dictionary is pruned ({prune} n-gram ids kept), which only quantized "
+                          ".ftz models are; omnivec reads unquantized .bin models only", path=path,
+                          offset=pos - 8)
+    if pos + 10 * nsize > size:
+        raise CorruptFileError(f"truncated: {nsize} dictionary entries need at least {10 * nsize:,} "
+                               f"bytes, the file has {size - pos:,} left", path=path, offset=pos)
+    starts, ends, counts, types, pos, bad, bad_at = K.parse_ft_dictionary(mm, pos, nsize)
+    if bad >= 0:
+        raise CorruptFileError(f"truncated: dictionary entry {bad} of {nsize} runs past the end of "
+                               "the file", path=path, offset=int(bad_at))
+    wrong = np.flatnonzero(types != np.where(np.arange(nsize) < nwords, 0, 1))
+    if len(wrong):
+        i = int(wrong[0])
+        raise CorruptFileError(f"dictionary entry {i} has type {int(types[i])}; expected "
+                               f"{0 if i < nwords else 1} (words first, then labels)", path=path,
+                               offset=int(ends[i]) + 9)
+    if (counts < 0).any():
+        i = int(np.flatnonzero(counts < 0)[0])
+        raise CorruptFileError(f"dictionary entry {i} has a negative count {int(counts[i])}",
+                               path=path, offset=int(ends[i]) + 1)
+    blob, offsets = K.gather_ranges(mm, starts, ends)
+    _check_utf8(blob, offsets, starts, path)
+
+    rows = nwords + bucket
+    total = (rows + nwords + max(nlabels, 0)) * dim * 4
+    with _progress("Reading fastText .bin", total, unit="B", enabled=progress) as task:
+        inp, pos = _read_matrix(mm, pos, path, "input matrix", dim, rows, task)
+        out_rows = nlabels if args["model"] == 3 else nwords
+        output, pos = _read_matrix(mm, pos, path, "output matrix", dim, None, task)
+    if output.shape[0] != out_rows:
+        raise CorruptFileError(f"the output matrix has {output.shape[0]} rows; a "
+                               f"{MODELS[args['model']]} model with {nwords} words and {nlabels} labels "
+                               f"should have {out_rows}", path=path, offset=pos - output.nbytes - 16)
+    if pos != size:
+        raise CorruptFileError(f"{size - pos:,} unexpected bytes after the output matrix", path=path,
+                               offset=pos)
+    del mm
+
+    word_rows, buckets = inp[:nwords], inp[nwords:]
+    word_blob, word_offsets = blob[:offsets[nwords]], offsets[:nwords + 1]
+    vectors = compose_vectors(word_rows, buckets, word_blob, word_offsets, minn, maxn, bucket)
+    try:
+        keys, _ = KeyTable.from_blob(word_blob, word_offsets)
+    except DuplicateKeyError as exc:
+        raise CorruptFileError(f"the dictionary repeats a word: {exc}", path=path) from None
+    labels = [bytes(blob[offsets[i]:offsets[i + 1]]).decode("utf-8") for i in range(nwords, nsize)]
+    settings = {"version": version, "ws": args["ws"], "epoch": args["epoch"], "minCount": args["minCount"],
+                "neg": args["neg"], "wordNgrams": args["wordNgrams"], "loss": LOSSES[args["loss"]],
+                "model": MODELS[args["model"]], "lrUpdateRate": args["lrUpdateRate"], "t": args["t"],
+                "ntokens": int(ntokens), "labels": labels,
+                "label_counts": [int(c) for c in counts[nwords:]]}
+    subwords = Subwords(minn=minn, maxn=maxn, bucket=bucket, vectors=buckets, word_vectors=word_rows,
+                        output=output, settings=settings)
+    meta = {"source_format": "fasttext-bin", "source": os.path.basename(path),
+            "learner": "fastText", "parameters": {k: settings[k] for k in
+                                                   ("model", "loss", "ws", "epoch", "minCount", "neg",
+                                                    "wordNgrams", "t")}
+            | {"dim": dim, "bucket": bucket, "minn": minn, "maxn": maxn}}
+    import datetime as _dt
+    meta["created"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    store = VectorStore.encode(vectors, "float32")
+    emb = Embeddings._from_parts(name="embeddings", keys=keys, store=store, metric=get_metric("cosine"),
+                                 counts=counts[:nwords].copy(), meta=meta, subwords=subwords, extras={},
+                                 oov=False, source=None)
+    report = _report(path=path, rows=nwords, dim=dim, labels=nlabels, bucket=bucket, version=version)
+    return emb, report
+
+
+def _report(**fields):
+    try:
+        from .formats import ImportReport  # the importer registry's report type, when present
+    except ImportError:
+        return {"format": "fasttext-bin", "skipped": 0, **fields}
+    import dataclasses
+
+    names = {f.name for f in dataclasses.fields(ImportReport)} if dataclasses.is_dataclass(ImportReport) else set()
+    base = {"format": "fasttext-bin", "path": fields["path"], "rows": fields["rows"], "dim": fields["dim"]}
+    try:
+        return ImportReport(**{k: v for k, v in base.items() if not names or k in names})
+    except TypeError:
+        return {"format": "fasttext-bin", "skipped": 0, **fields}
+
+
+def _check_utf8(blob: np.ndarray, offsets: np.ndarray, starts: np.ndarray, path: str) -> None:
+    """Raise ParseError naming the entry's byte offset when a word is not valid UTF-8."""
+    try:
+        bytes(blob).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        i = int(np.searchsorted(offsets, exc.start, side="right") - 1)
+        raise ParseError(f"dictionary entry {i} is not valid UTF-8 ({exc.reason}); omnivec keys are "
+                         "UTF-8 text", path=path, offset=int(starts[i]) + exc.start - int(offsets[i])) from None
+    nonempty = np.flatnonzero(np.diff(offsets) > 0)
+    split = nonempty[(blob[offsets[nonempty]] & 0xC0) == 0x80]
+    if len(split):
+        i = int(split[0])
+        raise ParseError(f"dictionary entry {i} starts in the middle of a UTF-8 character",
+                         path=path, offset=int(starts[i]))
+
+
+def write_fasttext_bin(emb, path: str | os.PathLike) -> None:
+    """Write `emb` as a fastText `.bin` model (format version 12) that fastText loads, atomically.
+
+    A table read from a `.bin` is written back byte for byte.  A table with
+    fastText subwords but without the words' own input rows gets rows solved
+    from its vectors, so fastText's word vectors equal the table's.  A table
+    without subwords is written with bucket 0 (no n-grams): fastText then
+    returns the table's own vectors.  String keys only, without NUL bytes.
+    """
+    from .container import atomic_path
+
+    if emb.keys.kind != "str":
+        raise InputError("fastText .bin models need string keys; this table has integer keys")
+    blob = np.asarray(emb.keys.blob, np.uint8)
+    offsets = np.asarray(emb.keys.offsets, np.int64)
+    if (blob == 0).any():
+        i = int(np.searchsorted(offsets, int(np.flatnonzero(blob == 0)[0]), side="right") - 1)
+        raise InputError(f"key {i} ({emb.keys.key(i)!r}) holds a NUL byte, which fastText's "
+                         "dictionary uses as its word terminator")
+    n, dim = len(emb), emb.dim
+    sw = emb.subwords
+    if sw is not None and sw.kind != "fasttext":
+        raise InputError(f"subword table of kind {sw.kind!r} cannot be written as fastText n-grams")
+    settings = dict(DEFAULTS)
+    if sw is not None:
+        settings.update({k: v for k, v in sw.settings.items() if k in DEFAULTS})
+        minn, maxn, bucket = sw.minn, sw.maxn, sw.bucket
+        buckets = np.asarray(sw.vectors, np.float32)
+        if sw.word_vectors is not None and sw.word_vectors.shape == (n, dim):
+            word_rows = np.asarray(sw.word_vectors, np.float32)
+        else:
+            word_rows = decompose_vectors(emb.vectors, buckets, blob, offsets, minn, maxn, bucket)
+        labels = list(sw.settings.get("labels", []))
+        label_counts = list(sw.settings.get("label_counts", [1] * len(labels)))
+        ntokens = sw.settings.get("ntokens")
+        output = sw.output
+    else:
+        minn = maxn = bucket = 0
+        buckets = np.empty((0, dim), np.float32)
+        word_rows = emb.vectors
+        labels, label_counts, ntokens, output = [], [], None, None
+    if len(label_counts) != len(labels):
+        raise InputError(f"{len(labels)} labels but {len(label_counts)} label counts in the subword settings")
+    model, loss = _code(MODELS, settings["model"], "model"), _code(LOSSES, settings["loss"], "loss")
+    out_rows = len(labels) if model == 3 else n
+    if output is None:
+        output = np.zeros((out_rows, dim), np.float32)
+    if output.shape != (out_rows, dim):
+        raise InputError(f"the fastText output matrix is {output.shape[0]} x {output.shape[1]}; a "
+                         f"{settings['model']} model needs {out_rows} x {dim}")
+    counts = emb.counts if emb.counts is not None else np.ones(n, np.int64)
+    all_blob, all_offsets = blob, offsets
+    if labels:
+        lb = [s.encode("utf-8") for s in labels]
+        all_blob = np.concatenate([blob, np.frombuffer(b"".join(lb), np.uint8)])
+        all_offsets = np.concatenate([offsets, offsets[-1] + np.cumsum([len(b) for b in lb])])
+    all_counts = np.concatenate([np.asarray(counts, np.int64), np.asarray(label_counts, np.int64)])
+    types = np.concatenate([np.zeros(n, np.int8), np.ones(len(labels), np.int8)])
+    if ntokens is None:
+        ntokens = int(all_counts.sum())
+    head = struct.pack("<ii", MAGIC, VERSION) + ARGS.pack(
+        dim, int(settings["ws"]), int(settings["epoch"]), int(settings["minCount"]), int(settings["neg"]),
+        int(settings["wordNgrams"]), loss, model, bucket, minn, maxn, int(settings["lrUpdateRate"]),
+        float(settings["t"]))
+    head += DICT_HEAD.pack(n + len(labels), n, len(labels), int(ntokens), -1)
+    entries = K.pack_ft_dictionary(all_blob, all_offsets.astype(np.int64), all_counts, types)
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        fh.write(head)
+        fh.write(memoryview(entries))
+        fh.write(b"\x00" + struct.pack("<qq", n + bucket, dim))
+        _write_rows(fh, word_rows)
+        _write_rows(fh, buckets)
+        fh.write(b"\x00" + struct.pack("<qq", output.shape[0], dim))
+        _write_rows(fh, output)
+
+
+def _write_rows(fh, arr: np.ndarray) -> None:
+    # block by block: the source may be a memory map larger than RAM
+    step = max(1, READ_BLOCK // max(1, arr.shape[1] * 4))
+    for s in range(0, arr.shape[0], step):
+        fh.write(memoryview(np.ascontiguousarray(arr[s:s + step], dtype="<f4")).cast("B"))
