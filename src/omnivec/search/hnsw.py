@@ -1,0 +1,154 @@
+"""The HNSW backend: a usearch graph, memory-mapped straight out of the index file.
+
+usearch was picked over FAISS's IndexHNSWFlat because it can serve a graph
+from a memory view of the file (`Index.view`) — a 1M-vector index opens in
+milliseconds and processes share the pages — and at equal recall its
+queries/s were on par (bench/search_vs_faiss.py prints both).
+
+Deletes and filters are our masks: deleted nodes stay in the graph as
+waypoints (so recall does not decay) and are skipped when results are taken;
+a filter that passes few ids is answered by exact search over just those ids,
+otherwise the graph is asked for enough candidates that k pass, widening the
+request until they do.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ..errors import require
+from .index import BACKENDS, Index
+
+_METRIC = {"cosine": "ip", "dot": "ip", "euclidean": "l2sq"}
+
+
+def _usearch():
+    return require("usearch.index", "hnsw", "the HNSW index")
+
+
+@BACKENDS.register("hnsw", aliases=("usearch",))
+class HNSWIndex(Index):
+    """Approximate search over a usearch HNSW graph; `ef` trades speed for recall."""
+
+    name = "hnsw"
+    build_defaults: dict[str, Any] = {"M": 16, "ef_construction": 128, "dtype": "f32"}
+    search_defaults: dict[str, Any] = {"ef": 64}
+    # Below ~2% of ids a graph walk must discard almost everything it visits;
+    # exact search over the gathered rows is both faster and exact there.
+    exact_fraction = 0.02
+
+    @classmethod
+    def check_params(cls, params):
+        out = super().check_params(params)
+        if out["M"] < 2:
+            from ..errors import InputError
+            raise InputError(f"the 'M' parameter of the hnsw index must be an int >= 2; got {out['M']}")
+        if out["dtype"] not in ("f32", "f16", "i8", "bf16"):
+            from ..errors import InputError
+            raise InputError(f"the 'dtype' parameter of the hnsw index must be one of f32, f16, bf16, i8; "
+                             f"got {out['dtype']!r}")
+        return out
+
+    def _new_engine(self):
+        ui = _usearch()
+        return ui.Index(ndim=self.dim, metric=_METRIC[self.metric.name], dtype=self.params["dtype"],
+                        connectivity=self.params["M"], expansion_add=self.params["ef_construction"],
+                        expansion_search=self.params["ef"])
+
+    def _engine_build(self, task) -> None:
+        self.engine = self._new_engine()
+        self._view = None
+        for s, X in self._base_chunks():
+            self.engine.add(np.arange(s, s + len(X), dtype=np.uint64), X)
+            task.advance(len(X))
+
+    def _writable(self):
+        if self._view is not None:
+            # A memory view is read-only: adding copies the graph into memory once.
+            ui = _usearch()
+            eng = ui.Index(ndim=self.dim, metric=_METRIC[self.metric.name], dtype=self.params["dtype"],
+                           connectivity=self.params["M"], expansion_add=self.params["ef_construction"],
+                           expansion_search=self.params["ef"])
+            eng.load(bytes(self._view))
+            self.engine, self._view = eng, None
+        return self.engine
+
+    def _engine_add(self, X: np.ndarray, ids: np.ndarray) -> None:
+        self._writable().add(ids.astype(np.uint64), X)
+
+    def _scores(self, dist: np.ndarray) -> np.ndarray:
+        if self.metric.name == "euclidean":
+            return -np.sqrt(np.maximum(dist, 0.0))
+        return 1.0 - dist
+
+    @staticmethod
+    def _run(eng, Q: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return (ids, distances, found) from the engine, 2-D even for one query; ids -1 past found."""
+        m = eng.search(Q, count)
+        ids = np.asarray(m.keys).astype(np.int64)
+        dist = np.asarray(m.distances)
+        if ids.ndim == 1:  # usearch answers one query with a 1-D Matches of only the found
+            found = np.array([len(ids)])
+            pad = count - len(ids)
+            ids = np.concatenate([ids, np.full(pad, -1, np.int64)])[None, :]
+            dist = np.concatenate([dist, np.full(pad, np.inf, dist.dtype)])[None, :]
+            return ids, dist, found
+        found = np.asarray(m.counts).reshape(-1)
+        if (found < ids.shape[1]).any():
+            ids[np.arange(ids.shape[1])[None, :] >= found[:, None]] = -1
+        return ids, dist, found
+
+    def _engine_search(self, Q, k, allowed, n_ok, sp):
+        eng = self.engine
+        ef = int(sp["ef"])
+        if eng.expansion_search != ef:
+            eng.expansion_search = ef
+        Qp = self._prepare(Q) if self.metric.name == "cosine" else Q
+        total = self.total
+        if allowed is None:
+            ids, dist, _ = self._run(eng, Qp, k)
+            return ids, self._scores(dist).astype(np.float32, copy=False)
+        # Ask for enough candidates that k pass the mask, widening until they do.
+        fetch = min(total, k + math.ceil(k * total / max(n_ok, 1) * 1.3))
+        nq = len(Q)
+        out_ids = np.full((nq, k), -1, np.int64)
+        out_sc = np.full((nq, k), -np.inf, np.float32)
+        todo = np.arange(nq)
+        # Past this width a graph walk costs more than the exact search that
+        # search() runs for any query still short of k.
+        cap = min(total, max(fetch * 16, 4096))
+        while len(todo):
+            ids, dist, _ = self._run(eng, Qp[todo], fetch)
+            valid = ids >= 0
+            valid &= allowed[np.where(valid, ids, 0)]
+            order = np.argsort(~valid, axis=1, kind="stable")[:, :k]
+            got = np.take_along_axis(valid, order, axis=1)
+            sel_ids = np.where(got, np.take_along_axis(ids, order, axis=1), -1)
+            sel_sc = np.where(got, self._scores(np.take_along_axis(dist, order, axis=1)), -np.inf)
+            done = got.all(axis=1) | (fetch >= cap)
+            out_ids[todo[done]] = sel_ids[done]
+            out_sc[todo[done]] = sel_sc[done]
+            todo = todo[~done]
+            fetch = min(cap, fetch * 4)
+        return out_ids, out_sc
+
+    def _engine_bytes(self) -> np.ndarray:
+        if self._view is not None:
+            return self._view
+        return np.frombuffer(self.engine.save(), np.uint8)
+
+    def _engine_load(self, buf: np.ndarray) -> None:
+        ui = _usearch()
+        eng = ui.Index(ndim=self.dim, metric=_METRIC[self.metric.name], dtype=self.params["dtype"],
+                       connectivity=self.params["M"], expansion_search=self.params["ef"])
+        # A view over the memory-mapped file: no copy, nothing read until searched.
+        eng.view(buf)
+        self.engine, self._view = eng, buf
+
+    def info(self) -> dict[str, Any]:
+        out = super().info()
+        out["memory_mapped"] = self._view is not None
+        return out

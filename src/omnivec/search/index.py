@@ -1,0 +1,680 @@
+"""One index protocol for every nearest-neighbour backend (exact, HNSW, IVF-PQ).
+
+An index is built from an `Embeddings` table and answers
+``search(queries, k, filter=None) -> Hits`` with one result shape for one
+query or many.  Every backend shares what this module adds around the
+engine:
+
+- **key mapping**: index ids are the table's rows; keys added later get ids
+  after the last row (``len(emb) + j``) and are stored with the index;
+- **deletes and upserts**: a deleted id is masked inside the search, so it
+  never comes back; an upsert deletes the old id and adds a new one;
+- **filters** (allow/deny lists, predicates on per-key attributes): applied
+  inside the search; when few ids pass, the search runs exactly over just
+  those ids, and any query the engine leaves short of k is answered exactly,
+  so k results come back whenever k ids match;
+- **persistence**: one safetensors file beside the model (``model.ov.hnsw``)
+  holding the engine's bytes (memory-mapped on open where the engine can read
+  from memory), the deletes and the added keys, plus a fingerprint of the
+  table (size, metric, CRC-32 of vectors and keys) that `open` checks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Sequence
+
+import numpy as np
+
+from .._progress import progress
+from .._registry import Registry
+from ..errors import (CorruptFileError, DimensionError, FormatError, InputError,
+                      UnsupportedVersionError)
+from ..store import container
+from ..store.keys import Key, encode_keys
+from ..store.vectors import VectorStore, check_vectors
+from . import exact
+
+INDEX_FORMAT = "omnivec-index"
+INDEX_VERSION = 1
+BUILD_CHUNK = 65536
+
+BACKENDS: Registry[type["Index"]] = Registry("index backend")
+
+
+def get_backend(name: str) -> type["Index"]:
+    """Return the Index class registered as `name` (UnknownNameError lists the valid names)."""
+    return BACKENDS.get(name)
+
+
+# -- results ------------------------------------------------------------------
+class Hits:
+    """Search results, always 2-D: one row per query, best first.
+
+    `ids` (alias `rows`) are index ids — table rows for the table's own keys —
+    and `scores` are higher-is-closer, as in `Embeddings.search`.  `keys` are
+    decoded on first use, so a search that only needs ids pays nothing for them.
+    """
+
+    __slots__ = ("ids", "scores", "_index", "_keys")
+
+    def __init__(self, ids: np.ndarray, scores: np.ndarray, index: "Index") -> None:
+        self.ids = ids
+        self.scores = scores
+        self._index = index
+        self._keys: list[list[Key]] | None = None
+
+    @property
+    def rows(self) -> np.ndarray:
+        """Return the ids (table rows for table keys), (queries x k) int64."""
+        return self.ids
+
+    @property
+    def keys(self) -> list[list[Key]]:
+        """Return the keys of the results, one list per query."""
+        if self._keys is None:
+            self._keys = [self._index.keys_of(r) for r in self.ids]
+        return self._keys
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def pairs(self, i: int = 0) -> list[tuple[Key, float]]:
+        """Return query i's results as (key, score) pairs."""
+        return list(zip(self._index.keys_of(self.ids[i]), self.scores[i].tolist()))
+
+    def __repr__(self) -> str:
+        return f"Hits(queries={self.ids.shape[0]}, k={self.ids.shape[1]})"
+
+
+# -- fingerprint: ties an index file to the table it was built from -----------
+def _key_arrays(emb) -> dict[str, np.ndarray]:
+    return emb.keys.arrays()
+
+
+def fingerprint(emb) -> dict:
+    """Return the facts that tie an index to `emb`: name, size, dim, metric, storage, CRC-32s.
+
+    For a table opened from a model file the CRC-32s come from the file's header
+    (no data is read); in memory they are computed, with the same function the
+    file writer uses, so both agree.
+    """
+    fields = {"vectors": emb.store.data, **_key_arrays(emb)}
+    sums: dict[str, str] | None = None
+    if emb.source:
+        try:
+            c = container.read(emb.source)
+            stored = json.loads(c.metadata.get("checksums", "{}"))
+            cand = {f: stored.get(f"{emb.name}.{f}") for f in fields}
+            tensors_match = all(
+                f"{emb.name}.{f}" in c.tensors
+                and tuple(c.tensors[f"{emb.name}.{f}"].shape) == tuple(arr.shape)
+                and c.tensors[f"{emb.name}.{f}"].dtype == arr.dtype
+                for f, arr in fields.items())
+            if tensors_match and all(cand.values()):
+                sums = cand  # type: ignore[assignment]
+        except (FormatError, OSError, ValueError):
+            sums = None
+    if sums is None:
+        sums = {f: container.crc32(arr) for f, arr in fields.items()}
+    return {"table": emb.name, "n": len(emb), "dim": emb.dim, "metric": emb.metric,
+            "storage": emb.storage, "crc32": dict(sorted(sums.items()))}
+
+
+def _fingerprint_problem(stored: dict, current: dict) -> str | None:
+    for field in ("n", "dim", "metric", "storage"):
+        if stored.get(field) != current.get(field):
+            return f"it was built for {field} {stored.get(field)!r} but the table has {current.get(field)!r}"
+    a, b = stored.get("crc32", {}), current.get("crc32", {})
+    for field in sorted(set(a) | set(b)):
+        if a.get(field) != b.get(field):
+            return (f"the table's {field} differ from those it was built on "
+                    f"(CRC-32 {a.get(field)} in the index, {b.get(field)} in the table)")
+    return None
+
+
+# -- the protocol ---------------------------------------------------------------
+class Index:
+    """Base class of every backend: key mapping, deletes, filters, persistence.
+
+    Backends implement the engine hooks (`_engine_build`, `_engine_add`,
+    `_engine_search`, `_engine_bytes`, `_engine_load`) over prepared float32
+    vectors (unit length for the cosine metric) and index ids.
+    """
+
+    name: ClassVar[str] = ""
+    #: defaults of the build parameters (also the CLI's `--param` names)
+    build_defaults: ClassVar[dict[str, Any]] = {}
+    #: defaults of the search parameters
+    search_defaults: ClassVar[dict[str, Any]] = {}
+    #: when a filter lets through at most this share of ids, search exactly over them
+    exact_fraction: ClassVar[float] = 0.0
+
+    def __init__(self, emb, params: dict[str, Any], fp: dict | None = None) -> None:
+        self.emb = emb
+        self.params = dict(params)
+        self.search_params = {k: self.params.get(k, v) for k, v in self.search_defaults.items()}
+        self.n_base = len(emb)
+        self.dim = emb.dim
+        self.metric = emb._metric
+        self.deleted = np.zeros(self.n_base, bool)
+        self.extra_keys: list[Key] = []
+        self.extra_vectors = np.zeros((0, self.dim), np.float32)
+        self._extra_store: VectorStore | None = None
+        self._key_to_extra: dict[Key, int] | None = None
+        self._fingerprint = fp
+        self.path: str | None = None
+
+    # -- sizes and ids ------------------------------------------------------
+    @property
+    def total(self) -> int:
+        """Return the number of ids ever allocated (table rows + added keys)."""
+        return self.n_base + len(self.extra_keys)
+
+    def __len__(self) -> int:
+        return int(self.total - self.deleted.sum())
+
+    def _extra_map(self) -> dict[Key, int]:
+        if self._key_to_extra is None:
+            m: dict[Key, int] = {}
+            for j, key in enumerate(self.extra_keys):
+                if not self.deleted[self.n_base + j]:
+                    m[key] = self.n_base + j
+            self._key_to_extra = m
+        return self._key_to_extra
+
+    def ids_of(self, keys: Sequence[Key]) -> np.ndarray:
+        """Return the live id of each key (int64), -1 where the key is absent or deleted."""
+        keys = list(keys)
+        ids = self.emb.keys.rows(keys) if keys else np.zeros(0, np.int64)
+        ids = ids.copy()
+        live = ids >= 0
+        ids[live & self.deleted[np.where(live, ids, 0)]] = -1
+        if self.extra_keys:
+            m = self._extra_map()
+            for i, key in enumerate(keys):
+                j = m.get(key)
+                if j is not None:
+                    ids[i] = j
+        return ids
+
+    def keys_of(self, ids: Sequence[int] | np.ndarray) -> list[Key]:
+        """Return the key of each id."""
+        out = []
+        keytab = self.emb.keys
+        for i in np.asarray(ids).tolist():
+            out.append(keytab.key(i) if i < self.n_base else self.extra_keys[i - self.n_base])
+        return out
+
+    def _key_kind_check(self, keys: Sequence[Key]) -> None:
+        kind = self.emb.keys.kind
+        for i, key in enumerate(keys):
+            ok = isinstance(key, str) if kind == "str" else (
+                isinstance(key, (int, np.integer)) and not isinstance(key, bool))
+            if not ok:
+                raise InputError(f"key {i} is {type(key).__name__} {key!r}; this table has "
+                                 f"{'string' if kind == 'str' else 'integer'} keys")
+
+    # -- vectors ------------------------------------------------------------
+    def _prepare(self, X: np.ndarray) -> np.ndarray:
+        """Return vectors as the engine sees them: float32, unit length under cosine."""
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        if self.metric.name == "cosine":
+            norms = np.linalg.norm(X, axis=1, keepdims=True)
+            X = np.divide(X, norms, out=np.zeros_like(X), where=norms > 0)
+        return X
+
+    def _base_chunks(self):
+        """Yield (start, prepared float32 chunk) over the table's rows."""
+        store = self.emb.store
+        for s in range(0, self.n_base, BUILD_CHUNK):
+            e = min(self.n_base, s + BUILD_CHUNK)
+            yield s, self._prepare(store.decode(slice(s, e)))
+
+    def _extras(self) -> VectorStore:
+        if self._extra_store is None or len(self._extra_store) != len(self.extra_vectors):
+            self._extra_store = VectorStore.encode(self.extra_vectors, "float32")
+        return self._extra_store
+
+    def _check_queries(self, queries) -> np.ndarray:
+        if isinstance(queries, (list, tuple)) and queries and not isinstance(queries[0], (list, tuple, np.ndarray, float, int)) \
+                or isinstance(queries, str):
+            keys = [queries] if isinstance(queries, str) else list(queries)
+            return self.emb.vectors_of(keys)
+        Q = np.asarray(queries)
+        if Q.dtype.kind not in "fiu":
+            raise InputError(f"queries must be numeric vectors or keys; got dtype {Q.dtype}")
+        if Q.ndim == 1:
+            Q = Q[None, :]
+        if Q.ndim != 2 or Q.shape[1] != self.dim:
+            raise DimensionError(f"queries have shape {np.asarray(queries).shape}; this index has "
+                                 f"{self.dim} dims (expected (dims,) or (queries, {self.dim}))")
+        Q = np.ascontiguousarray(Q, dtype=np.float32)
+        if not np.isfinite(Q).all():
+            bad = int(np.flatnonzero(~np.isfinite(Q).all(axis=1))[0])
+            raise InputError(f"query {bad} holds NaN or infinity")
+        return Q
+
+    # -- building -----------------------------------------------------------
+    @classmethod
+    def check_params(cls, params: dict[str, Any]) -> dict[str, Any]:
+        """Return the full parameter set (defaults filled in), or raise InputError naming the bad one."""
+        allowed = {**cls.build_defaults, **cls.search_defaults}
+        for name in params:
+            if name not in allowed:
+                raise InputError(f"unknown parameter {name!r} for the {cls.name} index; valid ones are: "
+                                 f"{', '.join(sorted(allowed)) or 'none'}")
+        out = {**allowed, **params}
+        for name, default in allowed.items():
+            v = out[name]
+            if isinstance(default, bool):
+                if not isinstance(v, bool):
+                    raise InputError(f"the {name!r} parameter of the {cls.name} index must be true or false; got {v!r}")
+            elif isinstance(default, int) and default is not None:
+                if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
+                    raise InputError(f"the {name!r} parameter of the {cls.name} index must be an int >= 0; "
+                                     f"got {v!r}")
+                out[name] = int(v)
+            elif isinstance(default, float):
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v) or v < 0:
+                    raise InputError(f"the {name!r} parameter of the {cls.name} index must be a number >= 0; "
+                                     f"got {v!r}")
+                out[name] = float(v)
+        return out
+
+    @classmethod
+    def build(cls, emb, *, show_progress: bool | None = None, **params: Any) -> "Index":
+        """Return a new index over every row of `emb` (build parameters as keywords)."""
+        params = cls.check_params(params)
+        if cls.name != "flat" and len(emb) == 0:
+            raise InputError(f"cannot build a {cls.name} index over an empty table; add keys first "
+                             f"or use the 'flat' backend")
+        index = cls(emb, params, fingerprint(emb))
+        with progress(f"Building {cls.name} index", len(emb), unit="vectors",
+                      enabled=show_progress) as task:
+            index._engine_build(task)
+        return index
+
+    # -- mutation -----------------------------------------------------------
+    def add(self, keys: Sequence[Key], vectors: np.ndarray) -> np.ndarray:
+        """Return the new ids of `keys` after adding them; keys already present raise DuplicateKeyError."""
+        from ..errors import DuplicateKeyError
+
+        keys, X = self._check_new(keys, vectors)
+        present = self.ids_of(keys)
+        if (present >= 0).any():
+            i = int(np.flatnonzero(present >= 0)[0])
+            raise DuplicateKeyError(f"key {keys[i]!r} is already in the index; use upsert() to replace "
+                                    f"its vector")
+        return self._append(keys, X)
+
+    def upsert(self, keys: Sequence[Key], vectors: np.ndarray) -> np.ndarray:
+        """Return the new ids of `keys` after replacing (or adding) their vectors."""
+        keys, X = self._check_new(keys, vectors)
+        old = self.ids_of(keys)
+        self._mark_deleted(old[old >= 0])
+        return self._append(keys, X)
+
+    def delete(self, keys: Sequence[Key], *, missing: str = "error") -> int:
+        """Return how many keys were deleted; absent keys raise KeyNotFound unless missing="ignore"."""
+        from ..errors import KeyNotFound
+
+        keys = [keys] if isinstance(keys, (str, int, np.integer)) else list(keys)
+        ids = self.ids_of(keys)
+        if missing not in ("error", "ignore"):
+            raise InputError(f"missing must be 'error' or 'ignore'; got {missing!r}")
+        if missing == "error" and (ids < 0).any():
+            i = int(np.flatnonzero(ids < 0)[0])
+            raise KeyNotFound(f"key {keys[i]!r} is not in the index (or already deleted); "
+                              f"{int((ids < 0).sum())} of {len(keys)} keys are absent. "
+                              f"Pass missing='ignore' to skip them")
+        ids = np.unique(ids[ids >= 0])
+        self._mark_deleted(ids)
+        return len(ids)
+
+    def _check_new(self, keys, vectors) -> tuple[list[Key], np.ndarray]:
+        from ..errors import DuplicateKeyError
+
+        keys = [keys] if isinstance(keys, (str, int, np.integer)) else list(keys)
+        X = np.asarray(vectors)
+        if X.ndim == 1:
+            X = X[None, :]
+        X = check_vectors(X, name="added vectors")
+        if X.shape != (len(keys), self.dim):
+            raise DimensionError(f"{len(keys)} keys need a ({len(keys)}, {self.dim}) array; "
+                                 f"got vectors of shape {X.shape}")
+        self._key_kind_check(keys)
+        if len(set(keys)) != len(keys):
+            raise DuplicateKeyError(f"{len(keys) - len(set(keys))} keys repeat within one add/upsert call")
+        return keys, X
+
+    def _mark_deleted(self, ids: np.ndarray) -> None:
+        if len(ids):
+            self.deleted[ids] = True
+            self._key_to_extra = None
+
+    def _append(self, keys: list[Key], X: np.ndarray) -> np.ndarray:
+        ids = np.arange(self.total, self.total + len(keys), dtype=np.int64)
+        self._engine_add(self._prepare(X), ids)
+        self.extra_keys.extend(keys)
+        self.extra_vectors = np.concatenate([self.extra_vectors, X.astype(np.float32)])
+        self.deleted = np.concatenate([self.deleted, np.zeros(len(keys), bool)])
+        self._key_to_extra = None
+        return ids
+
+    # -- search -------------------------------------------------------------
+    def search(self, queries, k: int = 10, *, filter=None, **search_params: Any) -> Hits:
+        """Return the k nearest live ids of each query as Hits (queries x min(k, matches)).
+
+        `queries` are vectors (one (dims,) vector or a (queries, dims) array) or
+        keys.  `filter` is a `Filter` (allow/deny keys, attribute conditions).
+        Search parameters (e.g. ef for HNSW, nprobe for IVF-PQ) override the
+        index defaults for this call.
+        """
+        from .filters import as_filter
+
+        Q = self._check_queries(queries)
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
+            raise InputError(f"k must be an int >= 0; got {k!r}")
+        sp = dict(self.search_params)
+        for name, v in search_params.items():
+            if name not in sp:
+                raise InputError(f"unknown search parameter {name!r} for the {self.name} index; valid ones "
+                                 f"are: {', '.join(sorted(sp)) or 'none'}")
+            sp[name] = v
+        flt = as_filter(filter)
+        allowed = None
+        if flt is not None:
+            allowed = flt.resolve(self)
+            allowed &= ~self.deleted
+        elif self.deleted.any():
+            allowed = ~self.deleted
+        n_ok = self.total if allowed is None else int(np.count_nonzero(allowed))
+        kk = min(int(k), n_ok)
+        nq = len(Q)
+        if kk == 0 or nq == 0:
+            return Hits(np.zeros((nq, 0), np.int64), np.zeros((nq, 0), np.float32), self)
+        if allowed is not None and n_ok <= max(kk, self.exact_fraction * self.total):
+            ids, scores = self._exact_over(Q, kk, np.flatnonzero(allowed))
+            return Hits(ids, scores, self)
+        ids, scores = self._engine_search(Q, kk, allowed, n_ok, sp)
+        short = (ids < 0).any(axis=1)
+        if short.any():
+            # The engine found fewer than k (graph or probe limits): answer those exactly.
+            cand = np.flatnonzero(allowed) if allowed is not None else np.arange(self.total)
+            fid, fsc = self._exact_over(Q[short], kk, cand)
+            ids[short], scores[short] = fid, fsc
+        return Hits(ids, scores, self)
+
+    def _exact_over(self, Q: np.ndarray, k: int, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return exact (ids, scores) of the k best among `ids` (sorted int64) for raw queries Q."""
+        base = ids[ids < self.n_base]
+        extra = ids[ids >= self.n_base] - self.n_base
+        parts = []
+        if len(base):
+            store = self.emb.store if len(base) == self.n_base else self.emb.store.take(base)
+            r, s = exact.topk(store, self.metric, Q, k)
+            parts.append((r if len(base) == self.n_base else base[r], s))
+        if len(extra):
+            store = self._extras()
+            if len(extra) != len(store):
+                store = store.take(extra)
+            r, s = exact.topk(store, self.metric, Q, k)
+            parts.append((extra[r] + self.n_base if len(extra) != len(self.extra_keys) else r + self.n_base, s))
+        return merge_topk(parts, k)
+
+    def _rescore(self, Q: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """Return exact metric scores of raw queries Q against candidate ids (queries x c; -1 = none)."""
+        nq, c = ids.shape
+        flat = ids.reshape(-1)
+        valid = flat >= 0
+        X = np.zeros((len(flat), self.dim), np.float32)
+        b = valid & (flat < self.n_base)
+        if b.any():
+            X[b] = self.emb.store.decode(flat[b])
+        x = valid & (flat >= self.n_base)
+        if x.any():
+            X[x] = self.extra_vectors[flat[x] - self.n_base]
+        X = X.reshape(nq, c, self.dim)
+        s = self.metric.pair_scores(np.repeat(Q, c, axis=0), X.reshape(-1, self.dim)).reshape(nq, c)
+        s[~valid.reshape(nq, c)] = -np.inf
+        return s
+
+    # -- persistence --------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the index to `path` (atomically); `open(path, emb)` reads it back."""
+        engine = self._engine_bytes()
+        eb = np.zeros((len(engine) + 7) // 8 * 8, np.uint8)
+        eb[:len(engine)] = engine
+        tensors = {"engine": eb.view(np.uint64), "deleted": self.deleted.astype(np.uint8),
+                   "extra_vectors": self.extra_vectors}
+        if self.emb.keys.kind == "str":
+            blob, offsets = encode_keys([str(k) for k in self.extra_keys])
+            tensors["extra_keys_blob"] = blob
+            tensors["extra_keys_offsets"] = offsets
+        else:
+            tensors["extra_keys_ids"] = np.asarray(self.extra_keys, np.int64).reshape(-1)
+        head = {"version": INDEX_VERSION, "backend": self.name, "params": _jsonable(self.params),
+                "fingerprint": self._fingerprint or fingerprint(self.emb), "n_base": self.n_base,
+                "n_extra": len(self.extra_keys), "dim": self.dim, "engine_bytes": int(len(engine))}
+        container.write(path, tensors, {"format": INDEX_FORMAT, INDEX_FORMAT: json.dumps(head, sort_keys=True)})
+        self.path = str(path)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike, emb) -> "Index":
+        """Return the index stored at `path`, checked against `emb` (FormatError on a mismatch)."""
+        return open_index(path, emb, backend=cls.name or None)
+
+    def info(self) -> dict[str, Any]:
+        """Return a JSON-able summary: backend, sizes, parameters, fingerprint."""
+        return {"backend": self.name, "path": self.path, "table": self.emb.name, "dim": self.dim,
+                "metric": self.metric.name, "ids": self.total, "live": len(self),
+                "deleted": int(self.deleted.sum()), "added": len(self.extra_keys),
+                "params": _jsonable(self.params),
+                "fingerprint": self._fingerprint or fingerprint(self.emb)}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(live={len(self)}, dim={self.dim}, metric={self.metric.name!r})"
+
+    # -- engine hooks -------------------------------------------------------
+    def _engine_build(self, task) -> None:
+        raise NotImplementedError
+
+    def _engine_add(self, X: np.ndarray, ids: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def _engine_search(self, Q: np.ndarray, k: int, allowed: np.ndarray | None, n_ok: int,
+                       sp: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def _engine_bytes(self) -> np.ndarray:
+        return np.zeros(0, np.uint8)
+
+    def _engine_load(self, buf: np.ndarray) -> None:
+        pass
+
+
+def merge_topk(parts: list[tuple[np.ndarray, np.ndarray]], k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return the k best (ids, scores) per query across several (ids, scores) blocks, best first."""
+    if not parts:
+        raise ValueError("merge_topk needs at least one block")
+    if len(parts) == 1 and parts[0][0].shape[1] <= k:
+        return parts[0]
+    ids = np.concatenate([p[0] for p in parts], axis=1)
+    sc = np.concatenate([p[1] for p in parts], axis=1)
+    kk = min(k, ids.shape[1])
+    order = np.lexsort((ids, -sc), axis=1)[:, :kk]
+    return np.take_along_axis(ids, order, axis=1), np.take_along_axis(sc, order, axis=1)
+
+
+def _jsonable(params: dict) -> dict:
+    return {k: (v.item() if isinstance(v, np.generic) else v) for k, v in params.items()}
+
+
+# -- files ----------------------------------------------------------------------
+def index_path(model_path: str | os.PathLike, backend: str) -> Path:
+    """Return where the `backend` index of a model file lives: beside it, `<model>.<backend>`."""
+    return Path(f"{os.fspath(model_path)}.{BACKENDS.canonical(backend)}")
+
+
+def read_index_header(path: str | os.PathLike) -> tuple[container.Container, dict]:
+    """Return the opened container and the header of an index file, or raise FormatError."""
+    c = container.read(path)
+    if c.metadata.get("format") != INDEX_FORMAT or INDEX_FORMAT not in c.metadata:
+        raise FormatError("not an omnivec index file (its header has no omnivec-index metadata)", path=path)
+    try:
+        head = json.loads(c.metadata[INDEX_FORMAT])
+    except json.JSONDecodeError as exc:
+        raise CorruptFileError(f"the index header is not JSON ({exc})", path=path, offset=8) from None
+    if not isinstance(head, dict) or not isinstance(head.get("version"), int):
+        raise CorruptFileError("the index header has no integer 'version'", path=path, offset=8)
+    if head["version"] > INDEX_VERSION:
+        raise UnsupportedVersionError(f"index format version {head['version']}; this omnivec reads up to "
+                                      f"{INDEX_VERSION}. Upgrade omnivec or rebuild the index", path=path)
+    return c, head
+
+
+def open_index(path: str | os.PathLike, emb, *, backend: str | None = None) -> Index:
+    """Return the index stored at `path` for table `emb`, refusing one built for other data."""
+    c, head = read_index_header(path)
+    name = head.get("backend")
+    if name not in BACKENDS:
+        raise CorruptFileError(f"the index names backend {name!r}; valid ones are: "
+                               f"{', '.join(BACKENDS.names())}", path=path)
+    cls = BACKENDS.get(name)
+    if backend is not None and cls is not BACKENDS.get(backend):
+        raise FormatError(f"a {cls.name} index, not a {BACKENDS.canonical(backend)} one", path=path)
+    stored_fp = head.get("fingerprint") or {}
+    problem = _fingerprint_problem(stored_fp, fingerprint(emb))
+    if problem:
+        raise FormatError(f"this {cls.name} index does not belong to table {emb.name!r}"
+                          f"{' of ' + emb.source if emb.source else ''}: {problem}. "
+                          f"Rebuild it with `omnivec index build`", path=path)
+    try:
+        n_base, n_extra, nbytes = int(head["n_base"]), int(head["n_extra"]), int(head["engine_bytes"])
+        params = dict(head["params"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CorruptFileError(f"the index header lacks {exc}", path=path, offset=8) from None
+    t = c.tensors
+    total = n_base + n_extra
+
+    def need(name, shape, dtype):
+        arr = t.get(name)
+        if arr is None or (shape is not None and tuple(arr.shape) != shape) or arr.dtype != np.dtype(dtype):
+            got = "missing" if arr is None else f"shape {tuple(arr.shape)} dtype {arr.dtype}"
+            raise CorruptFileError(f"tensor {name!r} is {got}; expected shape {shape} dtype {np.dtype(dtype).name}",
+                                   path=path)
+        return arr
+
+    engine = need("engine", None, np.uint64).view(np.uint8)
+    if engine.ndim != 1 or len(engine) < nbytes:
+        raise CorruptFileError(f"the engine tensor holds {engine.size} bytes; the header says {nbytes}", path=path)
+    deleted = need("deleted", (total,), np.uint8)
+    extra_vectors = need("extra_vectors", (n_extra, emb.dim), np.float32)
+    if emb.keys.kind == "str":
+        offsets = need("extra_keys_offsets", (n_extra + 1,), np.int64)
+        blob = need("extra_keys_blob", None, np.uint8)
+        if offsets[0] != 0 or offsets[-1] != len(blob) or (np.diff(offsets) < 0).any():
+            raise CorruptFileError("extra_keys_offsets do not run from 0 to the blob's length", path=path)
+        raw = bytes(blob)
+        try:
+            extra_keys: list[Key] = [raw[a:b].decode("utf-8") for a, b in
+                                     zip(offsets[:-1].tolist(), offsets[1:].tolist())]
+        except UnicodeDecodeError as exc:
+            raise CorruptFileError(f"an added key is not valid UTF-8 ({exc})", path=path) from None
+    else:
+        extra_keys = need("extra_keys_ids", (n_extra,), np.int64).tolist()
+    index = cls(emb, params, stored_fp)
+    index.deleted = deleted.astype(bool)
+    index.extra_keys = extra_keys
+    index.extra_vectors = np.array(extra_vectors)
+    index._engine_load(engine[:nbytes])
+    index.path = str(path)
+    return index
+
+
+def build_index(emb, backend: str = "flat", *, show_progress: bool | None = None, **params: Any) -> Index:
+    """Return a new index of kind `backend` ('flat', 'hnsw', 'ivfpq') over `emb`."""
+    return get_backend(backend).build(emb, show_progress=show_progress, **params)
+
+
+# -- the hook Embeddings uses -------------------------------------------------------
+_ATTACHED: "weakref.WeakKeyDictionary[Any, Index | None]" = weakref.WeakKeyDictionary()
+PREFERENCE = ("hnsw", "ivfpq", "flat")
+
+
+def attach(emb, index: Index | None) -> None:
+    """Make `index` the one `attached_index(emb)` returns (None detaches)."""
+    if index is not None and index.emb is not emb:
+        problem = _fingerprint_problem(index._fingerprint or fingerprint(index.emb), fingerprint(emb))
+        if problem:
+            raise InputError(f"this index does not belong to table {emb.name!r}: {problem}")
+    _ATTACHED[emb] = index
+
+
+def attached_index(emb, backend: str | None = None) -> Index | None:
+    """Return the index attached to `emb`, or the one stored beside its model file, or None.
+
+    Looks for `<model>.hnsw`, `<model>.ivfpq`, `<model>.flat` (in that order, or
+    only `backend`); the first found is opened once and cached on the table.
+    """
+    if emb in _ATTACHED:
+        idx = _ATTACHED[emb]
+        if idx is not None and (backend is None or idx.name == BACKENDS.canonical(backend)):
+            return idx
+        if idx is None and backend is None:
+            return None
+    if not emb.source:
+        return None
+    names = [BACKENDS.canonical(backend)] if backend else [b for b in PREFERENCE if b in BACKENDS]
+    for name in names:
+        p = index_path(emb.source, name)
+        if p.exists():
+            try:
+                idx = open_index(p, emb)
+            except Exception as exc:  # a missing optional engine must not break exact queries
+                from ..errors import MissingDependencyError
+                if isinstance(exc, MissingDependencyError) and backend is None:
+                    continue
+                raise
+            _ATTACHED[emb] = idx
+            return idx
+    if backend is None:
+        _ATTACHED[emb] = None
+    return None
+
+
+def approx_neighbours(emb, Q: np.ndarray, k: int, *, exclude: Sequence[Sequence[int]] | None = None,
+                      restrict_vocab: int | None = None) -> tuple[list[list[Key]], np.ndarray, np.ndarray] | None:
+    """Return (keys, ids, scores) from the index attached to `emb`, or None when it has none.
+
+    The hook `Embeddings.most_similar(approx=True)` and `Embeddings.search`
+    call: `exclude[i]` rows are dropped from query i's results (fetching k
+    extra), `restrict_vocab` keeps only the first rows.
+    """
+    idx = attached_index(emb)
+    if idx is None:
+        return None
+    from .filters import Filter
+
+    flt = None
+    if restrict_vocab is not None:
+        mask = np.zeros(idx.total, bool)
+        mask[:max(0, min(int(restrict_vocab), idx.n_base))] = True
+        flt = Filter(mask=mask)
+    extra = max((len(e) for e in exclude), default=0) if exclude else 0
+    hits = idx.search(Q, k + extra, filter=flt)
+    ids, scores = hits.ids, hits.scores
+    if extra:
+        keep = np.ones(ids.shape, bool)
+        for i, rows in enumerate(exclude):
+            keep[i] &= ~np.isin(ids[i], np.asarray(rows, np.int64))
+        width = min(k, int(keep.sum(axis=1).min()))
+        order = np.argsort(~keep, axis=1, kind="stable")[:, :width]
+        ids, scores = np.take_along_axis(ids, order, axis=1), np.take_along_axis(scores, order, axis=1)
+    ids, scores = ids[:, :k], scores[:, :k]
+    return [idx.keys_of(r) for r in ids], ids, scores

@@ -1,0 +1,125 @@
+"""The IVF-PQ backend: FAISS's inverted file with product-quantized codes.
+
+The coarse quantizer and the codebooks are trained on a fixed-seed sample of
+the table (`train_size` rows), then every row is encoded.  Filters and
+deletes go into the search as a FAISS id selector (a bitmap), so lists are
+scanned for allowed ids only; `refine` re-ranks `refine * k` candidates by
+exact scores computed from the table's own vectors, which lifts recall
+without storing a second copy of the vectors in the index.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError, require
+from .index import BACKENDS, Index
+
+
+def _faiss():
+    return require("faiss", "faiss", "the IVF-PQ index")
+
+
+@BACKENDS.register("ivfpq", aliases=("faiss_ivfpq",))
+class IVFPQIndex(Index):
+    """Approximate search over FAISS IndexIVFPQ; `nprobe` and `refine` trade speed for recall."""
+
+    name = "ivfpq"
+    # nlist 0 = about 4 * sqrt(n); m 0 = the largest divisor of dim that is <= dim / 4
+    build_defaults: dict[str, Any] = {"nlist": 0, "m": 0, "nbits": 8, "train_size": 0, "seed": 0}
+    search_defaults: dict[str, Any] = {"nprobe": 16, "refine": 0}
+    exact_fraction = 0.02
+
+    @classmethod
+    def check_params(cls, params):
+        out = super().check_params(params)
+        if out["nbits"] not in range(1, 17):
+            raise InputError(f"the 'nbits' parameter of the ivfpq index must be in [1, 16]; got {out['nbits']}")
+        return out
+
+    def _settings(self) -> tuple[int, int, int]:
+        n, d = self.n_base, self.dim
+        # 39 training points per centroid is what k-means needs to settle.
+        nlist = self.params["nlist"] or max(1, min(65536, int(4 * math.sqrt(n)), n // 39))
+        m = self.params["m"]
+        if not m:
+            m = max(x for x in range(1, max(1, d // 4) + 1) if d % x == 0)
+        if d % m:
+            raise InputError(f"the 'm' parameter of the ivfpq index must divide the dimension {d}; got {m}")
+        nlist = min(nlist, n)
+        return nlist, m, self.params["nbits"]
+
+    def _engine_build(self, task) -> None:
+        faiss = _faiss()
+        nlist, m, nbits = self._settings()
+        need = max(nlist * 39, 2 ** nbits * 39)
+        train_size = self.params["train_size"] or min(self.n_base, max(need, 50_000))
+        if train_size < max(nlist, 2 ** nbits):
+            raise InputError(f"the ivfpq index needs at least {max(nlist, 2 ** nbits)} training vectors "
+                             f"(nlist={nlist}, nbits={nbits}); the table has {self.n_base}. Lower nlist/nbits "
+                             f"or use the 'hnsw' or 'flat' backend")
+        self.params.update(nlist=nlist, m=m, train_size=min(train_size, self.n_base))
+        rng = np.random.default_rng(self.params["seed"])
+        sample = np.sort(rng.choice(self.n_base, size=min(train_size, self.n_base), replace=False))
+        T = self._prepare(self.emb.store.decode(sample))
+        mt = faiss.METRIC_L2 if self.metric.name == "euclidean" else faiss.METRIC_INNER_PRODUCT
+        quant = faiss.IndexFlatL2(self.dim) if mt == faiss.METRIC_L2 else faiss.IndexFlatIP(self.dim)
+        eng = faiss.IndexIVFPQ(quant, self.dim, nlist, m, nbits, mt)
+        eng.cp.seed = int(self.params["seed"])
+        eng.pq.cp.seed = int(self.params["seed"])
+        eng.train(T)
+        for s, X in self._base_chunks():
+            eng.add_with_ids(X, np.arange(s, s + len(X), dtype=np.int64))
+            task.advance(len(X))
+        self.engine = eng
+        self._quant = quant
+
+    def _engine_add(self, X: np.ndarray, ids: np.ndarray) -> None:
+        self.engine.add_with_ids(X, ids.astype(np.int64))
+
+    def _mark_deleted(self, ids: np.ndarray) -> None:
+        super()._mark_deleted(ids)
+        if len(ids):
+            # Drop the codes too: lists stay short and the selector has less to skip.
+            self.engine.remove_ids(np.asarray(ids, np.int64))
+
+    def _scores(self, D: np.ndarray) -> np.ndarray:
+        if self.metric.name == "euclidean":
+            return -np.sqrt(np.maximum(D, 0.0))
+        return D
+
+    def _engine_search(self, Q, k, allowed, n_ok, sp):
+        faiss = _faiss()
+        Qp = self._prepare(Q) if self.metric.name == "cosine" else Q
+        refine = int(sp["refine"])
+        fetch = k * refine if refine > 1 else k
+        params = faiss.SearchParametersIVF()
+        params.nprobe = int(sp["nprobe"])
+        sel = bits = None
+        if allowed is not None and self.deleted.any() and allowed is not None and \
+                np.array_equal(allowed, ~self.deleted):
+            allowed = None  # deleted codes are already gone from the lists
+        if allowed is not None:
+            bits = np.packbits(allowed, bitorder="little")
+            sel = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bits))
+            params.sel = sel
+        D, I = self.engine.search(Qp, fetch, params=params)
+        I = I.astype(np.int64, copy=False)
+        if refine > 1:
+            S = self._rescore(Q, I)
+            order = np.argsort(-S, axis=1, kind="stable")[:, :k]
+            ids = np.take_along_axis(I, order, axis=1)
+            scores = np.take_along_axis(S, order, axis=1).astype(np.float32)
+            ids[~np.isfinite(scores)] = -1
+            return ids, scores
+        return I, self._scores(D).astype(np.float32, copy=False)
+
+    def _engine_bytes(self) -> np.ndarray:
+        return _faiss().serialize_index(self.engine)
+
+    def _engine_load(self, buf: np.ndarray) -> None:
+        # The codes are small (m bytes a vector): reading them into memory is fine.
+        self.engine = _faiss().deserialize_index(np.array(buf))
