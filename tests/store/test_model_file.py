@@ -565,12 +565,12 @@ def example_file(path) -> None:
     emb.save(path, storage="int8")
 
 
-def hexdump(data: bytes, width: int = 16) -> str:
+def hexdump(data: bytes, base: int = 0, width: int = 16) -> str:
     lines = []
     for i in range(0, len(data), width):
         chunk = data[i:i + width]
         text = "".join(chr(c) if 32 <= c < 127 else "." for c in chunk)
-        lines.append(f"{i:08x}  {chunk.hex(' '):<{3 * width - 1}}  {text}")
+        lines.append(f"{base + i:08x}  {chunk.hex(' '):<{3 * width - 1}}  {text}")
     return "\n".join(lines)
 
 
@@ -584,10 +584,10 @@ def test_worked_example_in_format_doc_is_current(tmp_path):
     head, start = header_of(p)
     doc = DOC.read_text("utf-8")
     blocks = re.findall(r"```text\n(.*?)```", doc, flags=re.S)
-    dumps = [b for b in blocks if b.startswith("00000000")]
-    assert dumps, "format.md has no hex dump"
+    dumps = [b for b in blocks if re.match(r"[0-9a-f]{8}  ", b)]
+    assert len(dumps) == 2, "format.md should show two hex dumps: the first bytes and the tensors"
     assert dumps[0].strip() == hexdump(raw[:64]).strip()
-    assert dumps[-1].strip() == hexdump(raw[start:]).strip()
+    assert dumps[1].strip() == hexdump(raw[start:], base=start).strip()
     jsons = re.findall(r"```json\n(.*?)```", doc, flags=re.S)
     assert json.loads(jsons[0]) == head
     assert json.loads(jsons[1]) == json.loads(head["__metadata__"]["omnivec"])
