@@ -1,8 +1,13 @@
-"""The exact backend: every query scored against every live row by our chunked top-k.
+"""The exact backend: every query scored against every live row.
 
 No approximation and no engine state: the index is the table itself plus the
 shared key mapping, deletes and added keys, so it saves as a few bytes and
 serves as the reference the approximate backends are measured against.
+
+Float32 and float16 tables go through `fast_topk`: a BLAS product per block
+of rows (queries x rows, so each query's scores are contiguous) and a
+compiled running top-k; other storage dtypes (int8, binary with Hamming) use
+`exact.topk`, which reads them with its own kernels.
 """
 
 from __future__ import annotations
@@ -11,8 +16,75 @@ from typing import Any
 
 import numpy as np
 
+from ..metrics import Metric
+from ..store.vectors import VectorStore
 from . import exact
+from ._index_kernels import merge_block_topk
 from .index import BACKENDS, Index, merge_topk
+
+BLOCK_BYTES = 16 * 2**20     # one block of scores: stays in cache while it is scanned
+MAX_FAST_K = 512             # insertion into the running top-k is O(k); past this, partial sort wins
+
+
+def fast_topk(store: VectorStore, metric: Metric, Q: np.ndarray, k: int,
+              allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+    """Return exact (rows, scores), (queries x k), best first; None when the store needs exact.topk.
+
+    Rows that the mask `allowed` rejects are never returned; slots with no row
+    left are -1 with score -inf.  Ties go to the lower row, as in exact.topk.
+    """
+    if store.dtype not in ("float32", "float16") or k > MAX_FAST_K or k < 1:
+        return None
+    Q = np.ascontiguousarray(np.atleast_2d(Q), dtype=np.float32)
+    nq, n = len(Q), len(store)
+    best_v = np.full((nq, k), -np.inf, np.float32)
+    best_i = np.full((nq, k), -1, np.int64)
+    norms = store.norms
+    block = max(1024, BLOCK_BYTES // (4 * max(nq, 1)))
+    empty = np.zeros(0, np.uint8)
+    for s in range(0, n, block):
+        e = min(n, s + block)
+        data = store.data[s:e]
+        if data.dtype != np.float32:
+            data = data.astype(np.float32)
+        S = Q @ data.T                                   # (queries, rows), C-contiguous
+        if metric.name == "cosine":
+            nb = norms[s:e]
+            scale = np.divide(1.0, nb, out=np.zeros(e - s, np.float32), where=nb > 0)
+            bias = np.zeros(e - s, np.float32)
+        elif metric.name == "dot":
+            scale = np.ones(e - s, np.float32)
+            bias = np.zeros(e - s, np.float32)
+        else:  # euclidean: rank by 2<q,x> - |x|^2, the part of -|q-x|^2 that varies with x
+            scale = np.full(e - s, 2.0, np.float32)
+            bias = -(norms[s:e].astype(np.float32) ** 2)
+        mask = empty if allowed is None else np.ascontiguousarray(allowed[s:e]).view(np.uint8)
+        merge_block_topk(S, scale, bias, mask, s, best_v, best_i)
+    qn = np.linalg.norm(Q, axis=1).astype(np.float32)
+    found = best_i >= 0
+    if metric.name == "cosine":
+        inv = np.divide(1.0, qn, out=np.zeros_like(qn), where=qn > 0)
+        scores = best_v * inv[:, None]
+    elif metric.name == "dot":
+        scores = best_v
+    else:
+        scores = -np.sqrt(np.maximum(qn[:, None] ** 2 - best_v, 0.0))
+    scores = np.where(found, scores, -np.inf).astype(np.float32)
+    return best_i, scores
+
+
+def topk_any(store: VectorStore, metric: Metric, Q: np.ndarray, k: int,
+             allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Return exact (rows, scores) (queries x k, -1/-inf where fewer rows pass) for any storage dtype."""
+    res = fast_topk(store, metric, Q, k, allowed)
+    if res is not None:
+        return res
+    rows, scores = exact.topk(store, metric, Q, k, allowed=allowed)
+    if rows.shape[1] < k:  # exact.topk trims to the narrowest query; pad to k
+        pad = k - rows.shape[1]
+        rows = np.concatenate([rows, np.full((len(rows), pad), -1, np.int64)], axis=1)
+        scores = np.concatenate([scores, np.full((len(rows), pad), -np.inf, np.float32)], axis=1)
+    return rows, scores
 
 
 @BACKENDS.register("flat", aliases=("exact", "brute_force"))
@@ -37,15 +109,10 @@ class FlatIndex(Index):
         if self.n_base:
             mask = None if allowed is None else allowed[:self.n_base]
             if mask is None or mask.any():
-                parts.append(exact.topk(self.emb.store, self.metric, Q, k, allowed=mask))
+                parts.append(topk_any(self.emb.store, self.metric, Q, k, mask))
         if self.extra_keys:
             mask = None if allowed is None else allowed[self.n_base:]
             if mask is None or mask.any():
-                r, s = exact.topk(self._extras(), self.metric, Q, k, allowed=mask)
-                parts.append((r + self.n_base, s))
-        ids, scores = merge_topk(parts, k)
-        if ids.shape[1] < k:  # exact.topk trims to the narrowest query; pad so search() refills
-            pad = k - ids.shape[1]
-            ids = np.concatenate([ids, np.full((len(Q), pad), -1, np.int64)], axis=1)
-            scores = np.concatenate([scores, np.full((len(Q), pad), -np.inf, np.float32)], axis=1)
-        return ids, scores
+                r, s = topk_any(self._extras(), self.metric, Q, k, mask)
+                parts.append((np.where(r >= 0, r + self.n_base, -1), s))
+        return merge_topk(parts, k)
