@@ -402,7 +402,11 @@ class _TextReader:
         self.report = report
         self.nan_code = NAN_POLICIES[o.nan]
 
+    cut = False   # the failing line is the file's last and has no newline
+
     def fail(self, msg: str, line: int | None, offset: int | None, cls=ParseError):
+        if self.cut:
+            msg += "; the file ends inside this line without a newline (truncated?)"
         raise cls(msg + self.src.where(), path=self.path, line=line, offset=offset)
 
     def run(self) -> _Parsed:
@@ -530,6 +534,7 @@ class _TextReader:
                         buf, starts, nl, status, key_end, out, row, row, cap, self.nan_code,
                         blob, blob_pos, offsets, row_line, line_no, counters)
                     if stop != P.STOP_NONE:
+                        self.cut = eof and int(ends[done]) == filled and (filled == 0 or buf[filled - 1] != 10)
                         self._line_error(buf, base, starts, ends, key_end, status, errpos, nvals,
                                          done, line_no, n_head, stop)
                     pos = nxt
