@@ -125,3 +125,22 @@ def test_bad_files_and_usage(capsys, tmp_path, model):
     assert code == 2
     code, _, err = run(capsys, "query", model, "w1", "--topn", 0)
     assert code == 1 and "--topn" in one_line_error(err)
+
+
+def test_oov_misspelling_lands_near_its_word(capsys, tmp_path):
+    from pathlib import Path
+
+    with np.load(Path(__file__).parent.parent / "data" / "glove6b50d_top2100.npz") as z:
+        emb = omnivec.Embeddings(z["keys"].tolist(), z["vectors"].astype(np.float32))
+    path = tmp_path / "glove.omv"
+    emb.save(path)
+    code, out, _ = run(capsys, "query", path, "recieve", "king", "--oov", "--json")
+    assert code == 0
+    first, second = json.loads(out)["keys"]
+    assert first["oov"] is True and second["oov"] is False
+    assert "receive" in [n["key"] for n in first["neighbors"]]
+    assert [n["key"] for n in second["neighbors"]] == [k for k, _ in emb.most_similar("king")]
+    vectors = [json.loads(run(capsys, "query", path, "recieve", "--oov", "--vector", "--json")[1])
+               ["keys"][0]["vector"] for _ in range(2)]
+    assert vectors[0] == vectors[1]
+    np.testing.assert_allclose(vectors[0], emb.vector("recieve", oov=True), rtol=1e-6)

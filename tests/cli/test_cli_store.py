@@ -113,3 +113,120 @@ def test_verify_rejects_what_is_not_a_model(capsys, tmp_path):
     junk.write_bytes(b"\xff" * 100)
     code, _, err = run(capsys, "verify", junk)
     assert code == 1 and "junk.bin" in one_line_error(err)
+
+
+# -- convert ----------------------------------------------------------------------
+GLOVE = os.path.join(os.path.dirname(__file__), "..", "data", "glove6b50d_top2100.npz")
+
+
+@pytest.fixture
+def glove():
+    """(keys, float32 vectors) of 2,100 real GloVe 6B 50d words."""
+    with np.load(GLOVE) as z:
+        return z["keys"].tolist(), z["vectors"].astype(np.float32)
+
+
+def write_text(path, keys, vectors, header=True, extra=""):
+    with open(path, "w", encoding="utf-8") as fh:
+        if header:
+            fh.write(f"{len(keys) + extra.count(chr(10))} {vectors.shape[1]}\n")
+        for k, v in zip(keys, vectors):
+            fh.write(k + " " + " ".join(str(float(x)) for x in v) + "\n")
+        fh.write(extra)
+
+
+def leftovers(folder):
+    return [p.name for p in folder.iterdir() if p.name.startswith(".")]
+
+
+def test_convert_text_to_model_and_back(capsys, tmp_path, glove):
+    keys, vecs = glove
+    src = tmp_path / "vectors.txt"
+    write_text(src, keys, vecs)
+    dst = tmp_path / "vectors.omv"
+    code, out, _ = run(capsys, "convert", src, dst, "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert (data["mode"], data["from"], data["rows"], data["dim"]) == ("import", "word2vec-text", 2100, 50)
+    assert data["report"]["duplicates"] == 0 and data["bytes"] == os.path.getsize(dst)
+    emb = omnivec.load(dst)
+    np.testing.assert_array_equal(emb[keys], vecs)
+
+    back = tmp_path / "back.vec"
+    code, out, _ = run(capsys, "convert", dst, back)
+    assert code == 0 and "export" in out
+    lines = back.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "2100 50" and lines[5].split()[0] == keys[4]
+    np.testing.assert_array_equal(np.array(lines[5].split()[1:], np.float32), vecs[4])
+    assert leftovers(tmp_path) == []
+
+
+def test_convert_counts_duplicates_and_nan(capsys, tmp_path, glove):
+    keys, vecs = glove
+    src = tmp_path / "glove.txt"
+    nan_row = keys[0] + "x " + " ".join(["nan"] * 50) + "\n"
+    write_text(src, keys[:100], vecs[:100], header=False,
+               extra=keys[3] + " " + " ".join(["0.5"] * 50) + "\n" + nan_row)
+    dst = tmp_path / "m.omv"
+    code, _, err = run(capsys, "convert", src, dst)
+    line = one_line_error(err)
+    assert code == 1 and "glove.txt" in line and "line 102" in line
+    assert not dst.exists() and leftovers(tmp_path) == []
+    code, out, _ = run(capsys, "convert", src, dst, "--nan", "skip", "--json")
+    report = json.loads(out)["report"]
+    assert code == 0 and report["duplicates"] == 1 and report["nan_rows"] == 1
+    emb = omnivec.load(dst)
+    assert len(emb) == 100
+    np.testing.assert_array_equal(emb[keys[3]], vecs[3])      # the first copy is kept
+    code, out, _ = run(capsys, "convert", src, tmp_path / "h.omv", "--nan", "zero")
+    assert code == 0 and "duplicate" in out and "NaN" in out
+    code, _, err = run(capsys, "convert", src, tmp_path / "e.omv", "--nan", "skip", "--on-duplicate", "error")
+    assert code == 1 and keys[3] in one_line_error(err)
+    assert not (tmp_path / "e.omv").exists()
+
+
+def test_convert_npy_with_keys_to_int8_and_oov(capsys, tmp_path, glove):
+    keys, vecs = glove
+    np.save(tmp_path / "v.npy", vecs)
+    kf = tmp_path / "words.txt"
+    kf.write_text("\n".join(keys) + "\n", encoding="utf-8")
+    dst = tmp_path / "q.omv"
+    code, out, _ = run(capsys, "convert", tmp_path / "v.npy", dst, "--keys", kf, "--storage", "int8",
+                       "--metric", "euclidean")
+    assert code == 0 and "2,100" in out
+    emb = omnivec.load(dst)
+    assert (emb.storage, emb.metric, len(emb)) == ("int8", "euclidean", 2100)
+    np.testing.assert_allclose(emb[keys[10]], vecs[10], atol=float(np.abs(vecs).max()) / 100)
+
+    copy = tmp_path / "copy.omv"
+    code, out, _ = run(capsys, "convert", dst, copy, "--storage", "float16", "--metric", "cosine", "--oov",
+                       "--json")
+    assert code == 0 and json.loads(out)["mode"] == "copy"
+    info = json.loads(run(capsys, "info", copy, "--json")[1])["tables"][0]
+    assert (info["storage"], info["metric"]) == ("float16", "cosine")
+    assert info["extras"], "the OOV index is stored in the file"
+    code, out, _ = run(capsys, "query", copy, "recieve", "--oov", "--json")
+    entry = json.loads(out)["keys"][0]
+    assert code == 0 and entry["oov"] is True
+    assert "receive" in [n["key"] for n in entry["neighbors"]]
+
+
+def test_convert_bad_names_and_files(capsys, tmp_path, model):
+    code, _, err = run(capsys, "convert", model, tmp_path / "x.out", "--to", "word3vec")
+    line = one_line_error(err)
+    assert code == 1 and "word3vec" in line and "word2vec-text" in line and "glove" in line
+    code, _, err = run(capsys, "convert", model, tmp_path / "y.omv", "--storage", "int4")
+    line = one_line_error(err)
+    assert code == 1 and "int4" in line and "float16" in line and "binary" in line
+    code, _, err = run(capsys, "convert", model, tmp_path / "y.omv", "--metric", "manhattan")
+    assert code == 1 and "euclidean" in one_line_error(err)
+    code, _, err = run(capsys, "convert", model, tmp_path / "y.omv", "--nan", "maybe")
+    assert code == 1 and "skip" in one_line_error(err)
+    code, _, err = run(capsys, "convert", tmp_path / "none.txt", tmp_path / "y.omv")
+    assert code == 1 and "none.txt" in one_line_error(err)
+    png = tmp_path / "picture.txt"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
+    code, _, err = run(capsys, "convert", png, tmp_path / "y.omv")
+    assert code == 1 and "picture.txt" in one_line_error(err)
+    assert not (tmp_path / "y.omv").exists() and leftovers(tmp_path) == []
+    assert run(capsys, "convert", model)[0] == 2

@@ -9,8 +9,166 @@ from typing import Optional
 import numpy as np
 import typer
 
+from ..metrics import METRICS
+from ..store.formats import FORMATS
+from ..store.vectors import STORAGE
 from . import app
-from ._common import console, emit_json, human_bytes, human_seconds, timed
+from ._common import (check_choice, choices, console, emit_json, human_bytes, human_seconds, open_table,
+                      timed)
+
+ON_DUPLICATE = ("first", "error")
+NAN_POLICIES = ("error", "skip", "zero")
+MODEL = "omnivec"
+
+
+# -- convert --------------------------------------------------------------------
+def _pick(name: str, value: str, valid: tuple[str, ...]) -> str:
+    from ..errors import UnknownNameError
+
+    if value.lower() not in valid:
+        raise UnknownNameError(f"unknown {name} {value!r}; valid names are: {', '.join(valid)}")
+    return value.lower()
+
+
+def convert_file(src: str | os.PathLike, dst: str | os.PathLike, *, from_format: str | None = None,
+                 to_format: str | None = None, storage: str | None = None, metric: str | None = None,
+                 keys_file: str | os.PathLike | None = None, on_duplicate: str = "first",
+                 nan: str = "error", oov: bool = False, table: str | None = None,
+                 encoding: str = "utf-8", max_rows: int | None = None,
+                 progress: bool | None = None) -> dict:
+    """Return a summary of converting `src` to `dst`: an import, an export, or a model-to-model copy.
+
+    Formats are detected from the content of `src` and from the extension of
+    `dst` (a model file when it has none we know) unless named.  A model-to-model
+    copy keeps every table and changes the storage dtype, the metric or adds
+    the OOV index; an import writes the model through
+    `store.formats.import_vectors`; an export writes one table through
+    `store.formats.export_vectors`.
+    """
+    from ..errors import InputError
+    from ..store.formats import detect_format, export_vectors, format_for_path, import_vectors
+
+    storage = check_choice(STORAGE, storage)
+    metric = check_choice(METRICS, metric)
+    on_duplicate = _pick("duplicate policy", on_duplicate, ON_DUPLICATE)
+    nan = _pick("NaN policy", nan, NAN_POLICIES)
+    src_fmt = check_choice(FORMATS, from_format) or detect_format(src)
+    if to_format is not None:
+        dst_fmt = FORMATS.canonical(to_format)
+    else:
+        try:
+            dst_fmt = format_for_path(dst)
+        except InputError:
+            if src_fmt == MODEL:
+                raise
+            dst_fmt = MODEL
+    summary: dict = {"src": os.fspath(src), "dst": os.fspath(dst), "from": src_fmt, "to": dst_fmt}
+
+    if src_fmt == MODEL:
+        if keys_file is not None and dst_fmt != "npy":
+            raise InputError(f"--keys names the keys file of .npy vectors; {src} is a model file "
+                             "that holds its keys")
+        if dst_fmt == MODEL:
+            from ..store.model import open_bundle, save_tables
+
+            tables = open_bundle(src).tables if table is None else {table: open_table(src, table)}
+            out = {}
+            for name, emb in tables.items():
+                if storage is not None and storage != emb.storage:
+                    emb = emb.astype(storage)
+                if metric is not None and metric != emb.metric:
+                    emb = emb.with_metric(metric)
+                out[name] = _with_oov(emb) if oov else emb
+            save_tables(dst, out)
+            return {**summary, "mode": "copy", "tables": {
+                n: {"rows": len(e), "dim": e.dim, "storage": e.storage, "metric": e.metric}
+                for n, e in out.items()}, "bytes": os.path.getsize(dst)}
+        emb = open_table(src, table)
+        _export(export_vectors, emb, dst, dst_fmt, keys_file, storage, metric, oov, progress)
+        return {**summary, "mode": "export", "table": emb.name, "rows": len(emb), "dim": emb.dim,
+                "bytes": os.path.getsize(dst)}
+
+    kwargs = dict(format=src_fmt, storage=storage or "float32", metric=metric or "cosine",
+                  keys_file=keys_file, on_duplicate=on_duplicate, nan=nan, encoding=encoding,
+                  max_rows=max_rows, progress=progress)
+    if dst_fmt == MODEL and not oov:
+        emb, report = import_vectors(src, dst, **kwargs)
+    else:
+        # Import in memory; the OOV index (part of the model file) or the export is added before
+        # anything is written, so the output is written once.
+        emb, report = import_vectors(src, None, **kwargs)
+        if dst_fmt == MODEL:
+            emb = _with_oov(emb)
+            emb.save(dst)
+            report.dst = os.fspath(dst)
+        else:
+            export_vectors(emb, dst, dst_fmt, progress=progress)
+    return {**summary, "mode": "import" if dst_fmt == MODEL else "convert", "rows": len(emb),
+            "dim": emb.dim, "storage": emb.storage, "metric": emb.metric, "oov": bool(oov),
+            "report": report.to_dict(), "report_lines": list(report.lines()),
+            "bytes": os.path.getsize(dst)}
+
+
+def _export(export_vectors, emb, dst, fmt, keys_file, storage, metric, oov, progress) -> None:
+    from ..errors import InputError
+
+    for flag, value in (("--storage", storage), ("--metric", metric), ("--oov", oov or None)):
+        if value is not None:
+            raise InputError(f"{flag} applies to model files; an export to {fmt} writes float32 vectors")
+    export_vectors(emb, dst, fmt, progress=progress, keys_file=keys_file)
+
+
+def _with_oov(emb):
+    from ..store.oov import prepare_oov
+
+    return prepare_oov(emb)
+
+
+@app.command()
+def convert(src: Path = typer.Argument(..., help="Vectors to import, or a model file to export or copy."),
+            dst: Path = typer.Argument(..., help="File to write: a model file unless --to or its extension (.txt .vec .bin .npy "
+                             ".parquet) names another format."),
+            from_format: Optional[str] = typer.Option(
+                None, "--from", help=f"Input format ({choices(FORMATS)}); detected from content when omitted."),
+            to_format: Optional[str] = typer.Option(
+                None, "--to", help=f"Output format ({choices(FORMATS)}); judged by DST's extension when omitted."),
+            storage: Optional[str] = typer.Option(
+                None, "--storage", help=f"Vector storage ({choices(STORAGE)}); float32 for imports, "
+                                        "unchanged for model copies when omitted."),
+            metric: Optional[str] = typer.Option(
+                None, "--metric", help=f"Metric the vectors are queried with ({choices(METRICS)}); "
+                                       "cosine for imports when omitted."),
+            keys: Optional[Path] = typer.Option(None, "--keys", help="Keys file (one key per line) of .npy input, or where an .npy export writes its keys."),
+            on_duplicate: str = typer.Option("first", "--on-duplicate",
+                                             help=f"Duplicate keys: {'|'.join(ON_DUPLICATE)} (first is kept and counted)."),
+            nan: str = typer.Option("error", "--nan", help=f"Rows with NaN/inf: {'|'.join(NAN_POLICIES)}."),
+            oov: bool = typer.Option(False, "--oov/--no-oov", help="Precompute the out-of-vocabulary index."),
+            table: Optional[str] = typer.Option(None, "--table", help="Table to export from a multi-table model."),
+            encoding: str = typer.Option("utf-8", "--encoding", help="Text encoding of the input."),
+            max_rows: Optional[int] = typer.Option(None, "--max-rows", help="Import at most this many rows."),
+            json_out: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
+    """Convert vectors to a model file, a model file to another format, or a model to new storage."""
+    with timed() as t:
+        result = convert_file(src, dst, from_format=from_format, to_format=to_format, storage=storage,
+                              metric=metric, keys_file=keys, on_duplicate=on_duplicate, nan=nan, oov=oov,
+                              table=table, encoding=encoding, max_rows=max_rows)
+    result["seconds"] = t.seconds
+    if json_out:
+        emit_json(result)
+        return
+    out = console()
+    for line in result.get("report_lines", []):
+        out.print(f"  {line}", markup=False)
+    if result["mode"] == "copy":
+        what = ", ".join(f"{n}: {v['rows']:,} x {v['dim']} {v['storage']} {v['metric']}"
+                         for n, v in result["tables"].items())
+    else:
+        what = f"{result['rows']:,} x {result['dim']}"
+    rate = ""
+    if result["mode"] != "copy" and t.seconds > 0:
+        rate = f", {result['rows'] / t.seconds:,.0f} rows/s"
+    out.print(f"[green]{result['mode']}[/] {result['src']} -> {result['dst']} ({what}; "
+              f"{human_bytes(result['bytes'])}) in {human_seconds(t.seconds)}{rate}")
 
 
 # -- info -----------------------------------------------------------------------
@@ -41,6 +199,13 @@ def model_info(path: str | os.PathLike) -> dict:
     return {"path": os.fspath(path), "file_bytes": os.path.getsize(path), "format": "omnivec",
             "format_version": header["format_version"], "tensors": len(c.tensors),
             "checksums": "checksums" in c.metadata, "tables": tables}
+
+
+def _extras_text(names: list[str]) -> str:
+    if len(names) <= 2:
+        return ", ".join(names) or "-"
+    prefix = os.path.commonprefix(names)
+    return f"{prefix}* ({len(names)})" if len(prefix) >= 3 else f"{len(names)} arrays"
 
 
 def _meta_text(value) -> str:
@@ -74,7 +239,7 @@ def info(model: Path = typer.Argument(..., help="A model file (.omv / .safetenso
             if isinstance(sw, dict) and isinstance(sw.get("bucket"), int) else ("yes" if sw else "-")
         grid.add_row(tb["name"], f"{tb['rows']:,}" if isinstance(tb["rows"], int) else str(tb["rows"]),
                      str(tb["dim"]), str(tb["storage"]), str(tb["metric"]), str(tb["key_kind"]),
-                     "yes" if tb["counts"] else "-", sw_text, ", ".join(tb["extras"]) or "-",
+                     "yes" if tb["counts"] else "-", sw_text, _extras_text(tb["extras"]),
                      human_bytes(tb["bytes"]))
     out.print(grid)
     for tb in data["tables"]:
