@@ -410,7 +410,10 @@ class Embeddings:
         """Return the keys closer to a than b is (a and b excluded)."""
         va = self._as_vector(a)
         scores = exact.all_scores(self._store, self._metric, va)
-        limit = float(self._metric.pair_scores(va, self._as_vector(b))[0])
+        rb = -1 if isinstance(b, np.ndarray) else self._keys.row(b)
+        # b's own score from the same computation: a separately computed score can differ in
+        # the last bits and let b count as closer than itself.
+        limit = float(scores[rb]) if rb >= 0 else float(self._metric.pair_scores(va, self._as_vector(b))[0])
         rows = np.flatnonzero(scores > limit)
         ra = self._keys.row(a)
         rows = rows[np.argsort(-scores[rows], kind="stable")]
