@@ -227,6 +227,20 @@ def test_header_disagrees_with_body(tmp_path, edit, message):
     assert isinstance(ei.value, CorruptFileError)
 
 
+def test_unaligned_model_tensors(tmp_path):
+    """A header one byte shorter than omnivec pads it: every tensor lands unaligned."""
+    p = tmp_path / "m.ov"
+    make_model(p)
+    raw = p.read_bytes()
+    head, start = header_of(p)
+    new = json.dumps(head).encode()
+    new += b" " * (-(8 + len(new)) % 8 + 7)
+    p.write_bytes(struct.pack("<Q", len(new)) + new + raw[start:])
+    with pytest.raises(CorruptFileError, match="not aligned") as ei:
+        omnivec.open(p)
+    assert_names_file(ei, p)
+
+
 def test_offsets_not_reaching_blob_end(tmp_path):
     p = tmp_path / "m.ov"
     make_model(p)

@@ -23,7 +23,7 @@ from typing import Iterator, Mapping
 
 import numpy as np
 
-from ..errors import CorruptFileError, FormatError
+from ..errors import CorruptFileError, FormatError, InputError
 
 DTYPES = {"F64": np.float64, "F32": np.float32, "F16": np.float16, "I64": np.int64,
           "I32": np.int32, "I16": np.int16, "I8": np.int8, "U8": np.uint8, "BOOL": np.bool_,
@@ -80,8 +80,11 @@ def write(path: str | os.PathLike, tensors: Mapping[str, np.ndarray], metadata: 
     The CRC-32 of each tensor goes into metadata["checksums"] (a JSON object).
     """
     for name, arr in tensors.items():
+        if not isinstance(arr, np.ndarray):
+            raise InputError(f"tensor {name!r} is a {type(arr).__name__}; model files hold numpy arrays")
         if np.dtype(arr.dtype) not in CODES:
-            raise TypeError(f"tensor {name} has dtype {arr.dtype}, which safetensors cannot hold")
+            raise InputError(f"tensor {name!r} has dtype {arr.dtype}, which a model file cannot hold; "
+                             f"use one of: {', '.join(sorted(str(d) for d in CODES))}")
     # Largest item size first: every tensor then starts aligned to its item size.
     order = sorted(tensors, key=lambda k: (-np.dtype(tensors[k].dtype).itemsize, k))
     sums = {name: crc32(tensors[name]) for name in order} if checksums else {}
@@ -260,12 +263,8 @@ def _check_entry(path: str, name: str, ent, data_len: int, data_start: int) -> d
         raise CorruptFileError(f"tensor {name!r} ends at byte {data_start + offs[1]} but the file "
                                f"has {data_start + data_len} bytes (truncated?)", path=path,
                                offset=data_start + data_len)
-    # The memory map starts page-aligned, so a tensor is aligned in memory when its absolute
-    # file offset is: compiled kernels then read it at full speed.
-    if (data_start + offs[0]) % itemsize and need:
-        raise FormatError(f"tensor {name!r} starts at byte {data_start + offs[0]}, which is not a "
-                          f"multiple of its item size {itemsize}", path=path,
-                          offset=data_start + offs[0])
+    # No alignment is required here (safetensors does not require it, and numpy reads
+    # unaligned data); model tables require it for their tensors (model._expect).
     return {"dtype": dtype, "shape": shape, "data_offsets": offs}
 
 

@@ -150,7 +150,16 @@ def _expect(path, name, arr, shape, dtypes):
         raise CorruptFileError(f"tensor {name!r} has shape {tuple(arr.shape)} dtype {arr.dtype}; "
                                f"the table header says shape {tuple(shape)} dtype "
                                f"{'/'.join(np.dtype(d).name for d in dtypes)}", path=path, offset=8)
+    _aligned(path, name, arr)
     return arr
+
+
+def _aligned(path, name, arr) -> None:
+    # The memory map starts page-aligned, so this is the tensor's file offset modulo its item
+    # size; omnivec's writer always aligns, and compiled kernels then read at full speed.
+    if arr.size and arr.ctypes.data % arr.itemsize:
+        raise CorruptFileError(f"tensor {name!r} is not aligned to its {arr.itemsize}-byte items "
+                               "(omnivec writes every tensor aligned)", path=path, offset=8)
 
 
 MAX_NGRAM = 64
@@ -208,6 +217,7 @@ def _open_table(c: container.Container, name: str, tm, oov: bool):
             or len(index) & (len(index) - 1):
         bad(f"tensor {name}.key_index is missing or not a power-of-two int64 array of at least "
             f"{max(1, n)} slots")
+    _aligned(path, f"{name}.key_index", index)
     if kind == "str":
         offsets = _expect(path, f"{name}.keys_offsets", t.get("keys_offsets"), (n + 1,), [np.int64])
         blob = t.get("keys_blob")
