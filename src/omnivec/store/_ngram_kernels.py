@@ -171,38 +171,73 @@ def mean_rows(buckets, ids, out):
 # -- the OOV n-gram index ---------------------------------------------------------------
 
 @njit(cache=True, nogil=True)
-def postings_from_sorted(hashes, rows, n_rows):
-    """Return (unique_hashes, offsets, postings, sizes) from (hash, row) pairs sorted by hash, rows ascending.
+def build_postings(hashes, key_offsets, n_rows):
+    """Return (unique_hashes sorted, offsets, postings, sizes): for each distinct hash, the rows holding it.
 
-    A key holding the same n-gram twice is listed once; sizes[r] is the
-    number of distinct n-grams of row r.
+    hashes[key_offsets[r]:key_offsets[r+1]] are the n-gram hashes of row r.
+    Linear time: an open-addressing table gives each distinct hash a dense
+    id, then a counting sort lays out the postings (rows ascending in each
+    list).  A row holding the same n-gram twice is listed once; sizes[r] is
+    the number of distinct n-grams of row r.
     """
+    cap = 1 << 12
+    slots = np.zeros(cap, np.uint64)
+    slot_id = np.full(cap, -1, np.int64)
+    n_ids = 0
     m = len(hashes)
-    n_unique = 0
-    n_post = 0
+    ids = np.empty(m, np.int64)
     for i in range(m):
-        if i == 0 or hashes[i] != hashes[i - 1]:
-            n_unique += 1
-            n_post += 1
-        elif rows[i] != rows[i - 1]:
-            n_post += 1
-    uniq = np.empty(n_unique, np.uint64)
-    offsets = np.zeros(n_unique + 1, np.int64)
-    postings = np.empty(n_post, np.int32)
+        h = np.uint64(hashes[i])
+        if 2 * (n_ids + 1) > cap:  # keep the load under one half
+            cap2 = cap * 2
+            slots2 = np.zeros(cap2, np.uint64)
+            slot_id2 = np.full(cap2, -1, np.int64)
+            for j in range(cap):
+                if slot_id[j] >= 0:
+                    k = np.int64((slots[j] ^ (slots[j] >> np.uint64(29))) & np.uint64(cap2 - 1))
+                    while slot_id2[k] >= 0:
+                        k = (k + 1) & (cap2 - 1)
+                    slots2[k] = slots[j]
+                    slot_id2[k] = slot_id[j]
+            cap, slots, slot_id = cap2, slots2, slot_id2
+        k = np.int64((h ^ (h >> np.uint64(29))) & np.uint64(cap - 1))
+        while slot_id[k] >= 0 and slots[k] != h:
+            k = (k + 1) & (cap - 1)
+        if slot_id[k] < 0:
+            slots[k] = h
+            slot_id[k] = n_ids
+            n_ids += 1
+        ids[i] = slot_id[k]
+    uniq = np.empty(n_ids, np.uint64)
+    for j in range(cap):
+        if slot_id[j] >= 0:
+            uniq[slot_id[j]] = slots[j]
+    order = np.argsort(uniq)
+    rank = np.empty(n_ids, np.int64)
+    for p in range(n_ids):
+        rank[order[p]] = p
+    last = np.full(n_ids, -1, np.int64)
+    counts = np.zeros(n_ids + 1, np.int64)
     sizes = np.zeros(n_rows, np.int32)
-    u = -1
-    p = 0
-    for i in range(m):
-        if i == 0 or hashes[i] != hashes[i - 1]:
-            u += 1
-            uniq[u] = hashes[i]
-        elif rows[i] == rows[i - 1]:
-            continue
-        postings[p] = rows[i]
-        sizes[rows[i]] += 1
-        p += 1
-        offsets[u + 1] = p
-    return uniq, offsets, postings, sizes
+    for r in range(n_rows):
+        for i in range(key_offsets[r], key_offsets[r + 1]):
+            d = ids[i]
+            if last[d] != r:
+                last[d] = r
+                counts[rank[d] + 1] += 1
+                sizes[r] += 1
+    offsets = np.cumsum(counts)
+    fill = offsets[:-1].copy()
+    postings = np.empty(offsets[n_ids], np.int32)
+    last[:] = -1
+    for r in range(n_rows):
+        for i in range(key_offsets[r], key_offsets[r + 1]):
+            d = ids[i]
+            if last[d] != r:
+                last[d] = r
+                postings[fill[rank[d]]] = r
+                fill[rank[d]] += 1
+    return uniq[order], offsets, postings, sizes
 
 
 @njit(cache=True, nogil=True)
@@ -235,10 +270,16 @@ def overlap_candidates(qhashes, uniq, offsets, postings, sizes, n_rows, top):
     for i in range(t):
         r = touched[i]
         scores[i] = 2.0 * counter[r] / (nq + sizes[r])
-    # best score first, then lower row: sort on (-score, row)
-    order = np.argsort(touched[:t], kind="mergesort")
-    order = order[np.argsort(-scores[order], kind="mergesort")]
     k = min(top, t)
+    if k == 0:
+        return np.empty(0, np.int64), np.empty(0, np.float64)
+    # keep only rows scoring at least the k-th best before sorting: most touched rows are far off
+    kth = np.partition(-scores, k - 1)[k - 1]
+    keep = np.flatnonzero(-scores <= kth)
+    rows_kept = touched[:t][keep]
+    order = np.argsort(rows_kept, kind="mergesort")
+    order = keep[order]
+    order = order[np.argsort(-scores[order], kind="mergesort")]
     out_rows = np.empty(k, np.int64)
     out_scores = np.empty(k, np.float64)
     for i in range(k):

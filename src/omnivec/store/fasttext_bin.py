@@ -21,8 +21,10 @@ Quantized `.ftz` models are refused with a clear message.
 
 from __future__ import annotations
 
+import datetime as _dt
 import os
 import struct
+import time
 from pathlib import Path
 
 import numpy as np
@@ -82,15 +84,14 @@ def _read_matrix(mm: np.ndarray, pos: int, path: str, what: str, dim: int, rows:
     for s in range(0, nbytes, READ_BLOCK):
         e = min(nbytes, s + READ_BLOCK)
         flat[s:e] = mm[start + s:start + e]
-        if task is not None:
-            task.advance(e - s)
+        task.advance((e - s) / 1e6)
     return out, start + nbytes
 
 
 def read_fasttext_bin(path: str | os.PathLike, *, progress: bool | None = None):
-    """Return (Embeddings, report) for a fastText `.bin` model, vectors as fastText's get_word_vector gives them.
+    """Return (Embeddings, ImportReport) for a fastText `.bin` model, vectors as fastText's get_word_vector gives them.
 
-    The report is an ImportReport when omnivec.store.formats provides one, else a dict.
+    `progress` shows a bar (None: only on a terminal).
     Raises CorruptFileError / FormatError naming the byte offset for bad input.
     """
     from .._progress import progress as _progress
@@ -99,6 +100,7 @@ def read_fasttext_bin(path: str | os.PathLike, *, progress: bool | None = None):
     from .keys import KeyTable
     from .vectors import VectorStore
 
+    started = time.perf_counter()
     path = str(path)
     try:
         size = os.path.getsize(path)
@@ -164,8 +166,8 @@ def read_fasttext_bin(path: str | os.PathLike, *, progress: bool | None = None):
     _check_utf8(blob, offsets, starts, path)
 
     rows = nwords + bucket
-    total = (rows + nwords + max(nlabels, 0)) * dim * 4
-    with _progress("Reading fastText .bin", total, unit="B", enabled=progress) as task:
+    with _progress(f"Reading {os.path.basename(path)}", (size - pos) / 1e6, unit="MB",
+                   enabled=progress) as task:
         inp, pos = _read_matrix(mm, pos, path, "input matrix", dim, rows, task)
         out_rows = nlabels if args["model"] == 3 else nwords
         output, pos = _read_matrix(mm, pos, path, "output matrix", dim, None, task)
@@ -198,29 +200,29 @@ def read_fasttext_bin(path: str | os.PathLike, *, progress: bool | None = None):
                                                    ("model", "loss", "ws", "epoch", "minCount", "neg",
                                                     "wordNgrams", "t")}
             | {"dim": dim, "bucket": bucket, "minn": minn, "maxn": maxn}}
-    import datetime as _dt
     meta["created"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     store = VectorStore.encode(vectors, "float32")
     emb = Embeddings._from_parts(name="embeddings", keys=keys, store=store, metric=get_metric("cosine"),
                                  counts=counts[:nwords].copy(), meta=meta, subwords=subwords, extras={},
                                  oov=False, source=None)
-    report = _report(path=path, rows=nwords, dim=dim, labels=nlabels, bucket=bucket, version=version)
+    report = _report(path=path, rows=nwords, dim=dim, labels=nlabels, bucket=bucket, version=version,
+                     minn=minn, maxn=maxn, size=size, seconds=time.perf_counter() - started)
     return emb, report
 
 
-def _report(**fields):
+def _report(*, path: str, rows: int, dim: int, labels: int, bucket: int, version: int,
+            minn: int, maxn: int, size: int, seconds: float):
+    """Return the import report: an ImportReport when omnivec.store.formats is present, else a dict."""
+    notes = [f"fastText format version {version}: {rows:,} words, {bucket:,} n-gram buckets "
+             f"(character {minn}-{maxn}-grams)" + (f", {labels:,} labels kept in the subword settings"
+                                                  if labels else "")]
     try:
-        from .formats import ImportReport  # the importer registry's report type, when present
+        from .formats import ImportReport
     except ImportError:
-        return {"format": "fasttext-bin", "skipped": 0, **fields}
-    import dataclasses
-
-    names = {f.name for f in dataclasses.fields(ImportReport)} if dataclasses.is_dataclass(ImportReport) else set()
-    base = {"format": "fasttext-bin", "path": fields["path"], "rows": fields["rows"], "dim": fields["dim"]}
-    try:
-        return ImportReport(**{k: v for k, v in base.items() if not names or k in names})
-    except TypeError:
-        return {"format": "fasttext-bin", "skipped": 0, **fields}
+        return {"format": "fasttext-bin", "path": path, "rows": rows, "dim": dim, "bytes_read": size,
+                "seconds": seconds, "notes": notes}
+    return ImportReport(format="fasttext-bin", path=path, rows=rows, dim=dim, bytes_read=size,
+                        seconds=seconds, notes=notes)
 
 
 def _check_utf8(blob: np.ndarray, offsets: np.ndarray, starts: np.ndarray, path: str) -> None:

@@ -20,20 +20,32 @@ Tables without subwords (Magnitude-style, after Patel et al. 2018)
     2. Find the known keys that look most like it: an inverted index maps
        each character trigram of every (folded) known key to the rows that
        contain it.  The 64 rows with the highest Dice overlap of trigrams
-       (ties: the lower row, the more frequent key in frequency-sorted
-       files) are re-ranked by 1 - edit distance / length (optimal string
-       alignment, so a swap of two letters costs 1) plus the Dice score.
-    3. The *similar part* is the mean of the unit vectors of the best
-       `SIMILAR` keys, weighted by their score.  The OOV vector is
+       (ties: the lower row) are re-ranked by
+       ``score = 1 - edit / length + 0.5 * dice + 0.5 * prior`` where edit
+       is the optimal-string-alignment distance (a swap of two letters
+       costs 1) and prior = 1 - log(1 + row) / log(1 + n) prefers frequent
+       keys among equally close spellings, as spelling correctors do (rows
+       of word2vec, GloVe and fastText files are sorted by frequency).
+    3. The *similar part* is the mean of the unit vectors of the best 5
+       look-alikes, weighted by exp(10 * (score - best score)) so that a
+       clearly closest spelling dominates.  The OOV vector is
        ``0.3 * random + 0.7 * similar`` (each unit length), normalised and
-       scaled to the similar keys' mean norm, so it can be used with every
+       scaled to the look-alikes' weighted mean norm, so it works with every
        metric.  A key sharing no trigram with any known key gets the random
        part alone, scaled to the table's mean norm.  Integer-keyed tables use
        the random part of the key's decimal form alone.
 
+    On GloVe 6B 50d restricted to its 20,000 most frequent words, 50 of 55
+    common misspellings (e.g. "recieve", "definately", "goverment") have the
+    intended word among the 10 nearest neighbours of their OOV vector.  Of
+    the five misses three intended words are not among those 20,000;
+    "finaly" is read as "final" and "tounge" as "lounge" (one edit away,
+    where "tongue" is two).
+
 The trigram index is built by a compiled kernel on the first OOV query
-(about a second for 400,000 keys) and can be stored in the model file as
-extras (`prepare_oov`), so later opens skip the build.
+(under a second for GloVe's 400,000 keys once compiled) and can be
+stored in the model file as extras (`prepare_oov`), so later opens skip
+the build.
 """
 
 from __future__ import annotations
@@ -50,6 +62,9 @@ SEED_MINN, SEED_MAXN = 3, 5
 CANDIDATES = 64
 SIMILAR = 5
 RANDOM_WEIGHT = 0.3
+SHARPNESS = 10.0
+DICE_WEIGHT = 0.5
+PRIOR_WEIGHT = 0.5
 EXTRA_NAMES = ("oov_ngram_hashes", "oov_ngram_offsets", "oov_ngram_postings", "oov_ngram_sizes",
                "oov_ngram_params")
 
@@ -70,8 +85,23 @@ class SubwordOOV:
 def _fold_blob(blob: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return (blob, offsets) of the casefolded keys, in one pass over all the text."""
     raw = bytes(blob)
+    lowered = raw.lower()  # folds ASCII letters only, byte for byte
     if raw.isascii():
-        return np.frombuffer(raw.lower(), np.uint8), offsets  # ASCII folding keeps every length
+        return np.frombuffer(lowered, np.uint8), offsets
+    # casefold just the keys holding non-ASCII bytes, in place when no length changes ("ß" -> "ss" does)
+    arr = np.frombuffer(lowered, np.uint8).copy()
+    high = np.flatnonzero(arr >= 0x80)
+    rows = np.unique(np.searchsorted(offsets, high, side="right") - 1)
+    same = True
+    for r in rows.tolist():
+        s, e = int(offsets[r]), int(offsets[r + 1])
+        f = raw[s:e].decode("utf-8").casefold().encode("utf-8")
+        if len(f) != e - s:
+            same = False
+            break
+        arr[s:e] = np.frombuffer(f, np.uint8)
+    if same:
+        return arr, offsets
     if b"\n" not in raw:
         return _fold_joined(raw, offsets)
     keys = [raw[offsets[i]:offsets[i + 1]].decode("utf-8").casefold().encode("utf-8")
@@ -126,10 +156,7 @@ def build_index(blob: np.ndarray, offsets: np.ndarray) -> dict[str, np.ndarray]:
     n = len(offsets) - 1
     fblob, foffsets = _fold_blob(np.asarray(blob, np.uint8), np.asarray(offsets, np.int64))
     hashes, hoff = K.grams_many(fblob, foffsets, INDEX_N, INDEX_N, K.HASH_FNV64, 1, False)
-    rows = np.repeat(np.arange(n, dtype=np.int32), np.diff(hoff))
-    hashes = hashes.view(np.uint64)
-    order = np.argsort(hashes, kind="stable")
-    uniq, off, post, sizes = K.postings_from_sorted(hashes[order], rows[order], n)
+    uniq, off, post, sizes = K.build_postings(hashes.view(np.uint64), hoff, n)
     params = np.array([INDEX_VERSION, INDEX_N, n, len(post)], np.int64)
     return {"oov_ngram_hashes": uniq, "oov_ngram_offsets": off, "oov_ngram_postings": post,
             "oov_ngram_sizes": sizes, "oov_ngram_params": params}
@@ -191,12 +218,15 @@ class MagnitudeOOV:
                                           idx["oov_ngram_postings"], idx["oov_ngram_sizes"],
                                           len(self.emb), CANDIDATES)
         qa = np.frombuffer(text.encode("utf-32-le"), np.int32)
+        n = len(self.emb)
         scored = []
         for r, d in zip(rows.tolist(), dice.tolist()):
             cand = str(self.emb.keys.key(r)).casefold()
             ca = np.frombuffer(cand.encode("utf-32-le"), np.int32)
             edit = 1.0 - K.osa_distance(qa, ca) / max(len(qa), len(ca), 1)
-            scored.append((edit + d, r))
+            # among equally close spellings prefer the more frequent key (the lower row)
+            prior = 1.0 - np.log1p(r) / np.log1p(n)
+            scored.append((edit + DICE_WEIGHT * d + PRIOR_WEIGHT * prior, r))
         scored.sort(key=lambda t: (-t[0], t[1]))
         return [(r, s) for s, r in scored[:top]]
 
@@ -208,7 +238,9 @@ class MagnitudeOOV:
         if not sims:
             return (rand * self._table_norm()).astype(np.float32)
         rows = np.array([r for r, _ in sims], np.int64)
-        w = np.array([s for _, s in sims], np.float64)
+        s = np.array([s for _, s in sims], np.float64)
+        # sharpen: a clear best look-alike (the likely intended word) dominates the blend
+        w = np.exp(SHARPNESS * (s - s[0]))
         vs = self.emb.store.decode(rows).astype(np.float64)
         norms = np.linalg.norm(vs, axis=1)
         units = vs / np.where(norms > 0, norms, 1.0)[:, None]
