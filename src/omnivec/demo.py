@@ -68,12 +68,12 @@ class Demo:
     @property
     def model(self) -> Path:
         """Return the path of the float32 model file."""
-        return self.out / "glove.6B.50d.omv"
+        return self.out / "glove.6B.50d.ov"
 
     @property
     def model_int8(self) -> Path:
         """Return the path of the int8 model file."""
-        return self.out / "glove.6B.50d.int8.omv"
+        return self.out / "glove.6B.50d.int8.ov"
 
 
 @dataclass(frozen=True)

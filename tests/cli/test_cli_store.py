@@ -198,7 +198,7 @@ def test_convert_npy_with_keys_to_int8_and_oov(capsys, tmp_path, glove):
     assert (emb.storage, emb.metric, len(emb)) == ("int8", "euclidean", 2100)
     np.testing.assert_allclose(emb[keys[10]], vecs[10], atol=float(np.abs(vecs).max()) / 100)
 
-    copy = tmp_path / "copy.omv"
+    copy = tmp_path / "copy.ov"   # no vector-file extension: a model file
     code, out, _ = run(capsys, "convert", dst, copy, "--storage", "float16", "--metric", "cosine", "--oov",
                        "--json")
     assert code == 0 and json.loads(out)["mode"] == "copy"

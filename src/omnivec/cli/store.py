@@ -58,9 +58,7 @@ def convert_file(src: str | os.PathLike, dst: str | os.PathLike, *, from_format:
     else:
         try:
             dst_fmt = format_for_path(dst)
-        except InputError:
-            if src_fmt == MODEL:
-                raise
+        except InputError:   # no vector-file extension: the output is a model file (.ov, .omv, ...)
             dst_fmt = MODEL
     summary: dict = {"src": os.fspath(src), "dst": os.fspath(dst), "from": src_fmt, "to": dst_fmt}
 
@@ -216,7 +214,7 @@ def _meta_text(value) -> str:
 
 
 @app.command()
-def info(model: Path = typer.Argument(..., help="A model file (.omv / .safetensors)."),
+def info(model: Path = typer.Argument(..., help="A model file."),
          json_out: bool = typer.Option(False, "--json", help="Print one JSON object instead of tables.")) -> None:
     """Show a model file's tables, sizes, storage, metric and provenance (reads only the header)."""
     with timed() as t:
