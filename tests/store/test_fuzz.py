@@ -17,7 +17,7 @@ from omnivec.errors import OmnivecError
 from omnivec.store import model as store_model
 from omnivec.store.subwords import Subwords
 
-FUZZ = settings(max_examples=150, deadline=None, derandomize=True,
+FUZZ = settings(max_examples=400, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,
                                        HealthCheck.too_slow, HealthCheck.data_too_large])
 
@@ -102,7 +102,7 @@ def open_and_query(tmp_path, data: bytes) -> None:
             pass
 
 
-@settings(FUZZ, max_examples=120)
+@settings(FUZZ, max_examples=200)
 @given(data=st.binary(max_size=600))
 def test_arbitrary_bytes(tmp_path, data):
     open_and_query(tmp_path, data)
@@ -201,7 +201,7 @@ def test_mutated_model_files(tmp_path, valid_files):
 
 
 def test_edited_model_headers(tmp_path, valid_files):
-    @settings(FUZZ, max_examples=120)
+    @settings(FUZZ, max_examples=250)
     @given(data=header_edits(valid_files))
     def run(data):
         open_and_query(tmp_path, data)
