@@ -230,3 +230,26 @@ def test_convert_bad_names_and_files(capsys, tmp_path, model):
     assert code == 1 and "picture.txt" in one_line_error(err)
     assert not (tmp_path / "y.omv").exists() and leftovers(tmp_path) == []
     assert run(capsys, "convert", model)[0] == 2
+
+
+def test_convert_fasttext_bin_keeps_subwords_for_oov(capsys, tmp_path):
+    data = os.path.join(os.path.dirname(__file__), "..", "data", "fasttext")
+    with open(os.path.join(data, "reference.json"), encoding="utf-8") as fh:
+        words = json.load(fh)["sg"]["words"]
+    want = np.load(os.path.join(data, "reference_sg.npy"))
+    model = tmp_path / "ft.ov"
+    code, out, _ = run(capsys, "convert", os.path.join(data, "wordnet_sg.bin"), model, "--json")
+    assert code == 0 and json.loads(out)["from"] == "fasttext-bin"
+    probes = [w for w in words[1360:1366]]
+    code, out, _ = run(capsys, "query", model, *probes, "--oov", "--vector", "--json")
+    got = json.loads(out)["keys"]
+    assert code == 0 and all(g["oov"] for g in got)
+    np.testing.assert_allclose([g["vector"] for g in got], want[1360:1366], atol=1e-5)
+
+    again = tmp_path / "again.bin"
+    code, out, _ = run(capsys, "convert", model, again, "--json")
+    assert code == 0 and json.loads(out)["to"] == "fasttext-bin"     # .bin of a subword model
+    code, out, _ = run(capsys, "convert", again, tmp_path / "again.ov", "--json")
+    assert code == 0 and json.loads(out)["from"] == "fasttext-bin"
+    code, out, _ = run(capsys, "query", tmp_path / "again.ov", probes[0], "--oov", "--vector", "--json")
+    np.testing.assert_allclose(json.loads(out)["keys"][0]["vector"], want[1360], atol=1e-5)

@@ -82,6 +82,9 @@ def convert_file(src: str | os.PathLike, dst: str | os.PathLike, *, from_format:
                 n: {"rows": len(e), "dim": e.dim, "storage": e.storage, "metric": e.metric}
                 for n, e in out.items()}, "bytes": os.path.getsize(dst)}
         emb = open_table(src, table)
+        if to_format is None and dst_fmt == "word2vec-binary" and emb.subwords is not None:
+            # A .bin of a model with subword buckets keeps them: fastText's .bin, not word2vec's.
+            dst_fmt = summary["to"] = "fasttext-bin"
         _export(export_vectors, emb, dst, dst_fmt, keys_file, storage, metric, oov, progress)
         return {**summary, "mode": "export", "table": emb.name, "rows": len(emb), "dim": emb.dim,
                 "bytes": os.path.getsize(dst)}
