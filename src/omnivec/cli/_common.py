@@ -79,8 +79,8 @@ def human_seconds(s: float) -> str:
 
 
 def choices(registry: Registry) -> str:
-    """Return the registered names of a family as 'a|b|c' for help texts."""
-    return "|".join(registry.names())
+    """Return the registered names of a family as 'a, b, c' for help texts (spaces let rich wrap them)."""
+    return ", ".join(registry.names())
 
 
 def check_choice(registry: Registry, name: str | None) -> str | None:

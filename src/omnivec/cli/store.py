@@ -130,19 +130,19 @@ def convert(src: Path = typer.Argument(..., help="Vectors to import, or a model 
             dst: Path = typer.Argument(..., help="File to write: a model file unless --to or its extension (.txt .vec .bin .npy "
                              ".parquet) names another format."),
             from_format: Optional[str] = typer.Option(
-                None, "--from", help=f"Input format ({choices(FORMATS)}); detected from content when omitted."),
+                None, "--from", help=f"Input format, one of: {choices(FORMATS)}. Detected from the content when omitted."),
             to_format: Optional[str] = typer.Option(
-                None, "--to", help=f"Output format ({choices(FORMATS)}); judged by DST's extension when omitted."),
+                None, "--to", help=f"Output format, one of: {choices(FORMATS)}. Judged by DST's extension when omitted."),
             storage: Optional[str] = typer.Option(
-                None, "--storage", help=f"Vector storage ({choices(STORAGE)}); float32 for imports, "
+                None, "--storage", help=f"Vector storage, one of: {choices(STORAGE)}. float32 for imports, "
                                         "unchanged for model copies when omitted."),
             metric: Optional[str] = typer.Option(
-                None, "--metric", help=f"Metric the vectors are queried with ({choices(METRICS)}); "
+                None, "--metric", help=f"Metric the vectors are queried with, one of: {choices(METRICS)}. "
                                        "cosine for imports when omitted."),
             keys: Optional[Path] = typer.Option(None, "--keys", help="Keys file (one key per line) of .npy input, or where an .npy export writes its keys."),
             on_duplicate: str = typer.Option("first", "--on-duplicate",
-                                             help=f"Duplicate keys: {'|'.join(ON_DUPLICATE)} (first is kept and counted)."),
-            nan: str = typer.Option("error", "--nan", help=f"Rows with NaN/inf: {'|'.join(NAN_POLICIES)}."),
+                                             help=f"Duplicate keys: {', '.join(ON_DUPLICATE)} (first keeps the first and counts the rest)."),
+            nan: str = typer.Option("error", "--nan", help=f"Rows holding NaN/inf: {', '.join(NAN_POLICIES)} (skipped or zeroed rows are counted)."),
             oov: bool = typer.Option(False, "--oov/--no-oov", help="Precompute the out-of-vocabulary index."),
             table: Optional[str] = typer.Option(None, "--table", help="Table to export from a multi-table model."),
             encoding: str = typer.Option("utf-8", "--encoding", help="Text encoding of the input."),
