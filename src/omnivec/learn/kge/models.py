@@ -32,6 +32,8 @@ class ModelSpec:
     paper: str
     defaults: dict = field(default_factory=dict)
     even_dim: bool = False
+    initializer: str = "xavier"         # "xavier" (uniform, bound sqrt(6 / width)) or "normal" (N(0, 1))
+    unit_relations: bool = False   # start relation rows at unit L2 norm
 
     def widths(self, dim: int) -> tuple[int, int, int]:
         """Return (entity, training relation, saved relation) widths for rank `dim`."""
@@ -42,6 +44,9 @@ class ModelSpec:
         """Return freshly initialised (entity, relation) training arrays, float32."""
         de, dr, _ = self.widths(dim)
         # Glorot-style uniform bound over the row width (as PyKEEN's xavier_uniform_)
+        if self.initializer == "normal":
+            return (np.ascontiguousarray(rng.normal(0, 1, (n_ent, de)), dtype=np.float32),
+                    np.ascontiguousarray(rng.normal(0, 1, (n_rel, dr)), dtype=np.float32))
         E = rng.uniform(-1, 1, (n_ent, de)) * math.sqrt(6.0 / de)
         if self.kind == K.KIND_ROTATE:
             R = rng.uniform(0, 2 * math.pi, (n_rel, dr))  # phases
@@ -49,6 +54,8 @@ class ModelSpec:
             R = rng.normal(0, 1, (n_rel, dr))  # logits over the 8 group elements per block
         else:
             R = rng.uniform(-1, 1, (n_rel, dr)) * math.sqrt(6.0 / dr)
+            if self.unit_relations:
+                R /= np.maximum(np.linalg.norm(R, axis=1, keepdims=True), 1e-12)
         return np.ascontiguousarray(E, dtype=np.float32), np.ascontiguousarray(R, dtype=np.float32)
 
 
@@ -61,13 +68,13 @@ def _add(spec: ModelSpec, aliases: tuple[str, ...] = ()) -> None:
 
 _add(ModelSpec("TransE", K.KIND_TRANSE, 1, 1, 1, "real", "d", "euclidean",
                "Bordes et al., NeurIPS 2013",
-               dict(p=1, loss="margin", margin=1.0, normalize_entities=True)))
+               dict(p=1, loss="margin", margin=1.0, normalize_entities=True), unit_relations=True))
 _add(ModelSpec("DistMult", K.KIND_DISTMULT, 1, 1, 1, "real", "d", "cosine",
                "Yang et al., ICLR 2015",
-               dict(loss="margin", margin=1.0, normalize_entities=True)))
+               dict(loss="margin", margin=1.0, normalize_entities=True), unit_relations=True))
 _add(ModelSpec("ComplEx", K.KIND_COMPLEX, 2, 2, 2, "complex", "[re | im]", "cosine",
                "Trouillon et al., ICML 2016",
-               dict(loss="softplus", regularizer="l2", reg_weight=0.01)))
+               dict(loss="softplus", regularizer="l2", reg_weight=0.01), initializer="normal"))
 _add(ModelSpec("RotatE", K.KIND_ROTATE, 2, 1, 2, "complex", "[re | im]; relations unit modulus",
                "euclidean", "Sun et al., ICLR 2019",
                dict(p=1, loss="nssa", margin=9.0, adversarial_temperature=1.0)))
