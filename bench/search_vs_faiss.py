@@ -113,12 +113,29 @@ def timed(fn, reps: int = 1) -> float:
 
 
 def interleaved(ours, anchor, rounds: int) -> tuple[float, float]:
-    """Return median seconds of ours and of the anchor, run alternately `rounds` times."""
+    """Return median seconds of ours and of the anchor over `rounds` rounds.
+
+    `ours` and `anchor` are lists of equal work units (one query or one batch);
+    within a round the two sides alternate unit by unit (who goes first swaps
+    each unit), so load from other processes falls on both alike.
+    """
     a, b = [], []
-    ours(); anchor()  # warm caches and lazy set-up on both sides
-    for _ in range(rounds):
-        a.append(timed(ours))
-        b.append(timed(anchor))
+    for f, g in zip(ours[:2], anchor[:2]):  # warm caches and lazy set-up on both sides
+        f(); g()
+    clock = time.perf_counter
+    for r in range(rounds):
+        ta = tb = 0.0
+        for j, (f, g) in enumerate(zip(ours, anchor)):
+            if (j + r) % 2:
+                t0 = clock(); g(); t1 = clock(); f(); t2 = clock()
+                tb += t1 - t0
+                ta += t2 - t1
+            else:
+                t0 = clock(); f(); t1 = clock(); g(); t2 = clock()
+                ta += t1 - t0
+                tb += t2 - t1
+        a.append(ta)
+        b.append(tb)
     return statistics.median(a), statistics.median(b)
 
 
@@ -136,10 +153,10 @@ def part_exact(ctx, out):
     single = Q[:ctx["single"]]
     b100 = batches(Q[:ctx["batched"]], 100)
     for mode, ours, anchor, nqs in (
-            ("single", lambda: [flat.search(q, 10) for q in single],
-             lambda: [fx.search(q[None, :], 10) for q in single], len(single)),
-            ("batch100", lambda: [flat.search(b, 10) for b in b100],
-             lambda: [fx.search(b, 10) for b in b100], sum(len(b) for b in b100))):
+            ("single", [lambda q=q: flat.search(q, 10) for q in single],
+             [lambda q=q: fx.search(q[None, :], 10) for q in single], len(single)),
+            ("batch100", [lambda b=b: flat.search(b, 10) for b in b100],
+             [lambda b=b: fx.search(b, 10) for b in b100], sum(len(b) for b in b100))):
         t_ours, t_anchor = interleaved(ours, anchor, rounds)
         ids = np.concatenate([flat.search(b, 10).ids for b in batches(Q, 100)])
         emit(out, data=name, part="exact", mode=mode, queries=nqs,
@@ -182,12 +199,10 @@ def part_hnsw(ctx, out):
     for ef in ctx["efs"]:
         idx.search_params["ef"] = ef
         eng.expansion_search = ef
-        ours_b = lambda: [idx.search(b, 10) for b in b100]
-        raw_b = lambda: [eng.search(b, 10) for b in b100]
-        tb_o, tb_r = interleaved(ours_b, raw_b, rounds)
-        ours_s = lambda: [idx.search(q, 10) for q in single]
-        raw_s = lambda: [eng.search(q, 10) for q in single]
-        ts_o, ts_r = interleaved(ours_s, raw_s, rounds)
+        tb_o, tb_r = interleaved([lambda b=b: idx.search(b, 10) for b in b100],
+                                 [lambda b=b: eng.search(b, 10) for b in b100], rounds)
+        ts_o, ts_r = interleaved([lambda q=q: idx.search(q, 10) for q in single],
+                                 [lambda q=q: eng.search(q, 10) for q in single], rounds)
         ids = np.concatenate([idx.search(b, 10).ids for b in b100])
         rec = {"ef": ef, "recall10": round(recall(ids, Xn, Q, ctx["gt_s"], 10), 4),
                "ours_qps_batch": round(len(Q) / tb_o, 1), "usearch_qps_batch": round(len(Q) / tb_r, 1),
@@ -252,10 +267,10 @@ def part_ivfpq(ctx, out):
             else:
                 raw_params = faiss.SearchParametersIVF(nprobe=nprobe)
                 raw = lambda b: eng.search(b, 10, params=raw_params)
-            tb_o, tb_r = interleaved(lambda: [idx.search(b, 10) for b in b100],
-                                     lambda: [raw(b) for b in b100], rounds)
-            ts_o, ts_r = interleaved(lambda: [idx.search(q, 10) for q in single],
-                                     lambda: [raw(q[None, :]) for q in single], rounds)
+            tb_o, tb_r = interleaved([lambda b=b: idx.search(b, 10) for b in b100],
+                                     [lambda b=b, raw=raw: raw(b) for b in b100], rounds)
+            ts_o, ts_r = interleaved([lambda q=q: idx.search(q, 10) for q in single],
+                                     [lambda q=q, raw=raw: raw(q[None, :]) for q in single], rounds)
             ids = np.concatenate([idx.search(b, 10).ids for b in b100])
             raw_ids = np.concatenate([raw(b)[1] for b in b100])
             rec = {"nprobe": nprobe, "refine": refine, "recall10": round(recall(ids, Xn, Q, ctx["gt_s"], 10), 4),

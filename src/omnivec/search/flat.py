@@ -104,7 +104,7 @@ class FlatIndex(Index):
     def _engine_add(self, X: np.ndarray, ids: np.ndarray) -> None:
         pass
 
-    def _engine_search(self, Q, k, allowed, n_ok, sp):
+    def _engine_search(self, Q, k, allowed, n_ok, sp, filtered):
         parts = []
         if self.n_base:
             mask = None if allowed is None else allowed[:self.n_base]

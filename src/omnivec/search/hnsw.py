@@ -93,15 +93,16 @@ class HNSWIndex(Index):
         if ids.ndim == 1:  # usearch answers one query with a 1-D Matches of only the found
             found = np.array([len(ids)])
             pad = count - len(ids)
-            ids = np.concatenate([ids, np.full(pad, -1, np.int64)])[None, :]
-            dist = np.concatenate([dist, np.full(pad, np.inf, dist.dtype)])[None, :]
-            return ids, dist, found
+            if pad:
+                ids = np.concatenate([ids, np.full(pad, -1, np.int64)])
+                dist = np.concatenate([dist, np.full(pad, np.inf, dist.dtype)])
+            return ids[None, :], dist[None, :], found
         found = np.asarray(m.counts).reshape(-1)
         if (found < ids.shape[1]).any():
             ids[np.arange(ids.shape[1])[None, :] >= found[:, None]] = -1
         return ids, dist, found
 
-    def _engine_search(self, Q, k, allowed, n_ok, sp):
+    def _engine_search(self, Q, k, allowed, n_ok, sp, filtered):
         eng = self.engine
         ef = int(sp["ef"])
         if eng.expansion_search != ef:
@@ -112,7 +113,10 @@ class HNSWIndex(Index):
             ids, dist, _ = self._run(eng, Qp, k)
             return ids, self._scores(dist).astype(np.float32, copy=False)
         # Ask for enough candidates that k pass the mask, widening until they do.
-        fetch = min(total, k + math.ceil(k * total / max(n_ok, 1) * 1.3))
+        if filtered:
+            fetch = min(total, k + math.ceil(k * total / max(n_ok, 1) * 1.3))
+        else:  # only deletes to skip: a few spare candidates usually suffice
+            fetch = min(total, k + min(self.n_deleted, k))
         nq = len(Q)
         out_ids = np.full((nq, k), -1, np.int64)
         out_sc = np.full((nq, k), -np.inf, np.float32)

@@ -126,9 +126,12 @@ def fingerprint(emb) -> dict:
 
 
 def _fingerprint_problem(stored: dict, current: dict) -> str | None:
-    for field in ("n", "dim", "metric", "storage"):
+    for field, what in (("n", "rows"), ("dim", "dimensions")):
         if stored.get(field) != current.get(field):
-            return f"it was built for {field} {stored.get(field)!r} but the table has {current.get(field)!r}"
+            return f"it was built for {stored.get(field)} {what} but the table has {current.get(field)}"
+    for field in ("metric", "storage"):
+        if stored.get(field) != current.get(field):
+            return f"it was built for {field} {stored.get(field)!r} but the table's {field} is {current.get(field)!r}"
     a, b = stored.get("crc32", {}), current.get("crc32", {})
     for field in sorted(set(a) | set(b)):
         if a.get(field) != b.get(field):
@@ -162,6 +165,7 @@ class Index:
         self.dim = emb.dim
         self.metric = emb._metric
         self.deleted = np.zeros(self.n_base, bool)
+        self.n_deleted = 0          # kept beside the mask: a search must not scan it to know
         self.extra_keys: list[Key] = []
         self.extra_vectors = np.zeros((0, self.dim), np.float32)
         self._extra_store: VectorStore | None = None
@@ -176,7 +180,7 @@ class Index:
         return self.n_base + len(self.extra_keys)
 
     def __len__(self) -> int:
-        return int(self.total - self.deleted.sum())
+        return self.total - self.n_deleted
 
     def _extra_map(self) -> dict[Key, int]:
         if self._key_to_extra is None:
@@ -224,7 +228,12 @@ class Index:
         """Return vectors as the engine sees them: float32, unit length under cosine."""
         X = np.ascontiguousarray(X, dtype=np.float32)
         if self.metric.name == "cosine":
-            norms = np.linalg.norm(X, axis=1, keepdims=True)
+            if len(X) == 1:  # one query: the cheapest path, it is paid on every call
+                n = float(np.sqrt(X[0] @ X[0]))
+                return X / np.float32(n) if n > 0 else X
+            norms = np.sqrt(np.einsum("ij,ij->i", X, X))[:, None]
+            if norms.all():
+                return X / norms
             X = np.divide(X, norms, out=np.zeros_like(X), where=norms > 0)
         return X
 
@@ -254,7 +263,7 @@ class Index:
             raise DimensionError(f"queries have shape {np.asarray(queries).shape}; this index has "
                                  f"{self.dim} dims (expected (dims,) or (queries, {self.dim}))")
         Q = np.ascontiguousarray(Q, dtype=np.float32)
-        if not np.isfinite(Q).all():
+        if not np.isfinite(Q.sum()) and not np.isfinite(Q).all():
             bad = int(np.flatnonzero(~np.isfinite(Q).all(axis=1))[0])
             raise InputError(f"query {bad} holds NaN or infinity")
         return Q
@@ -355,6 +364,7 @@ class Index:
     def _mark_deleted(self, ids: np.ndarray) -> None:
         if len(ids):
             self.deleted[ids] = True
+            self.n_deleted = int(np.count_nonzero(self.deleted))
             self._key_to_extra = None
 
     def _append(self, keys: list[Key], X: np.ndarray) -> np.ndarray:
@@ -375,23 +385,26 @@ class Index:
         Search parameters (e.g. ef for HNSW, nprobe for IVF-PQ) override the
         index defaults for this call.
         """
-        from .filters import as_filter
-
         Q = self._check_queries(queries)
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
             raise InputError(f"k must be an int >= 0; got {k!r}")
-        sp = dict(self.search_params)
-        for name, v in search_params.items():
-            if name not in sp:
-                raise InputError(f"unknown search parameter {name!r} for the {self.name} index; valid ones "
-                                 f"are: {', '.join(sorted(sp)) or 'none'}")
-            sp[name] = v
-        flt = as_filter(filter)
+        sp = self.search_params
+        if search_params:
+            sp = dict(sp)
+            for name, v in search_params.items():
+                if name not in sp:
+                    raise InputError(f"unknown search parameter {name!r} for the {self.name} index; valid "
+                                     f"ones are: {', '.join(sorted(sp)) or 'none'}")
+                sp[name] = v
+        flt = None
+        if filter is not None:
+            from .filters import as_filter
+            flt = as_filter(filter)
         allowed = None
         if flt is not None:
             allowed = flt.resolve(self)
             allowed &= ~self.deleted
-        elif self.deleted.any():
+        elif self.n_deleted:
             allowed = ~self.deleted
         n_ok = self.total if allowed is None else int(np.count_nonzero(allowed))
         kk = min(int(k), n_ok)
@@ -401,9 +414,9 @@ class Index:
         if allowed is not None and n_ok <= max(kk, self.exact_fraction * self.total):
             ids, scores = self._exact_over(Q, kk, np.flatnonzero(allowed))
             return Hits(ids, scores, self)
-        ids, scores = self._engine_search(Q, kk, allowed, n_ok, sp)
-        short = (ids < 0).any(axis=1)
-        if short.any():
+        ids, scores = self._engine_search(Q, kk, allowed, n_ok, sp, flt is not None)
+        if (ids < 0).any():
+            short = (ids < 0).any(axis=1)
             # The engine found fewer than k (graph or probe limits): answer those exactly.
             cand = np.flatnonzero(allowed) if allowed is not None else np.arange(self.total)
             fid, fsc = self._exact_over(Q[short], kk, cand)
@@ -473,7 +486,7 @@ class Index:
         """Return a JSON-able summary: backend, sizes, parameters, fingerprint."""
         return {"backend": self.name, "path": self.path, "table": self.emb.name, "dim": self.dim,
                 "metric": self.metric.name, "ids": self.total, "live": len(self),
-                "deleted": int(self.deleted.sum()), "added": len(self.extra_keys),
+                "deleted": self.n_deleted, "added": len(self.extra_keys),
                 "params": _jsonable(self.params),
                 "fingerprint": self._fingerprint or fingerprint(self.emb)}
 
@@ -488,7 +501,12 @@ class Index:
         raise NotImplementedError
 
     def _engine_search(self, Q: np.ndarray, k: int, allowed: np.ndarray | None, n_ok: int,
-                       sp: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+                       sp: dict[str, Any], filtered: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Return (ids, scores), (queries x k), -1 where the engine found fewer than k.
+
+        `allowed` masks the ids that may come back (None: all); `filtered`
+        tells a user filter from a mask of deletes only.
+        """
         raise NotImplementedError
 
     def _engine_bytes(self) -> np.ndarray:
@@ -590,6 +608,7 @@ def open_index(path: str | os.PathLike, emb, *, backend: str | None = None) -> I
         extra_keys = need("extra_keys_ids", (n_extra,), np.int64).tolist()
     index = cls(emb, params, stored_fp)
     index.deleted = deleted.astype(bool)
+    index.n_deleted = int(np.count_nonzero(index.deleted))
     index.extra_keys = extra_keys
     index.extra_vectors = np.array(extra_vectors)
     index._engine_load(engine[:nbytes])

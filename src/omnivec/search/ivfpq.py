@@ -91,7 +91,7 @@ class IVFPQIndex(Index):
             return -np.sqrt(np.maximum(D, 0.0))
         return D
 
-    def _engine_search(self, Q, k, allowed, n_ok, sp):
+    def _engine_search(self, Q, k, allowed, n_ok, sp, filtered):
         faiss = _faiss()
         Qp = self._prepare(Q) if self.metric.name == "cosine" else Q
         refine = int(sp["refine"])
@@ -99,8 +99,7 @@ class IVFPQIndex(Index):
         params = faiss.SearchParametersIVF()
         params.nprobe = int(sp["nprobe"])
         sel = bits = None
-        if allowed is not None and self.deleted.any() and allowed is not None and \
-                np.array_equal(allowed, ~self.deleted):
+        if not filtered:
             allowed = None  # deleted codes are already gone from the lists
         if allowed is not None:
             bits = np.packbits(allowed, bitorder="little")
