@@ -33,8 +33,11 @@ def _tables() -> dict[str, dict[str, omnivec.Embeddings]]:
     sub = omnivec.Embeddings(words[:4], v[:4], metric="euclidean",
                              subwords=Subwords(minn=2, maxn=3, bucket=4,
                                                vectors=rng.standard_normal((4, 6)).astype(np.float32)))
+    from omnivec.store.oov import prepare_oov
+
     return {
         "float32": {"words": plain},
+        "oov-index": {"o": prepare_oov(omnivec.Embeddings(words[:6], v[:6]))},
         "int8": {"words": plain.astype("int8")},
         "binary": {"words": plain.astype("binary")},
         "float16+ints": {"w": plain.astype("float16"), "ids": ints},
@@ -82,6 +85,11 @@ def exercise(path) -> None:
             emb.rows(keys)
         except OmnivecError:
             pass
+        for unknown in ("kingg", "Straß", "zz"):
+            try:
+                emb.vector(unknown, oov=True)
+            except OmnivecError:
+                pass
         if len(emb) and emb.dim:
             try:
                 emb.most_similar(emb.keys.key(0), topn=3)
