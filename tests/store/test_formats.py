@@ -356,3 +356,54 @@ def test_parse_matches_python_float_on_many_spellings(rng):
 def test_parse_rejects_non_numbers(bad):
     v, ok = P.parse_one(np.frombuffer(bad.encode(), np.uint8))
     assert not ok
+
+
+GENSIM_FILES = [("euclidean_vectors.bin", "word2vec-binary"), ("poincare_vectors.bin", "word2vec-binary"),
+                ("high_precision.kv.txt", "word2vec-text"), ("lee_fasttext.vec", "fasttext-vec"),
+                ("test_glove.txt", "glove")]
+
+
+@pytest.mark.parametrize("name,fmt", GENSIM_FILES)
+def test_files_written_by_other_tools_match_gensim(name, fmt):
+    # Real files from gensim's own test data, read by gensim's loader as the oracle.
+    gensim = pytest.importorskip("gensim")
+    from gensim.models import KeyedVectors
+
+    path = Path(gensim.__file__).parent / "test" / "test_data" / name
+    if not path.exists():
+        pytest.skip(f"this gensim wheel has no {name}")
+    assert detect_format(path) == fmt
+    emb, _ = import_vectors(path)
+    kv = KeyedVectors.load_word2vec_format(path, binary=fmt.endswith("binary"), no_header=fmt == "glove")
+    assert list(emb.keys) == kv.index_to_key
+    assert np.array_equal(emb.vectors, kv.vectors)
+
+
+def test_gensim_native_file_is_refused(tmp_path):
+    gensim_models = pytest.importorskip("gensim.models")
+    kv = gensim_models.KeyedVectors(4)
+    kv.add_vectors(["a", "b"], np.ones((2, 4), np.float32))
+    kv.save(str(tmp_path / "native.kv"))
+    from omnivec.errors import FormatError
+
+    with pytest.raises(FormatError, match="from_gensim"):
+        import_vectors(tmp_path / "native.kv")
+
+
+@pytest.mark.parametrize("storage", ["float32", "float16", "int8", "binary"])
+def test_streamed_model_file_equals_the_core_writer(tmp_path, storage):
+    # An import with a destination streams rows through a raw file; the model file it
+    # writes must be the one Embeddings.save writes for the same table, byte for byte.
+    lines = W2V.read_text("utf-8").splitlines(keepends=True)
+    src = tmp_path / "dups.txt"
+    src.write_text("".join(lines[1:40]) + lines[5] + "x nan" + " 1" * 49 + "\n" + "".join(lines[40:]))
+    for fmt, path in (("glove", src), ("word2vec-binary", tmp_path / "v.bin")):
+        if fmt == "word2vec-binary":
+            emb, _ = import_vectors(W2V)
+            export_vectors(emb, path, fmt)
+        streamed, report = import_vectors(path, tmp_path / "s.omv", storage=storage, nan="skip")
+        in_memory, _ = import_vectors(path, storage=storage, nan="skip")
+        in_memory.replace(meta=streamed.meta).save(tmp_path / "m.omv")
+        assert (tmp_path / "s.omv").read_bytes() == (tmp_path / "m.omv").read_bytes()
+        assert verify(tmp_path / "s.omv") == []
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["dups.txt", "s.omv", "m.omv"] + (["v.bin"] if fmt != "glove" else []))

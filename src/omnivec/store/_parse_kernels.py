@@ -261,11 +261,13 @@ def parse_lines_serial(buf, starts, ends, nlines, dim, out, row0, key_end, statu
 
 
 @njit(cache=True, nogil=True)
-def commit_lines(buf, starts, nlines, status, key_end, out, row0, row, max_rows, nan_policy,
+def commit_lines(buf, starts, nlines, status, key_end, out, row0, row, vshift, max_rows, nan_policy,
                  blob, blob_pos, offsets, row_line, line0, counters):
     """Walk a parsed batch in order: keep good rows (compacted to `row`), copy their keys.
 
-    Row r of the batch sits at out[row0 + r]; kept rows move to out[row], keys
+    Rows are global numbers; the vector of global row g lives at out[g - vshift]
+    (vshift = 0 when `out` holds every row, the batch's first row when it
+    holds one batch).  Line i of the batch sits at row row0 + i; kept rows move to row `row`, keys
     go to blob[blob_pos:] with offsets[row + 1] and row_line[row] = its 1-based
     line number.  counters[0] += blank lines, counters[1] += non-finite rows
     skipped or zeroed, counters[2] = first non-finite line (if none yet).
@@ -289,10 +291,10 @@ def commit_lines(buf, starts, nlines, status, key_end, out, row0, row, max_rows,
             if nan_policy == NAN_SKIP:
                 continue
             for j in range(out.shape[1]):
-                out[row, j] = 0.0
+                out[row - vshift, j] = 0.0
         elif row != row0 + i:
             for j in range(out.shape[1]):
-                out[row, j] = out[row0 + i, j]
+                out[row - vshift, j] = out[row0 + i - vshift, j]
         s = starts[i]
         for j in range(s, key_end[i]):
             blob[blob_pos] = buf[j]
@@ -304,12 +306,12 @@ def commit_lines(buf, starts, nlines, status, key_end, out, row0, row, max_rows,
 
 
 @njit(cache=True, nogil=True)
-def parse_w2v_binary(buf, pos, end, final, dim, out, row, max_rows, nan_policy, blob, blob_pos,
+def parse_w2v_binary(buf, pos, end, final, dim, out, row, vshift, max_rows, nan_policy, blob, blob_pos,
                      offsets, row_off, base, max_key, counters):
     """Parse word2vec binary records (key, ' ', dim little-endian float32) from buf[pos:end].
 
     Leading '\\n' before a key is skipped (word2vec writes one after each
-    vector).  Record r goes to out[row], its key to blob, row_off[row] = the
+    vector).  Record r goes to out[row - vshift], its key to blob, row_off[row] = the
     absolute byte offset (base + index) where the record starts.
     Returns (next pos, new row, new blob_pos, status) with status 0 = needs
     more bytes or done, 1 = no space within max_key bytes (error at next pos),
@@ -349,7 +351,7 @@ def parse_w2v_binary(buf, pos, end, final, dim, out, row, max_rows, nan_policy, 
             f = fview[0]
             if not np.isfinite(f):
                 bad = True
-            out[row, j] = f
+            out[row - vshift, j] = f
         if bad:
             if nan_policy == NAN_ERROR:
                 return p, row, blob_pos, 2
@@ -360,7 +362,7 @@ def parse_w2v_binary(buf, pos, end, final, dim, out, row, max_rows, nan_policy, 
                 pos = q + rec
                 continue
             for j in range(dim):
-                out[row, j] = 0.0
+                out[row - vshift, j] = 0.0
         for j in range(p, k):
             blob[blob_pos] = buf[j]
             blob_pos += 1

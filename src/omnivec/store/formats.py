@@ -295,9 +295,13 @@ def _detect_text(path: str, sample: bytes, compression: str | None) -> str:
         if _looks_binary(rest[:4096]) or (d > 0 and b" " in rest[:MAX_BINARY_KEY] and not _textual(rest)):
             return "word2vec-binary"
         return "fasttext-vec" if is_vec else "word2vec-text"
-    if _looks_binary(first[:4096]):
+    if _looks_binary(first[:4096]) or _looks_binary(sample[:4096]):
+        hint = ""
+        if Path(path).name.lower().endswith(".bin"):
+            hint = ("; a fastText .bin from before fastText 0.2 has no magic number and is not "
+                    "supported: save it again with a current fastText")
         raise FormatError("not a vector file: unrecognised binary data (starts with "
-                          f"{sample[:8].hex(' ')})", path=path, offset=0)
+                          f"{sample[:8].hex(' ')}){hint}", path=path, offset=0)
     toks = first.split()
     if len(toks) < 2:
         shown = first[:60].decode("utf-8", "replace")
@@ -346,6 +350,7 @@ class _Options:
     progress: bool | None
     key_column: str | None
     vector_column: str | None
+    spill_dir: str | None = None     # stream parsed rows to a raw file here (imports with a dst)
 
 
 def _check_options(o: _Options) -> None:
@@ -375,13 +380,73 @@ def _check_options(o: _Options) -> None:
 
 @dataclass
 class _Parsed:
-    vectors: np.ndarray          # (rows, dim) float32, finite
+    vectors: np.ndarray | None   # (rows, dim) float32, finite; None when streamed to raw_path
     blob: np.ndarray | None      # UTF-8 keys (str keys) ...
     offsets: np.ndarray | None
     ids: np.ndarray | None = None   # ... or int64 keys
     where: np.ndarray | None = None  # per row: 1-based line, or byte offset when by_offset
     by_offset: bool = False
     keys_path: str | None = None     # the file that `where` refers to, when not the source
+    raw_path: str | None = None      # rows x dim float32, row-major, when streamed
+    rows: int = 0
+    dim: int = 0
+
+
+class _Rows:
+    """Where parsed vectors go: one growing in-memory array, or batch by batch to a raw file.
+
+    The raw file (float32, row-major) lives in the destination folder and is
+    read once more to write the model file, so an import with a destination
+    holds one batch of vectors in memory, not the whole table.
+    """
+
+    def __init__(self, cap: int, dim: int, path: str, spill_dir: str | None) -> None:
+        self.dim = dim
+        self.path = path
+        self.raw_path = None
+        self.fh = None
+        if spill_dir is not None:
+            self.batch = max(256, min(BATCH_LINES, (8 * 2**20) // (4 * dim)))
+            self.out = np.empty((self.batch, dim), np.float32)
+            import tempfile
+
+            fd, self.raw_path = tempfile.mkstemp(prefix=".omnivec-rows.", suffix=".tmp", dir=spill_dir)
+            self.fh = os.fdopen(fd, "wb")
+        else:
+            self.batch = BATCH_LINES
+            self.out = _alloc_rows(cap, dim, path)
+
+    def prepare(self, row: int, lines: int) -> tuple[np.ndarray, int, int]:
+        """Return (array, index where the batch's first line goes, vshift) with room for `lines` rows."""
+        if self.fh is not None:
+            if lines > len(self.out):
+                self.out = np.empty((lines, self.dim), np.float32)
+            return self.out, 0, row
+        if row + lines > len(self.out):
+            cap = max(int(len(self.out) * 1.5) + 1024, row + lines)
+            new = _alloc_rows(cap, self.dim, self.path)
+            new[:row] = self.out[:row]
+            self.out = new
+        return self.out, row, 0
+
+    def commit(self, old_row: int, new_row: int) -> None:
+        """Write the batch's kept rows (streaming mode)."""
+        if self.fh is not None and new_row > old_row:
+            self.fh.write(memoryview(self.out[:new_row - old_row]).cast("B"))
+
+    def finish(self, rows: int) -> tuple[np.ndarray | None, str | None]:
+        """Return (in-memory vectors, None) or (None, raw file path)."""
+        if self.fh is not None:
+            self.fh.close()
+            return None, self.raw_path
+        return self.out[:rows], None
+
+    def discard(self) -> None:
+        """Remove the raw file after a failure."""
+        if self.fh is not None:
+            self.fh.close()
+        if self.raw_path is not None:
+            Path(self.raw_path).unlink(missing_ok=True)
 
 
 # -- text: word2vec / GloVe / .vec --------------------------------------------------
@@ -395,14 +460,14 @@ def _read_text(path: str, fmt: str, o: _Options, report: ImportReport) -> _Parse
 
 
 class _TextReader:
+    cut = False   # the failing line is the file's last and has no newline
+
     def __init__(self, src: _Source, o: _Options, report: ImportReport) -> None:
         self.src = src
         self.path = src.path
         self.o = o
         self.report = report
         self.nan_code = NAN_POLICIES[o.nan]
-
-    cut = False   # the failing line is the file's last and has no newline
 
     def fail(self, msg: str, line: int | None, offset: int | None, cls=ParseError):
         if self.cut:
@@ -459,30 +524,37 @@ class _TextReader:
         self.dim = dim
         self.report.dim = dim
         # Capacity: the header's row count (virtual memory until written), else an estimate.
-        limit = o.max_rows if o.max_rows is not None else None
+        limit = o.max_rows
         if n_head is not None:
             cap = n_head if limit is None else min(n_head, limit)
-            if not src.compression:
-                cap = min(cap, src.size // (2 * dim + 2) + 1)
         else:
             sample_lines = max(1, int(np.count_nonzero(buf[:filled] == 10)))
             total = src.size if not src.compression else src.size * 4
             cap = int(total / max(1.0, filled / sample_lines) * 1.2) + 1024
-            if not src.compression:
-                cap = min(cap, src.size // (2 * dim + 2) + 1)
             if limit is not None:
                 cap = min(cap, limit)
+        if not src.compression:
+            cap = min(cap, src.size // (2 * dim + 2) + 1)
         cap = max(int(cap), 1)
-        out = _alloc_rows(cap, dim, self.path)
+        sink = _Rows(cap, dim, self.path, o.spill_dir)
+        try:
+            return self._loop(src, sink, buf, filled, eof, pos, line_no, n_head, limit, cap)
+        except BaseException:
+            sink.discard()
+            raise
+
+    def _loop(self, src, sink, buf, filled, eof, pos, line_no, n_head, limit, cap) -> _Parsed:
+        o, dim = self.o, self.dim
+        batch_lines = sink.batch
         offsets = np.zeros(cap + 1, np.int64)
         row_line = np.zeros(cap, np.int64)
         blob = np.empty(max(1024, cap * 12), np.uint8)
-        starts = np.empty(BATCH_LINES, np.int64)
-        ends = np.empty(BATCH_LINES, np.int64)
-        key_end = np.empty(BATCH_LINES, np.int64)
-        status = np.empty(BATCH_LINES, np.int64)
-        errpos = np.empty(BATCH_LINES, np.int64)
-        nvals = np.empty(BATCH_LINES, np.int64)
+        starts = np.empty(batch_lines, np.int64)
+        ends = np.empty(batch_lines, np.int64)
+        key_end = np.empty(batch_lines, np.int64)
+        status = np.empty(batch_lines, np.int64)
+        errpos = np.empty(batch_lines, np.int64)
+        nvals = np.empty(batch_lines, np.int64)
         counters = np.array([0, 0, -1], np.int64)
         row = 0
         blob_pos = 0
@@ -493,17 +565,13 @@ class _TextReader:
             while True:
                 while True:
                     data_lines = row + (counters[1] if self.nan_code == P.NAN_SKIP else 0)
-                    room = cap - row
+                    room = batch_lines
                     if n_head is not None:
                         room = min(room, n_head - data_lines)
                     if limit is not None:
                         room = min(room, limit - row)
                     if room <= 0:
-                        at_header = n_head is not None and data_lines >= n_head
                         at_limit = limit is not None and row >= limit
-                        if not at_header and not at_limit:
-                            out, offsets, row_line, cap = _grow_rows(out, offsets, row_line, row, self.path)
-                            continue
                         # Peek at the next line: blank lines may follow; a row means too many rows.
                         nl, nxt = P.index_lines(buf, pos, filled, eof, starts[:1], ends[:1])
                         if nl == 0:
@@ -519,24 +587,27 @@ class _TextReader:
                             break
                         self.fail(f"the header (line 1) announces {n_head:,} rows but more follow "
                                   f"(row {data_lines + 1:,} is here)", line_no + 1, base + int(starts[0]))
-                    nl, nxt = P.index_lines(buf, pos, filled, eof, starts[:min(room, BATCH_LINES)],
-                                            ends[:min(room, BATCH_LINES)])
+                    nl, nxt = P.index_lines(buf, pos, filled, eof, starts[:room], ends[:room])
                     if nl == 0:
                         break
                     need = blob_pos + int(ends[nl - 1] - starts[0])
                     if need > len(blob):
                         blob = _grow(blob, max(need, 2 * len(blob)))
+                    if row + nl > len(row_line):
+                        cap = max(int(len(row_line) * 1.5) + 1024, row + nl)
+                        offsets, row_line = _grow(offsets, cap + 1), _grow(row_line, cap)
+                    out, at, vshift = sink.prepare(row, nl)
                     parse = P.parse_lines if nl >= PARALLEL_MIN_LINES else P.parse_lines_serial
-                    if row + nl > cap:
-                        out, offsets, row_line, cap = _grow_rows(out, offsets, row_line, row + nl, self.path)
-                    parse(buf, starts, ends, nl, dim, out, row, key_end, status, errpos, nvals)
+                    parse(buf, starts, ends, nl, dim, out, at, key_end, status, errpos, nvals)
+                    old = row
                     done, row, blob_pos, stop = P.commit_lines(
-                        buf, starts, nl, status, key_end, out, row, row, cap, self.nan_code,
-                        blob, blob_pos, offsets, row_line, line_no, counters)
+                        buf, starts, nl, status, key_end, out, row, row, vshift, len(row_line),
+                        self.nan_code, blob, blob_pos, offsets, row_line, line_no, counters)
                     if stop != P.STOP_NONE:
                         self.cut = eof and int(ends[done]) == filled and (filled == 0 or buf[filled - 1] != 10)
                         self._line_error(buf, base, starts, ends, key_end, status, errpos, nvals,
                                          done, line_no, n_head, stop)
+                    sink.commit(old, row)
                     pos = nxt
                     line_no += nl
                 if stopped or eof:
@@ -567,8 +638,9 @@ class _TextReader:
         self.report.nan_rows = int(counters[1])
         if counters[2] >= 0:
             self.report.first_nan_line = int(counters[2])
-        return _Parsed(vectors=out[:row], blob=blob[:blob_pos].copy(), offsets=offsets[:row + 1],
-                       where=row_line[:row])
+        vectors, raw = sink.finish(row)
+        return _Parsed(vectors=vectors, blob=blob[:blob_pos].copy(), offsets=offsets[:row + 1].copy(),
+                       where=row_line[:row].copy(), raw_path=raw, rows=row, dim=dim)
 
     def _line_error(self, buf, base, starts, ends, key_end, status, errpos, nvals, i, line_no, n_head, stop):
         line = line_no + i + 1
@@ -605,8 +677,15 @@ class _TextReader:
 
 
 def _find_nl(buf: np.ndarray, start: int, end: int) -> int:
-    hit = np.flatnonzero(buf[start:end] == 10)
-    return int(start + hit[0]) if len(hit) else -1
+    # Look in growing windows: the first line is short, the buffer is not.
+    step = 4096
+    while start < end:
+        hit = np.flatnonzero(buf[start:min(end, start + step)] == 10)
+        if len(hit):
+            return int(start + hit[0])
+        start += step
+        step *= 4
+    return -1
 
 
 def _fill(src: _Source, buf: np.ndarray, start: int) -> int:
@@ -642,17 +721,11 @@ def _alloc_rows(cap: int, dim: int, path: str) -> np.ndarray:
                           f"({cap * dim * 4 / 2**30:,.1f} GiB) for this file", path=path) from None
 
 
-def _grow_rows(out, offsets, row_line, need, path):
-    cap = max(int(len(out) * 1.5) + 1024, need)
-    new = _alloc_rows(cap, out.shape[1], path)
-    new[:len(out)] = out
-    return new, _grow(offsets, cap + 1), _grow(row_line, cap), cap
-
-
 # -- word2vec binary ------------------------------------------------------------------
 
 def _read_w2v_binary(path: str, fmt: str, o: _Options, report: ImportReport) -> _Parsed:
     src = _Source(path)
+    sink = None
     try:
         if src.size == 0:
             raise FormatError("the file is empty (0 bytes): no vectors to import", path=path, offset=0)
@@ -676,7 +749,7 @@ def _read_w2v_binary(path: str, fmt: str, o: _Options, report: ImportReport) -> 
         if not src.compression:
             cap = min(cap, (src.size - nl) // (4 * dim + 2) + 1)
         cap = max(cap, 1)
-        out = _alloc_rows(cap, dim, path)
+        sink = _Rows(cap, dim, path, o.spill_dir)
         offsets = np.zeros(cap + 1, np.int64)
         row_off = np.zeros(cap, np.int64)
         blob = np.empty(max(1024, cap * 12), np.uint8)
@@ -688,15 +761,19 @@ def _read_w2v_binary(path: str, fmt: str, o: _Options, report: ImportReport) -> 
         nan_code = NAN_POLICIES[o.nan]
         with _progress(f"Importing {Path(path).name}", src.size / 1e6, unit="MB", enabled=o.progress) as task:
             while True:
-                if row >= cap and row < limit:
-                    out, offsets, row_off, cap = _grow_rows(out, offsets, row_off, row + 1, path)
+                done = row + (int(counters[1]) if nan_code == P.NAN_SKIP else 0)
+                want = min(sink.batch, limit - done)
+                if row + want > len(row_off):
+                    cap = max(int(len(row_off) * 1.5) + 1024, row + want)
+                    offsets, row_off = _grow(offsets, cap + 1), _grow(row_off, cap)
                 if len(blob) - blob_pos < filled - pos:
                     blob = _grow(blob, max(2 * len(blob), blob_pos + filled - pos))
-                done = row + (int(counters[1]) if nan_code == P.NAN_SKIP else 0)
-                stop_at = min(cap, row + (limit - done))
+                out, at, vshift = sink.prepare(row, want)
+                old = row
                 pos, row, blob_pos, st = P.parse_w2v_binary(
-                    buf, pos, filled, eof, dim, out, row, stop_at, nan_code, blob, blob_pos,
+                    buf, pos, filled, eof, dim, out, row, vshift, row + want, nan_code, blob, blob_pos,
                     offsets, row_off, base, MAX_BINARY_KEY, counters)
+                sink.commit(old, row)
                 done = row + (int(counters[1]) if nan_code == P.NAN_SKIP else 0)
                 if st == 1:
                     raise ParseError(f"record {done + 1:,}: no blank after a key within "
@@ -712,8 +789,8 @@ def _read_w2v_binary(path: str, fmt: str, o: _Options, report: ImportReport) -> 
                                      + src.where(), path=path, offset=base + pos)
                 if done >= limit:
                     break
-                if row >= cap:
-                    continue
+                if row - old == want:
+                    continue          # the batch filled up; the buffer may hold more
                 if eof:
                     break
                 rest = filled - pos
@@ -734,7 +811,7 @@ def _read_w2v_binary(path: str, fmt: str, o: _Options, report: ImportReport) -> 
                                  f"{done:,} (truncated?)" + src.where(), path=path, offset=base + filled)
             if o.max_rows is not None and done >= o.max_rows and n_head > o.max_rows:
                 report.max_rows_reached = True
-            elif not eof or filled > pos:
+            else:
                 # After the last announced row only newlines may follow.
                 tail = buf[pos:filled]
                 extra = np.flatnonzero((tail != 10) & (tail != 13))
@@ -749,8 +826,13 @@ def _read_w2v_binary(path: str, fmt: str, o: _Options, report: ImportReport) -> 
         report.nan_rows = int(counters[1])
         if counters[2] >= 0:
             report.first_nan_offset = int(counters[2])
-        return _Parsed(vectors=out[:row], blob=blob[:blob_pos].copy(), offsets=offsets[:row + 1],
-                       where=row_off[:row], by_offset=True)
+        vectors, raw = sink.finish(row)
+        return _Parsed(vectors=vectors, blob=blob[:blob_pos].copy(), offsets=offsets[:row + 1].copy(),
+                       where=row_off[:row].copy(), by_offset=True, raw_path=raw, rows=row, dim=dim)
+    except BaseException:
+        if sink is not None:
+            sink.discard()
+        raise
     finally:
         src.close()
 
@@ -758,9 +840,8 @@ def _read_w2v_binary(path: str, fmt: str, o: _Options, report: ImportReport) -> 
 def _key_at(buf: np.ndarray, pos: int) -> str:
     while pos < len(buf) and buf[pos] in (10, 13):
         pos += 1
-    end = _find_nl(buf, pos, min(len(buf), pos + 200))
     raw = buf[pos:pos + 200].tobytes()
-    return raw.split(b" ", 1)[0].decode("utf-8", "replace")[:60] if end != pos else ""
+    return raw.split(b" ", 1)[0].decode("utf-8", "replace")[:60]
 
 
 # -- numpy .npy + keys file -------------------------------------------------------
@@ -1137,13 +1218,10 @@ def _read_fasttext_bin(path: str, fmt: str, o: _Options, report: ImportReport):
 
 # -- from parsed arrays to Embeddings -------------------------------------------------
 
-def _finish(parsed: _Parsed, path: str, o: _Options, report: ImportReport, meta: dict):
-    from ..embeddings import Embeddings
-    from ..metrics import get_metric
+def _keys_table(parsed: _Parsed, path: str, o: _Options, report: ImportReport):
+    """Return (KeyTable, keep mask or None): keys checked for UTF-8, duplicates handled per policy."""
     from .keys import KeyTable
-    from .vectors import VectorStore
 
-    vectors = parsed.vectors
     where_path = parsed.keys_path or path
     if parsed.ids is not None:
         table, keep = KeyTable.from_keys(parsed.ids, on_duplicate="first")
@@ -1152,56 +1230,183 @@ def _finish(parsed: _Parsed, path: str, o: _Options, report: ImportReport, meta:
             if o.on_duplicate == "error":
                 raise _dup_error(str(int(parsed.ids[first])), first, parsed, where_path)
             _note_dups(report, parsed, first, str(int(parsed.ids[first])), int((~keep).sum()))
-            n = P.compact_rows(vectors, keep)
-            vectors = vectors[:n]
-    else:
-        blob, offsets = parsed.blob, parsed.offsets
-        if o.encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
-            blob, offsets = _transcode(blob, offsets, o.encoding, o.encoding_errors, parsed, where_path,
-                                       report)
-        bad = np.zeros(len(offsets) - 1, np.bool_)
-        nbad = P.utf8_bad_rows(blob, offsets, bad)
-        if nbad:
-            rows = np.flatnonzero(bad)
-            if o.encoding_errors == "strict":
-                r = int(rows[0])
-                raw = blob[offsets[r]:offsets[r + 1]].tobytes()
-                try:
-                    raw.decode("utf-8")
-                    pos = len(raw)
-                except UnicodeDecodeError as exc:
-                    pos = exc.start
-                line, off = _loc(parsed, r)
-                if off is not None:
-                    off += pos
-                raise ParseError(f"the key {raw[:60]!r} is not valid UTF-8 (at its byte {pos}); pass "
-                                 "encoding_errors='replace' to replace bad bytes with U+FFFD, or "
-                                 "encoding= the file's encoding", path=where_path, line=line,
-                                 offset=None if line is not None else off)
-            blob, offsets = _replace_keys(blob, offsets, bad)
-            report.replaced_encodings += int(nbad)
-        index = np.full(KK.index_capacity(len(offsets) - 1), KK.EMPTY, np.int64)
-        dups, first = KK.build_str_index(blob, offsets, index)
-        if dups:
-            key = blob[offsets[first]:offsets[first + 1]].tobytes().decode("utf-8")
-            if o.on_duplicate == "error":
-                raise _dup_error(key, int(first), parsed, where_path, blob, offsets, index)
-            keep = np.zeros(len(offsets) - 1, bool)
-            keep[index[index >= 0]] = True
-            _note_dups(report, parsed, int(first), key, int(dups))
-            new_blob = np.empty(len(blob), np.uint8)
-            new_off = np.zeros(int(keep.sum()) + 1, np.int64)
-            P.compact_keys(blob, offsets, keep, new_blob, new_off)
-            blob, offsets = new_blob[:new_off[-1]].copy(), new_off
-            n = P.compact_rows(vectors, keep)
-            vectors = vectors[:n]
-            table = KeyTable.from_blob(blob, offsets)[0]
-        else:
-            table = KeyTable(kind="str", index=index, blob=blob, offsets=offsets)
+        return table, keep
+    blob, offsets = parsed.blob, parsed.offsets
+    if o.encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
+        blob, offsets = _transcode(blob, offsets, o.encoding, o.encoding_errors, parsed, where_path, report)
+    bad = np.zeros(len(offsets) - 1, np.bool_)
+    nbad = P.utf8_bad_rows(blob, offsets, bad)
+    if nbad:
+        rows = np.flatnonzero(bad)
+        if o.encoding_errors == "strict":
+            r = int(rows[0])
+            raw = blob[offsets[r]:offsets[r + 1]].tobytes()
+            try:
+                raw.decode("utf-8")
+                pos = len(raw)
+            except UnicodeDecodeError as exc:
+                pos = exc.start
+            line, off = _loc(parsed, r)
+            if off is not None:
+                off += pos
+            raise ParseError(f"the key {raw[:60]!r} is not valid UTF-8 (at its byte {pos}); pass "
+                             "encoding_errors='replace' to replace bad bytes with U+FFFD, or "
+                             "encoding= the file's encoding", path=where_path, line=line,
+                             offset=None if line is not None else off)
+        blob, offsets = _replace_keys(blob, offsets, bad)
+        report.replaced_encodings += int(nbad)
+    index = np.full(KK.index_capacity(len(offsets) - 1), KK.EMPTY, np.int64)
+    dups, first = KK.build_str_index(blob, offsets, index)
+    if not dups:
+        return KeyTable(kind="str", index=index, blob=blob, offsets=offsets), None
+    key = blob[offsets[first]:offsets[first + 1]].tobytes().decode("utf-8")
+    if o.on_duplicate == "error":
+        raise _dup_error(key, int(first), parsed, where_path, blob, offsets, index)
+    keep = np.zeros(len(offsets) - 1, bool)
+    keep[index[index >= 0]] = True
+    _note_dups(report, parsed, int(first), key, int(dups))
+    new_blob = np.empty(len(blob), np.uint8)
+    new_off = np.zeros(int(keep.sum()) + 1, np.int64)
+    P.compact_keys(blob, offsets, keep, new_blob, new_off)
+    return KeyTable.from_blob(new_blob[:new_off[-1]].copy(), new_off)[0], keep
+
+
+def _finish(parsed: _Parsed, path: str, o: _Options, report: ImportReport, meta: dict):
+    """Return in-memory Embeddings for parsed rows held in memory."""
+    from ..embeddings import Embeddings
+    from ..metrics import get_metric
+    from .vectors import VectorStore
+
+    table, keep = _keys_table(parsed, path, o, report)
+    vectors = parsed.vectors
+    if keep is not None:
+        vectors = vectors[:P.compact_rows(vectors, keep)]
     store = VectorStore.encode(vectors, o.storage)
     return Embeddings._from_parts(name="embeddings", keys=table, store=store,
                                   metric=get_metric(o.metric), counts=None, meta=meta, subwords=None,
                                   extras={}, oov=False, source=None)
+
+
+def _raw_blocks(raw_path: str, rows: int, dim: int, keep: np.ndarray | None):
+    """Yield float32 blocks of the kept rows of a raw row file, read with plain reads (no mapping)."""
+    step = max(1, (16 * 2**20) // (4 * dim))
+    with open(raw_path, "rb") as fh:
+        for s in range(0, rows, step):
+            m = min(step, rows - s)
+            blk = np.fromfile(fh, np.float32, m * dim).reshape(m, dim)
+            if len(blk) != m:
+                raise FormatError("the temporary row file is shorter than written", path=raw_path)
+            yield blk if keep is None else blk[keep[s:s + m]]
+
+
+def _write_streamed(dst: str, name: str, table, parsed: _Parsed, keep: np.ndarray | None,
+                    o: _Options, meta: dict) -> None:
+    """Write a one-table model file from keys in memory and rows in a raw file, atomically.
+
+    The layout, header and checksums are those container.write gives the same
+    table, byte for byte; vectors are encoded, checksummed and written block by
+    block, so memory holds one block, never the table.
+    """
+    import json
+    import zlib
+
+    from . import container
+    from .model import FORMAT_NAME, FORMAT_VERSION
+    from .vectors import CHUNK_ROWS, VectorStore
+
+    rows, dim, storage = parsed.rows, parsed.dim, o.storage
+    n = rows if keep is None else int(keep.sum())
+    scale = None
+    if storage == "int8":
+        scale = np.zeros(dim, np.float32)
+        for blk in _raw_blocks(parsed.raw_path, rows, dim, keep):
+            for s in range(0, len(blk), CHUNK_ROWS):
+                np.maximum(scale, np.abs(blk[s:s + CHUNK_ROWS]).max(axis=0), out=scale)
+        scale /= 127.0
+        scale[scale == 0] = 1.0
+    elif storage == "binary":
+        acc = np.zeros(dim, np.float64)
+        for blk in _raw_blocks(parsed.raw_path, rows, dim, keep):
+            acc += np.abs(blk).sum(axis=0)
+        scale = (acc / max(n, 1)).astype(np.float32)
+        scale[scale == 0] = 1.0
+    vdtype = {"float32": np.float32, "float16": np.float16, "int8": np.int8, "binary": np.uint8}[storage]
+    width = (dim + 7) // 8 if storage == "binary" else dim
+    small = {f"{name}.{k}": v for k, v in table.arrays().items()}
+    shapes = {k: (np.dtype(v.dtype), tuple(v.shape)) for k, v in small.items()}
+    shapes[f"{name}.vectors"] = (np.dtype(vdtype), (n, width))
+    shapes[f"{name}.norms"] = (np.dtype(np.float32), (n,))
+    if scale is not None:
+        small[f"{name}.scale"] = scale
+        shapes[f"{name}.scale"] = (np.dtype(np.float32), (dim,))
+    table_meta = {"n": n, "dim": dim, "storage": storage, "metric": o.metric, "key_kind": table.kind,
+                  "counts": False, "subwords": None, "extras": [], "meta": meta}
+    try:
+        meta_json = json.dumps({"format_version": FORMAT_VERSION, "tables": {name: table_meta}},
+                               sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"table metadata must be plain JSON: {exc}") from None
+    order = sorted(shapes, key=lambda k: (-shapes[k][0].itemsize, k))
+    where, pos = {}, 0
+    for k in order:
+        nbytes = int(np.prod(shapes[k][1], dtype=np.int64)) * shapes[k][0].itemsize
+        where[k] = (pos, pos + nbytes)
+        pos += nbytes
+
+    def header(sums: dict) -> bytes:
+        md = {"format": FORMAT_NAME, FORMAT_NAME: meta_json, "checksums": json.dumps(sums, sort_keys=True)}
+        h: dict = {"__metadata__": md}
+        for k in order:
+            h[k] = {"dtype": container.CODES[shapes[k][0]], "shape": list(shapes[k][1]),
+                    "data_offsets": list(where[k])}
+        raw = json.dumps(h, separators=(",", ":")).encode("utf-8")
+        return raw + b" " * (-(8 + len(raw)) % 64)
+
+    placeholder = header({k: "0" * 8 for k in order})
+    start = 8 + len(placeholder)
+    sums = {}
+    with container.atomic_path(dst) as tmp, open(tmp, "wb") as fh, \
+            _progress(f"Writing {Path(dst).name}", n, unit="rows", enabled=o.progress) as task:
+        fh.write(struct.pack("<Q", len(placeholder)))
+        fh.write(placeholder)
+        norms = np.empty(n, np.float32)
+        fh.seek(start + where[f"{name}.vectors"][0])
+        crc, w = 0, 0
+        for blk in _raw_blocks(parsed.raw_path, rows, dim, keep):
+            if storage == "float32":
+                data = blk
+            elif storage == "float16":
+                if len(blk) and np.abs(blk).max() > np.finfo(np.float16).max:
+                    raise InputError("vectors have values beyond float16's range (65504); "
+                                     "store them as float32 or int8")
+                data = blk.astype(np.float16)
+            elif storage == "int8":
+                data = np.clip(np.rint(blk / scale), -127, 127).astype(np.int8)
+            else:
+                data = np.packbits(blk > 0, axis=1)
+            store = VectorStore(data=data, dtype=storage, dim=dim, norms=norms[w:w + len(data)], scale=scale)
+            norms[w:w + len(data)] = store.compute_norms()
+            raw = memoryview(np.ascontiguousarray(data)).cast("B")
+            crc = zlib.crc32(raw, crc)
+            fh.write(raw)
+            w += len(data)
+            task.advance(len(data))
+        if w != n:
+            raise FormatError(f"wrote {w} rows, expected {n}", path=dst)
+        sums[f"{name}.vectors"] = f"{crc & 0xFFFFFFFF:08x}"
+        small[f"{name}.norms"] = norms
+        for k, arr in small.items():
+            fh.seek(start + where[k][0])
+            flat = np.ascontiguousarray(arr).reshape(-1).view(np.uint8)
+            fh.write(memoryview(flat))
+            sums[k] = container.crc32(arr)
+        fh.seek(start + pos)
+        fh.truncate()
+        final = header(sums)
+        if len(final) != len(placeholder):
+            raise FormatError("internal error: the model header changed size while writing", path=dst)
+        fh.seek(8)
+        fh.write(final)
 
 
 def _loc(parsed: _Parsed, row: int) -> tuple[int | None, int | None]:
@@ -1285,7 +1490,7 @@ def import_vectors(src: str | os.PathLike, dst: str | os.PathLike | None = None,
                    nan: str = "error", encoding: str = "utf-8", encoding_errors: str = "strict",
                    max_rows: int | None = None, progress: bool | None = None,
                    key_column: str | None = None, vector_column: str | None = None,
-                   name: str = "embeddings"):
+                   name: str = "embeddings") -> tuple[Any, ImportReport]:
     """Return (Embeddings, ImportReport) for the vector file `src`; with `dst`, the model written there.
 
     The format is detected from the content unless `format` names one of
@@ -1330,6 +1535,11 @@ def import_vectors(src: str | os.PathLike, dst: str | os.PathLike | None = None,
     report = ImportReport(format=fmt, path=path, nan_policy=nan, storage=o.storage)
     meta = {"created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "source": {"format": fmt, "file": Path(path).name, "bytes": os.path.getsize(path)}}
+    if dst is not None and fmt in _TEXT + ("word2vec-binary",):
+        folder = Path(os.fspath(dst)).parent
+        if not folder.is_dir():
+            raise FormatError(f"folder {folder} does not exist", path=dst)
+        o.spill_dir = str(folder)
     result = spec.reader(path, fmt, o, report)
     if isinstance(result, Embeddings):
         emb = result
@@ -1338,14 +1548,24 @@ def import_vectors(src: str | os.PathLike, dst: str | os.PathLike | None = None,
         if o.metric != emb.metric:
             emb = emb.with_metric(o.metric)
         emb.meta.setdefault("source", meta["source"])
+        _note_import(emb.meta, report)
+    elif result.raw_path is not None:
+        from .model import open_bundle
+
+        try:
+            table, keep = _keys_table(result, path, o, report)
+            _note_import(meta, report)
+            _write_streamed(os.fspath(dst), name, table, result, keep, o, meta)
+        finally:
+            Path(result.raw_path).unlink(missing_ok=True)
+        emb = open_bundle(dst).table()
+        report.rows, report.dim = len(emb), emb.dim
+        report.dst = os.fspath(dst)
+        report.seconds = time.perf_counter() - t0
+        return emb, report
     else:
         emb = _finish(result, path, o, report, meta)
-    meta = emb.meta
-    meta["import"] = {k: v for k, v in (("duplicates", report.duplicates), ("nan_rows", report.nan_rows),
-                                        ("nan_policy", nan), ("replaced_encodings", report.replaced_encodings))
-                      if v}
-    if not meta["import"]:
-        del meta["import"]
+        _note_import(meta, report)
     report.rows, report.dim = len(emb), emb.dim
     if dst is not None:
         from .model import open_bundle, save_tables
@@ -1357,6 +1577,16 @@ def import_vectors(src: str | os.PathLike, dst: str | os.PathLike | None = None,
         emb = emb.replace(name=name)
     report.seconds = time.perf_counter() - t0
     return emb, report
+
+
+def _note_import(meta: dict, report: ImportReport) -> None:
+    # Provenance: what the import skipped or changed travels with the model.
+    info = {k: v for k, v in (("duplicates", report.duplicates), ("nan_rows", report.nan_rows),
+                              ("replaced_encodings", report.replaced_encodings)) if v}
+    if report.nan_rows:
+        info["nan_policy"] = report.nan_policy
+    if info:
+        meta["import"] = info
 
 
 # -- export ----------------------------------------------------------------------
@@ -1522,7 +1752,7 @@ def _write_fasttext_bin(emb, path: str, fmt: str, *, progress=None, keys_file=No
 
 # -- gensim, in memory only ---------------------------------------------------------
 
-def from_gensim(kv, *, metric: str = "cosine", storage: str = "float32", name: str = "embeddings"):
+def from_gensim(kv: Any, *, metric: str = "cosine", storage: str = "float32", name: str = "embeddings") -> Any:
     """Return Embeddings holding a gensim KeyedVectors' keys, vectors and counts (a copy).
 
     A FastTextKeyedVectors also brings its n-gram buckets as the subword table.
@@ -1553,7 +1783,7 @@ def from_gensim(kv, *, metric: str = "cosine", storage: str = "float32", name: s
                       subwords=subwords, name=name)
 
 
-def to_gensim(emb):
+def to_gensim(emb: Any) -> Any:
     """Return a gensim KeyedVectors with the keys, float32 vectors and counts of `emb` (a copy)."""
     models = require("gensim.models", "gensim", "Converting to gensim KeyedVectors")
     kv = models.KeyedVectors(emb.dim, count=0, dtype=np.float32)
