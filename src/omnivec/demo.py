@@ -211,8 +211,10 @@ def step_int8(d: Demo) -> dict:
     """Write an int8 copy; compare its size and its top-10 neighbours with float32's."""
     import omnivec
 
+    from .cli.store import convert_file
+
     with timed() as t_save:
-        d.emb.save(d.model_int8, storage="int8")
+        convert_file(d.model, d.model_int8, storage="int8")
     q8 = omnivec.open(d.model_int8).table()
     rng = np.random.default_rng(0)
     rows = np.sort(rng.choice(len(d.emb), size=min(d.agreement_queries, len(d.emb)), replace=False))
