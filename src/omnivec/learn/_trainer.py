@@ -1,0 +1,312 @@
+"""The training loop shared by Word2Vec and FastText: threads, schedule, progress, callbacks, Ctrl-C."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from itertools import count
+from typing import Any, Callable
+
+import numpy as np
+
+from .._progress import progress
+from ..embeddings import Embeddings
+from ..errors import InputError
+from . import _kernels as K
+from . import corpus as corpus_mod
+from . import vocab as vocab_mod
+from ._params import Bool, Callables, Choice, Float, Int, validate
+
+log = logging.getLogger("omnivec.learn")
+
+CHUNK_WORDS = 10000
+_SIG, _NLS = K.sigmoid_tables()
+
+
+@dataclass
+class EpochReport:
+    """What one epoch did; passed to every callback."""
+
+    epoch: int            # 1-based
+    epochs: int
+    loss: float           # mean loss per prediction (positive or negative sample, or HS node)
+    words: int            # corpus words read this epoch (before subsampling)
+    seconds: float
+    lr: float             # learning rate at the end of the epoch
+    interrupted: bool = False
+
+
+COMMON = {
+    "dim": Int(1, 4096),
+    "window": Int(1, 1000),
+    "min_count": Int(1),
+    "max_vocab_size": Int(1, none_ok=True),
+    "sample": Float(0.0, 1.0, open_hi=True),
+    "architecture": Choice(("skipgram", "cbow"), (("sg", "skipgram"), ("skip-gram", "skipgram"))),
+    "loss": Choice(("negative", "hierarchical_softmax"),
+                   (("ns", "negative"), ("negative_sampling", "negative"), ("hs", "hierarchical_softmax"))),
+    "negative": Int(1, 100),
+    "ns_exponent": Float(-10.0, 10.0),
+    "epochs": Int(1, 100000),
+    "lr": Float(0.0, 10.0, open_lo=True, none_ok=True),
+    "min_lr": Float(0.0, 10.0, none_ok=True),
+    "workers": Int(1, 1024, none_ok=True),
+    "seed": Int(0, 2**63 - 1),
+    "max_sentence_length": Int(1, 10**8),
+    "metric": Choice(("cosine", "dot", "euclidean")),
+    "progress": Bool(none_ok=True),
+    "callbacks": Callables(),
+}
+
+
+class WordLearner:
+    """Skip-gram / CBOW word vectors with negative sampling or hierarchical softmax (shared engine)."""
+
+    _name = "WordLearner"
+    _constraints: dict = COMMON
+
+    def __init__(self, **params: Any) -> None:
+        self._params = validate(type(self).__name__, self._constraints, params)
+        for k, v in self._params.items():
+            setattr(self, k, v)
+        self._fitted = False
+
+    # -- parameters -----------------------------------------------------------
+    def get_params(self) -> dict[str, Any]:
+        """Return the constructor parameters (callbacks left out), JSON-able."""
+        return {k: v for k, v in self._params.items() if k not in ("callbacks", "progress")}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+    @property
+    def lr_(self) -> float:
+        """Return the starting learning rate (0.025 for skip-gram, 0.05 for CBOW unless set)."""
+        if self.lr is not None:
+            return self.lr
+        return 0.025 if self.architecture == "skipgram" else 0.05
+
+    @property
+    def min_lr_(self) -> float:
+        """Return the final learning rate of the linear schedule."""
+        return self.min_lr if self.min_lr is not None else self.lr_ * 1e-4
+
+    @property
+    def workers_(self) -> int:
+        """Return the number of training threads."""
+        return self.workers if self.workers is not None else max(1, os.cpu_count() or 1)
+
+    # -- to be filled by subclasses -------------------------------------------
+    def _layout(self, vocab: vocab_mod.Vocab) -> tuple[np.ndarray, np.ndarray]:
+        """Return (sub_ids, sub_off): each word's input rows."""
+        n = len(vocab)
+        return np.arange(n, dtype=np.int32), np.arange(n + 1, dtype=np.int64)
+
+    def _n_input_rows(self, n_words: int) -> int:
+        return n_words
+
+    def _grow_input(self, win: np.ndarray, old_words: int, new_rows: np.ndarray) -> np.ndarray:
+        return np.concatenate([win, new_rows])
+
+    def _embeddings(self, meta: dict) -> Embeddings:
+        raise NotImplementedError
+
+    def _init_rows(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        half = 0.5 / self.dim
+        return (rng.random((n, self.dim), dtype=np.float32) * (2 * half) - half).astype(np.float32)
+
+    # -- the verbs ------------------------------------------------------------
+    def fit(self, corpus: corpus_mod.Source) -> Embeddings:
+        """Return word vectors trained on `corpus` (a path, a folder, a .gz file, or token lists).
+
+        Keys are the words with count >= min_count, most frequent first; the
+        result carries counts and provenance (learner, parameters, corpus
+        fingerprint, training figures) in `.meta`.
+        """
+        t0 = time.perf_counter()
+        enc = corpus_mod.encode(corpus, max_sentence_length=self.max_sentence_length)
+        vocab, mapping = vocab_mod.build(enc, min_count=self.min_count, max_vocab_size=self.max_vocab_size,
+                                         learner=type(self).__name__)
+        enc = vocab_mod.apply(enc, mapping)
+        del mapping
+        self.vocab_ = vocab
+        rng = np.random.default_rng(self.seed)
+        self.win_ = self._init_rows(rng, self._n_input_rows(len(vocab)))
+        n_out = len(vocab) if self.loss == "negative" else max(1, len(vocab) - 1)
+        self.wout_ = np.zeros((n_out, self.dim), np.float32)
+        self.history_: list[EpochReport] = []
+        self._corpora: list[dict] = []
+        self._train(enc, t0)
+        self._fitted = True
+        return self.embeddings_
+
+    def update(self, corpus: corpus_mod.Source) -> Embeddings:
+        """Return the vectors after further training on `corpus`; new words reaching min_count are added.
+
+        Known words keep their rows (and gain the new counts); new words are
+        appended after them.  The learning-rate schedule restarts from lr.
+        """
+        if not getattr(self, "_fitted", False):
+            raise InputError(f"{type(self).__name__}.update() continues a fit; call fit(corpus) first")
+        t0 = time.perf_counter()
+        enc = corpus_mod.encode(corpus, max_sentence_length=self.max_sentence_length)
+        old = len(self.vocab_)
+        vocab, mapping, n_new = vocab_mod.grow(self.vocab_, enc, min_count=self.min_count)
+        enc = vocab_mod.apply(enc, mapping)
+        if enc.n_tokens == 0:
+            raise InputError(f"no word of the new corpus is in the vocabulary or reaches "
+                             f"min_count={self.min_count}; nothing to train on")
+        rng = np.random.default_rng([self.seed, len(self._corpora)])
+        self.win_ = self._grow_input(self.win_, old, self._init_rows(rng, n_new))
+        if self.loss == "negative":
+            self.wout_ = np.concatenate([self.wout_, np.zeros((n_new, self.dim), np.float32)])
+        else:
+            self.wout_ = np.concatenate([self.wout_, np.zeros((len(vocab) - 1 - len(self.wout_), self.dim),
+                                                              np.float32)])
+        self.vocab_ = vocab
+        log.info("update: %d new words (vocabulary %d -> %d)", n_new, old, len(vocab))
+        self._train(enc, t0)
+        return self.embeddings_
+
+    # -- the engine -----------------------------------------------------------
+    def _train(self, enc: corpus_mod.EncodedCorpus, t0: float) -> None:
+        vocab = self.vocab_
+        counts = vocab.counts
+        keep = vocab_mod.keep_thresholds(counts, self.sample)
+        if self.loss == "negative":
+            alias_p, alias_i = vocab_mod.negative_table(counts, self.ns_exponent)
+            codes = np.zeros(1, np.uint8)
+            points = np.zeros(1, np.int32)
+            hoff = np.zeros(1, np.int64)
+        else:
+            alias_p = np.ones(1, np.float32)
+            alias_i = np.zeros(1, np.int32)
+            codes, points, hoff = vocab_mod.huffman_tree(counts)
+        sub_ids, sub_off = self._layout(vocab)
+        ends = enc.ends
+        n_tok = enc.n_tokens
+        targets = np.arange(CHUNK_WORDS, n_tok, CHUNK_WORDS)
+        bounds = np.unique(np.concatenate([[0], np.searchsorted(ends, targets, side="left") + 1,
+                                           [len(ends)]]))
+        bounds = bounds[bounds <= len(ends)]
+        chunk_s0 = bounds[:-1]
+        chunk_s1 = bounds[1:]
+        chunk_pos = np.where(chunk_s0 > 0, ends[np.maximum(chunk_s0 - 1, 0)], 0)
+        epochs = self.epochs
+        total = float(max(1, n_tok) * epochs)
+        lr0, lr1 = self.lr_, self.min_lr_
+        cbow = self.architecture == "cbow"
+        hs = self.loss == "hierarchical_softmax"
+        workers = self.workers_
+        max_len = int(self.max_sentence_length)
+        stop = np.zeros(1, np.int64)
+        win, wout = self.win_, self.wout_
+        seed_base = (int(self.seed) * 0x9E3779B97F4A7C15 + len(self._corpora) * 0xD1B54A32D192ED03) % 2**64
+
+        def run_chunk(c: int, epoch: int, stats: np.ndarray) -> None:
+            seed = (seed_base ^ ((epoch & 0xFFFFF) << 40) ^ c) % 2**64
+            s0, s1 = int(chunk_s0[c]), int(chunk_s1[c])
+            a = int(chunk_pos[c])
+            tokens = enc.read(a, int(ends[s1 - 1]))
+            local_ends = ends[s0:s1] - a
+            K.train_chunk(win, wout, sub_ids, sub_off, tokens, local_ends, 0, s1 - s0,
+                          keep, cbow, hs, self.negative, self.window, codes, points, hoff, alias_p,
+                          alias_i, lr0, lr1, float(epoch * n_tok + chunk_pos[c]), total, np.uint64(seed), max_len,
+                          _SIG, _NLS, stats, stop)
+
+        # compile (or load from cache) in this thread before the workers start
+        K.train_chunk(
+            win, wout, sub_ids, sub_off, np.zeros(1, np.int32), ends, 0, 0, keep, cbow, hs, self.negative, self.window,
+            codes, points, hoff, alias_p, alias_i, lr0, lr1, 0.0, total, np.uint64(0), max_len, _SIG, _NLS,
+            np.zeros(3), stop)
+
+        interrupted = False
+        reports = []
+        start_train = time.perf_counter()
+        with progress(f"{type(self).__name__} {self.architecture}", total=n_tok * epochs,
+                      unit="words", enabled=self.progress) as task:
+            for epoch in range(epochs):
+                te = time.perf_counter()
+                next_chunk = count().__next__
+                n_chunks = len(chunk_s0)
+                stats = [np.zeros(3) for _ in range(workers)]
+                errors: list[BaseException] = []
+
+                def worker(st: np.ndarray, ep: int = epoch) -> None:
+                    try:
+                        while not stop[0]:
+                            c = next_chunk()
+                            if c >= n_chunks:
+                                return
+                            run_chunk(c, ep, st)
+                    except BaseException as exc:  # surfaced in the main thread below
+                        errors.append(exc)
+                        stop[0] = 1
+
+                if workers == 1:
+                    # same code path without a thread: Ctrl-C reaches us between chunks
+                    try:
+                        while True:
+                            c = next_chunk()
+                            if c >= n_chunks:
+                                break
+                            run_chunk(c, epoch, stats[0])
+                            if c % 16 == 0:
+                                self._tick(task, epoch, n_tok, stats, lr0, lr1, total)
+                    except KeyboardInterrupt:
+                        interrupted = True
+                else:
+                    threads = [threading.Thread(target=worker, args=(st,), daemon=True) for st in stats]
+                    for t in threads:
+                        t.start()
+                    try:
+                        while any(t.is_alive() for t in threads):
+                            threads[0].join(0.25)
+                            self._tick(task, epoch, n_tok, stats, lr0, lr1, total)
+                    except KeyboardInterrupt:
+                        interrupted = True
+                        stop[0] = 1
+                        for t in threads:
+                            t.join()
+                    if errors:
+                        raise errors[0]
+                tot = np.sum(stats, axis=0)
+                words = int(tot[2])
+                lr_now = lr0 - (lr0 - lr1) * min(1.0, (epoch * n_tok + words) / total)
+                rep = EpochReport(epoch=epoch + 1, epochs=epochs, loss=float(tot[0] / max(tot[1], 1)),
+                                  words=words, seconds=time.perf_counter() - te, lr=lr_now,
+                                  interrupted=interrupted)
+                reports.append(rep)
+                task.update(completed=epoch * n_tok + words, loss=rep.loss, lr=lr_now)
+                if interrupted:
+                    log.warning("training interrupted in epoch %d of %d; keeping the model trained so far",
+                                epoch + 1, epochs)
+                    break
+                for cb in self.callbacks:
+                    cb(rep)
+        seconds = time.perf_counter() - start_train
+        words_done = sum(r.words for r in reports)
+        self.history_.extend(reports)
+        self._corpora.append({"corpus": enc.stats.to_meta(), "vocabulary": len(vocab),
+                              "epochs_done": len(reports) - (1 if interrupted else 0),
+                              "interrupted": interrupted, "words": words_done,
+                              "train_seconds": round(seconds, 3),
+                              "total_seconds": round(time.perf_counter() - t0, 3),
+                              "words_per_second": round(words_done / seconds, 1) if seconds > 0 else None,
+                              "epoch_loss": [round(r.loss, 6) for r in reports],
+                              "workers": workers})
+        self.interrupted_ = interrupted
+        meta = {"learner": self._name, "params": self.get_params(),
+                "corpus": enc.stats.to_meta(), "training": self._corpora}
+        self.embeddings_ = self._embeddings(meta)
+        enc.close()
+
+    def _tick(self, task, epoch, n_tok, stats, lr0, lr1, total) -> None:
+        tot = np.sum(stats, axis=0)
+        done = epoch * n_tok + int(tot[2])
+        task.update(completed=done, lr=lr0 - (lr0 - lr1) * min(1.0, done / total),
+                    loss=float(tot[0] / max(tot[1], 1)))
