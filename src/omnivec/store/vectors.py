@@ -38,6 +38,26 @@ class VectorStore:
     norms: np.ndarray           # (n,) float32, norms of the decoded rows
     scale: np.ndarray | None = None   # (d,) float32 for int8 and binary
 
+    def __post_init__(self) -> None:
+        # Cheap invariants (shapes and dtypes, no pass over the data): the scoring kernels
+        # index these arrays without bounds checks.
+        self.dtype = storage_name(self.dtype)
+        width = (self.dim + 7) // 8 if self.dtype == "binary" else self.dim
+        want = {"float32": np.float32, "float16": np.float16, "int8": np.int8, "binary": np.uint8}[self.dtype]
+        if self.data.ndim != 2 or self.data.shape[1] != width or self.data.dtype != want:
+            raise DimensionError(f"{self.dtype} vectors of {self.dim} dims must be a (rows, {width}) "
+                                 f"{np.dtype(want).name} array; got {self.data.shape} {self.data.dtype}")
+        if self.norms.shape != (self.data.shape[0],) or self.norms.dtype != np.float32:
+            raise DimensionError(f"norms must be {self.data.shape[0]} float32 values; got "
+                                 f"{self.norms.shape} {self.norms.dtype}")
+        needs_scale = self.dtype in ("int8", "binary")
+        if needs_scale and (self.scale is None or self.scale.shape != (self.dim,)
+                            or self.scale.dtype != np.float32):
+            got = None if self.scale is None else f"{self.scale.shape} {self.scale.dtype}"
+            raise DimensionError(f"{self.dtype} vectors need a ({self.dim},) float32 scale; got {got}")
+        if not needs_scale and self.scale is not None:
+            raise DimensionError(f"{self.dtype} vectors take no scale")
+
     def __len__(self) -> int:
         return self.data.shape[0]
 
