@@ -283,7 +283,8 @@ class Embeddings:
 
     # -- neighbours -----------------------------------------------------------
     def most_similar(self, positive=None, negative=None, topn: int | None = 10,
-                     restrict_vocab: int | None = None) -> list[tuple[Key, float]] | np.ndarray:
+                     restrict_vocab: int | None = None, *,
+                     approx: bool = False) -> list[tuple[Key, float]] | np.ndarray:
         """Return the topn (key, score) pairs nearest the weighted mean of positive minus negative.
 
         Keys and vectors may be mixed; a (key, weight) tuple sets a weight.
@@ -297,6 +298,11 @@ class Embeddings:
             return exact.all_scores(self._store, self._metric, q, limit=restrict_vocab)
         if topn < 0:
             raise InputError(f"topn must be >= 0 (or None for all scores); got {topn}")
+        if approx:  # the index stored beside the model file (or attached), exact when there is none
+            from .search.index import approx_neighbours
+            found = approx_neighbours(self, q[None, :], topn, exclude=[exclude], restrict_vocab=restrict_vocab)
+            if found is not None:
+                return list(zip(found[0][0], found[2][0].tolist()))
         rows, scores = exact.topk(self._store, self._metric, q, topn, limit=restrict_vocab,
                                   exclude=[exclude])
         return list(zip(self._keys.keys_of(rows[0]), scores[0].tolist()))
@@ -361,8 +367,14 @@ class Embeddings:
         raise InputError(f"unknown analogy method {method!r}; valid names are: 3cosadd, 3cosmul")
 
     def search(self, queries: np.ndarray | Sequence[Key], k: int = 10, *,
-               exclude_self: bool = False, restrict_vocab: int | None = None) -> Neighbors:
-        """Return the k nearest keys of each query (vectors, or keys) as Neighbors, always 2-D."""
+               exclude_self: bool = False, restrict_vocab: int | None = None,
+               approx: bool = False) -> Neighbors:
+        """Return the k nearest keys of each query (vectors, or keys) as Neighbors, always 2-D.
+
+        approx=True answers through the index stored beside the model file
+        (`omnivec index build`) or attached with `omnivec.search.attach`; exact
+        search when there is none.
+        """
         exclude = None
         if isinstance(queries, np.ndarray) and queries.dtype.kind == "f":
             Q = np.atleast_2d(queries).astype(np.float32)
@@ -377,6 +389,11 @@ class Embeddings:
                 exclude = [[r] for r in self._keys.rows(keys).tolist()]
         if k < 0:
             raise InputError(f"k must be >= 0; got {k}")
+        if approx:
+            from .search.index import approx_neighbours
+            found = approx_neighbours(self, Q, k, exclude=exclude, restrict_vocab=restrict_vocab)
+            if found is not None:
+                return Neighbors(keys=found[0], rows=found[1], scores=found[2])
         rows, scores = exact.topk(self._store, self._metric, Q, k, limit=restrict_vocab, exclude=exclude)
         keys_out = [self._keys.keys_of(r) for r in rows]
         return Neighbors(keys=keys_out, rows=rows, scores=scores)

@@ -1,0 +1,55 @@
+"""Embeddings.most_similar(approx=True) and Embeddings.search(approx=True) use a stored index."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import omnivec
+from omnivec.errors import InputError
+from omnivec.search import attach, attached_index, build_index, index_path
+
+
+def test_without_an_index_approx_queries_are_exact(glove):
+    emb = glove.replace()
+    assert attached_index(emb) is None
+    assert emb.most_similar("king", topn=5, approx=True) == emb.most_similar("king", topn=5)
+    a, b = emb.search(["king", "paris"], 4, approx=True), emb.search(["king", "paris"], 4)
+    assert a.keys == b.keys
+
+
+@pytest.mark.parametrize("backend", ["flat", "hnsw"])
+def test_index_beside_the_model_answers_approx_queries(tmp_path, glove, backend):
+    if backend == "hnsw":
+        pytest.importorskip("usearch")
+    path = tmp_path / "glove.ov"
+    glove.save(path)
+    emb = omnivec.load(path)
+    idx = build_index(emb, backend)
+    idx.delete(["queen"])            # visible only through the index: proves the index answered
+    idx.save(index_path(path, backend))
+    emb = omnivec.load(path)
+    exact = emb.most_similar("king", topn=10)
+    approx = emb.most_similar("king", topn=10, approx=True)
+    assert "queen" in [k for k, _ in exact] and "queen" not in [k for k, _ in approx]
+    assert "king" not in [k for k, _ in approx] and len(approx) == 10
+    assert len({k for k, _ in exact} & {k for k, _ in approx}) >= 8
+    n = emb.search(["king", "man"], 5, exclude_self=True, approx=True)
+    assert n.rows.shape == (2, 5) and "king" not in n.keys[0] and "man" not in n.keys[1]
+    top = emb.most_similar("king", topn=5, restrict_vocab=300, approx=True)
+    assert all(emb.row(k) < 300 for k, _ in top) and len(top) == 5
+
+
+def test_attach_an_in_memory_index(glove, glove_arrays):
+    keys, vecs = glove_arrays
+    emb = glove.replace()
+    idx = build_index(emb, "flat")
+    idx.add(["zz-twin-of-king"], emb["king"])
+    attach(emb, idx)
+    assert attached_index(emb) is idx
+    assert emb.most_similar("king", topn=1, approx=True)[0][0] == "zz-twin-of-king"
+    other = omnivec.Embeddings(keys, vecs[::-1].copy())
+    with pytest.raises(InputError, match="does not belong"):
+        attach(other, idx)
+    attach(emb, None)
+    assert emb.most_similar("king", topn=1, approx=True)[0][0] != "zz-twin-of-king"
