@@ -220,6 +220,8 @@ def test_convert_bad_names_and_files(capsys, tmp_path, model):
     assert code == 1 and "int4" in line and "float16" in line and "binary" in line
     code, _, err = run(capsys, "convert", model, tmp_path / "y.omv", "--metric", "manhattan")
     assert code == 1 and "euclidean" in one_line_error(err)
+    code, _, err = run(capsys, "convert", model, tmp_path / "z.vec", "--storage", "int8")
+    assert code == 1 and "--storage" in one_line_error(err) and not (tmp_path / "z.vec").exists()
     code, _, err = run(capsys, "convert", model, tmp_path / "y.omv", "--nan", "maybe")
     assert code == 1 and "skip" in one_line_error(err)
     code, _, err = run(capsys, "convert", tmp_path / "none.txt", tmp_path / "y.omv")

@@ -18,9 +18,10 @@ def run_query(path: str | os.PathLike, keys: list[str], *, topn: int = 10, table
               restrict_vocab: int | None = None, vector: bool = False) -> dict:
     """Return the answers of one `omnivec query` call as a JSON-able dict.
 
-    `neighbors` lists, per key, its topn nearest keys (with `vector`, the key's
-    vector instead); `similarity` holds the score between two keys; `analogy`
-    the topn answers to "A is to B as C is to ?".  An unknown key raises
+    `keys` lists, per key, whether it is out of vocabulary and its topn
+    `neighbors` (with `vector`, its `vector` instead); `similarity` holds the
+    score between two keys; `analogy` the topn `answers` to "A is to B as C is
+    to ?".  An unknown key raises
     KeyNotFound (suggesting --oov) unless oov is true.
     """
     from ..errors import InputError

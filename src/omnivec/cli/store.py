@@ -60,6 +60,11 @@ def convert_file(src: str | os.PathLike, dst: str | os.PathLike, *, from_format:
             dst_fmt = format_for_path(dst)
         except InputError:   # no vector-file extension: the output is a model file (.ov, .omv, ...)
             dst_fmt = MODEL
+    if dst_fmt != MODEL:
+        for flag, value in (("--storage", storage), ("--metric", metric), ("--oov", oov or None)):
+            if value is not None:
+                raise InputError(f"{flag} applies to model files; {dst} is written as {dst_fmt} "
+                                 "(float32 vectors)")
     summary: dict = {"src": os.fspath(src), "dst": os.fspath(dst), "from": src_fmt, "to": dst_fmt}
 
     if src_fmt == MODEL:
@@ -85,7 +90,7 @@ def convert_file(src: str | os.PathLike, dst: str | os.PathLike, *, from_format:
         if to_format is None and dst_fmt == "word2vec-binary" and emb.subwords is not None:
             # A .bin of a model with subword buckets keeps them: fastText's .bin, not word2vec's.
             dst_fmt = summary["to"] = "fasttext-bin"
-        _export(export_vectors, emb, dst, dst_fmt, keys_file, storage, metric, oov, progress)
+        export_vectors(emb, dst, dst_fmt, progress=progress, keys_file=keys_file)
         return {**summary, "mode": "export", "table": emb.name, "rows": len(emb), "dim": emb.dim,
                 "bytes": os.path.getsize(dst)}
 
@@ -108,15 +113,6 @@ def convert_file(src: str | os.PathLike, dst: str | os.PathLike, *, from_format:
             "dim": emb.dim, "storage": emb.storage, "metric": emb.metric, "oov": bool(oov),
             "report": report.to_dict(), "report_lines": list(report.lines()),
             "bytes": os.path.getsize(dst)}
-
-
-def _export(export_vectors, emb, dst, fmt, keys_file, storage, metric, oov, progress) -> None:
-    from ..errors import InputError
-
-    for flag, value in (("--storage", storage), ("--metric", metric), ("--oov", oov or None)):
-        if value is not None:
-            raise InputError(f"{flag} applies to model files; an export to {fmt} writes float32 vectors")
-    export_vectors(emb, dst, fmt, progress=progress, keys_file=keys_file)
 
 
 def _with_oov(emb):
