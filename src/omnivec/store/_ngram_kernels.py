@@ -171,62 +171,62 @@ def mean_rows(buckets, ids, out):
 # -- the OOV n-gram index ---------------------------------------------------------------
 
 @njit(cache=True, nogil=True)
+def _slot(h, cap):
+    return np.int64((h ^ (h >> np.uint64(29))) & np.uint64(cap - 1))
+
+
+@njit(cache=True, nogil=True)
 def build_postings(hashes, key_offsets, n_rows):
-    """Return (unique_hashes sorted, offsets, postings, sizes): for each distinct hash, the rows holding it.
+    """Return (slots, slot_ids, offsets, postings, sizes): for each distinct n-gram hash, the rows holding it.
 
     hashes[key_offsets[r]:key_offsets[r+1]] are the n-gram hashes of row r.
-    Linear time: an open-addressing table gives each distinct hash a dense
-    id, then a counting sort lays out the postings (rows ascending in each
-    list).  A row holding the same n-gram twice is listed once; sizes[r] is
+    slots/slot_ids is an open-addressing table (linear probing, power-of-two
+    size, load <= 1/2, id -1 = empty) giving each distinct hash a dense id
+    in first-seen order; postings[offsets[id]:offsets[id+1]] are the rows
+    holding it, ascending.  Linear time (a counting sort, no comparison
+    sort).  A row holding the same n-gram twice is listed once; sizes[r] is
     the number of distinct n-grams of row r.
     """
     cap = 1 << 12
     slots = np.zeros(cap, np.uint64)
-    slot_id = np.full(cap, -1, np.int64)
+    slot_ids = np.full(cap, -1, np.int32)
     n_ids = 0
     m = len(hashes)
-    ids = np.empty(m, np.int64)
+    ids = np.empty(m, np.int32)
     for i in range(m):
         h = np.uint64(hashes[i])
         if 2 * (n_ids + 1) > cap:  # keep the load under one half
             cap2 = cap * 2
             slots2 = np.zeros(cap2, np.uint64)
-            slot_id2 = np.full(cap2, -1, np.int64)
+            slot_ids2 = np.full(cap2, -1, np.int32)
             for j in range(cap):
-                if slot_id[j] >= 0:
-                    k = np.int64((slots[j] ^ (slots[j] >> np.uint64(29))) & np.uint64(cap2 - 1))
-                    while slot_id2[k] >= 0:
+                if slot_ids[j] >= 0:
+                    k = _slot(slots[j], cap2)
+                    while slot_ids2[k] >= 0:
                         k = (k + 1) & (cap2 - 1)
                     slots2[k] = slots[j]
-                    slot_id2[k] = slot_id[j]
-            cap, slots, slot_id = cap2, slots2, slot_id2
-        k = np.int64((h ^ (h >> np.uint64(29))) & np.uint64(cap - 1))
-        while slot_id[k] >= 0 and slots[k] != h:
+                    slot_ids2[k] = slot_ids[j]
+            cap, slots, slot_ids = cap2, slots2, slot_ids2
+        k = _slot(h, cap)
+        while slot_ids[k] >= 0 and slots[k] != h:
             k = (k + 1) & (cap - 1)
-        if slot_id[k] < 0:
+        if slot_ids[k] < 0:
             slots[k] = h
-            slot_id[k] = n_ids
+            slot_ids[k] = n_ids
             n_ids += 1
-        ids[i] = slot_id[k]
-    uniq = np.empty(n_ids, np.uint64)
-    for j in range(cap):
-        if slot_id[j] >= 0:
-            uniq[slot_id[j]] = slots[j]
-    order = np.argsort(uniq)
-    rank = np.empty(n_ids, np.int64)
-    for p in range(n_ids):
-        rank[order[p]] = p
+        ids[i] = slot_ids[k]
     last = np.full(n_ids, -1, np.int64)
-    counts = np.zeros(n_ids + 1, np.int64)
+    offsets = np.zeros(n_ids + 1, np.int64)
     sizes = np.zeros(n_rows, np.int32)
     for r in range(n_rows):
         for i in range(key_offsets[r], key_offsets[r + 1]):
             d = ids[i]
             if last[d] != r:
                 last[d] = r
-                counts[rank[d] + 1] += 1
+                offsets[d + 1] += 1
                 sizes[r] += 1
-    offsets = np.cumsum(counts)
+    for d in range(n_ids):
+        offsets[d + 1] += offsets[d]
     fill = offsets[:-1].copy()
     postings = np.empty(offsets[n_ids], np.int32)
     last[:] = -1
@@ -235,13 +235,24 @@ def build_postings(hashes, key_offsets, n_rows):
             d = ids[i]
             if last[d] != r:
                 last[d] = r
-                postings[fill[rank[d]]] = r
-                fill[rank[d]] += 1
-    return uniq[order], offsets, postings, sizes
+                postings[fill[d]] = r
+                fill[d] += 1
+    return slots, slot_ids, offsets, postings, sizes
 
 
 @njit(cache=True, nogil=True)
-def overlap_candidates(qhashes, uniq, offsets, postings, sizes, n_rows, top):
+def _find(slots, slot_ids, h):
+    cap = len(slots)
+    k = _slot(h, cap)
+    while slot_ids[k] >= 0:
+        if slots[k] == h:
+            return slot_ids[k]
+        k = (k + 1) & (cap - 1)
+    return -1
+
+
+@njit(cache=True, nogil=True)
+def overlap_candidates(qhashes, slots, slot_ids, offsets, postings, sizes, n_rows, top):
     """Return (rows, dice) of the `top` keys sharing most n-grams with the query, best first.
 
     qhashes holds the query's distinct n-gram hashes; the score is the Dice
@@ -251,41 +262,42 @@ def overlap_candidates(qhashes, uniq, offsets, postings, sizes, n_rows, top):
     counter = np.zeros(n_rows, np.int32)
     total = 0
     for q in range(len(qhashes)):
-        j = np.searchsorted(uniq, qhashes[q])
-        if j < len(uniq) and uniq[j] == qhashes[q]:
-            total += offsets[j + 1] - offsets[j]
+        d = _find(slots, slot_ids, qhashes[q])
+        if d >= 0:
+            total += offsets[d + 1] - offsets[d]
     touched = np.empty(total, np.int32)
     t = 0
     for q in range(len(qhashes)):
-        j = np.searchsorted(uniq, qhashes[q])
-        if j < len(uniq) and uniq[j] == qhashes[q]:
-            for p in range(offsets[j], offsets[j + 1]):
+        d = _find(slots, slot_ids, qhashes[q])
+        if d >= 0:
+            for p in range(offsets[d], offsets[d + 1]):
                 r = postings[p]
                 if counter[r] == 0:
                     touched[t] = r
                     t += 1
                 counter[r] += 1
     nq = len(qhashes)
-    scores = np.empty(t, np.float64)
+    k = min(top, t)
+    best_rows = np.empty(k, np.int64)
+    best = np.empty(k, np.float64)
+    filled = 0
+    # keep the k best in order by insertion: k is small and most rows fail the first comparison
     for i in range(t):
         r = touched[i]
-        scores[i] = 2.0 * counter[r] / (nq + sizes[r])
-    k = min(top, t)
-    if k == 0:
-        return np.empty(0, np.int64), np.empty(0, np.float64)
-    # keep only rows scoring at least the k-th best before sorting: most touched rows are far off
-    kth = np.partition(-scores, k - 1)[k - 1]
-    keep = np.flatnonzero(-scores <= kth)
-    rows_kept = touched[:t][keep]
-    order = np.argsort(rows_kept, kind="mergesort")
-    order = keep[order]
-    order = order[np.argsort(-scores[order], kind="mergesort")]
-    out_rows = np.empty(k, np.int64)
-    out_scores = np.empty(k, np.float64)
-    for i in range(k):
-        out_rows[i] = touched[order[i]]
-        out_scores[i] = scores[order[i]]
-    return out_rows, out_scores
+        sc = 2.0 * counter[r] / (nq + sizes[r])
+        if filled == k and (sc < best[k - 1] or (sc == best[k - 1] and r > best_rows[k - 1])):
+            continue
+        j = filled if filled < k else k - 1
+        while j > 0 and (best[j - 1] < sc or (best[j - 1] == sc and best_rows[j - 1] > r)):
+            if j < k:
+                best[j] = best[j - 1]
+                best_rows[j] = best_rows[j - 1]
+            j -= 1
+        best[j] = sc
+        best_rows[j] = r
+        if filled < k:
+            filled += 1
+    return best_rows, best
 
 
 @njit(cache=True, nogil=True)

@@ -130,8 +130,9 @@ def read_fasttext_bin(path: str | os.PathLike, *, progress: bool | None = None):
     if args["loss"] not in LOSSES or args["model"] not in MODELS:
         raise CorruptFileError(f"unknown loss {args['loss']} or model {args['model']} code in the "
                                "arguments (loss 1-4, model 1-3)", path=path, offset=pos)
-    if dim <= 0 or bucket < 0 or minn < 0 or maxn < 0:
-        raise CorruptFileError(f"bad arguments dim={dim} bucket={bucket} minn={minn} maxn={maxn}",
+    if dim <= 0 or bucket < 0 or minn < 0 or maxn < 0 or not np.isfinite(args["t"]):
+        raise CorruptFileError(f"bad arguments dim={dim} bucket={bucket} minn={minn} maxn={maxn} "
+                               f"t={args['t']} (dim > 0, the others >= 0, t finite)",
                                path=path, offset=pos)
     if version == 11 and args["model"] == 3:
         maxn = 0  # version-11 supervised models had no character n-grams; fastText does the same

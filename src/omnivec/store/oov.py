@@ -19,7 +19,8 @@ Tables without subwords (Magnitude-style, after Patel et al. 2018)
        a fixed float order; Python's salted ``hash`` is never used).
     2. Find the known keys that look most like it: an inverted index maps
        each character trigram of every (folded) known key to the rows that
-       contain it.  The 64 rows with the highest Dice overlap of trigrams
+       contain it (an open-addressing table of the trigram hashes, then
+       CSR postings; built in linear time).  The 64 rows with the highest Dice overlap of trigrams
        (ties: the lower row) are re-ranked by
        ``score = 1 - edit / length + 0.5 * dice + 0.5 * prior`` where edit
        is the optimal-string-alignment distance (a swap of two letters
@@ -65,8 +66,8 @@ RANDOM_WEIGHT = 0.3
 SHARPNESS = 10.0
 DICE_WEIGHT = 0.5
 PRIOR_WEIGHT = 0.5
-EXTRA_NAMES = ("oov_ngram_hashes", "oov_ngram_offsets", "oov_ngram_postings", "oov_ngram_sizes",
-               "oov_ngram_params")
+EXTRA_NAMES = ("oov_ngram_slots", "oov_ngram_slot_ids", "oov_ngram_offsets", "oov_ngram_postings",
+               "oov_ngram_sizes", "oov_ngram_params")
 
 
 class SubwordOOV:
@@ -156,10 +157,10 @@ def build_index(blob: np.ndarray, offsets: np.ndarray) -> dict[str, np.ndarray]:
     n = len(offsets) - 1
     fblob, foffsets = _fold_blob(np.asarray(blob, np.uint8), np.asarray(offsets, np.int64))
     hashes, hoff = K.grams_many(fblob, foffsets, INDEX_N, INDEX_N, K.HASH_FNV64, 1, False)
-    uniq, off, post, sizes = K.build_postings(hashes.view(np.uint64), hoff, n)
+    slots, slot_ids, off, post, sizes = K.build_postings(hashes.view(np.uint64), hoff, n)
     params = np.array([INDEX_VERSION, INDEX_N, n, len(post)], np.int64)
-    return {"oov_ngram_hashes": uniq, "oov_ngram_offsets": off, "oov_ngram_postings": post,
-            "oov_ngram_sizes": sizes, "oov_ngram_params": params}
+    return {"oov_ngram_slots": slots, "oov_ngram_slot_ids": slot_ids, "oov_ngram_offsets": off,
+            "oov_ngram_postings": post, "oov_ngram_sizes": sizes, "oov_ngram_params": params}
 
 
 def _stored_index(emb) -> dict[str, np.ndarray] | None:
@@ -171,12 +172,17 @@ def _stored_index(emb) -> dict[str, np.ndarray] | None:
     p = np.asarray(x["oov_ngram_params"])
     if p.shape != (4,) or int(p[0]) != INDEX_VERSION or int(p[1]) != INDEX_N:
         return None  # an index of another version: rebuild rather than misread it
-    uniq, off, post, sizes = (x[k] for k in EXTRA_NAMES[:4])
-    ok = (int(p[2]) == len(emb) and uniq.dtype == np.uint64 and off.dtype == np.int64
-          and post.dtype == np.int32 and sizes.dtype == np.int32 and uniq.ndim == off.ndim == post.ndim == 1
-          and len(off) == len(uniq) + 1 and sizes.shape == (len(emb),) and len(post) == int(p[3])
-          and (len(off) == 0 or (off[0] == 0 and off[-1] == len(post)))
-          and bool(np.all(np.diff(off) >= 0)) and bool(np.all(uniq[1:] > uniq[:-1]))
+    slots, slot_ids, off, post, sizes = (x[k] for k in EXTRA_NAMES[:5])
+    n_ids = len(off) - 1
+    cap = len(slots)
+    ok = (int(p[2]) == len(emb) and slots.dtype == np.uint64 and slot_ids.dtype == np.int32
+          and off.dtype == np.int64 and post.dtype == np.int32 and sizes.dtype == np.int32
+          and slots.ndim == slot_ids.ndim == off.ndim == post.ndim == 1 and slot_ids.shape == slots.shape
+          and cap > 0 and cap & (cap - 1) == 0 and n_ids >= 0 and sizes.shape == (len(emb),)
+          and len(post) == int(p[3]) and off[0] == 0 and off[-1] == len(post)
+          and bool(np.all(np.diff(off) >= 0))
+          # probing stops at an empty slot, so one must exist; ids must index offsets
+          and int(slot_ids.min()) == -1 and int(slot_ids.max()) < n_ids
           and (len(post) == 0 or (int(post.min()) >= 0 and int(post.max()) < len(emb))))
     if not ok:
         raise CorruptFileError(f"the stored OOV n-gram index does not fit table {emb.name!r} "
@@ -214,7 +220,8 @@ class MagnitudeOOV:
         q = np.unique(_grams(text, INDEX_N, INDEX_N).view(np.uint64))
         if len(q) == 0 or len(self.emb) == 0:
             return []
-        rows, dice = K.overlap_candidates(q, idx["oov_ngram_hashes"], idx["oov_ngram_offsets"],
+        rows, dice = K.overlap_candidates(q, idx["oov_ngram_slots"], idx["oov_ngram_slot_ids"],
+                                          idx["oov_ngram_offsets"],
                                           idx["oov_ngram_postings"], idx["oov_ngram_sizes"],
                                           len(self.emb), CANDIDATES)
         qa = np.frombuffer(text.encode("utf-32-le"), np.int32)
