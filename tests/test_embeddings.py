@@ -8,6 +8,7 @@ oracle's k-th best score.
 
 from __future__ import annotations
 
+import mmap
 import time
 import tracemalloc
 from pathlib import Path
@@ -455,9 +456,13 @@ def test_save_open_round_trip_keeps_everything(glove_arrays, tmp_path, storage):
     np.testing.assert_array_equal(t.extras["pairs"], emb.extras["pairs"])
     assert t.extras["pairs"].dtype == np.int32
     assert_same_pairs(t.most_similar(keys[5], topn=5), emb.most_similar(keys[5], topn=5))
-    # Opened arrays are read-only views of the file, not copies.
+    # Opened arrays are read-only views of the file's memory map, not copies.
     for arr in (t.store.data, t.norms, t.keys.index, t.keys.blob, t.counts, t.extras["bias"]):
-        assert not arr.flags.writeable
+        assert not arr.flags.writeable and not arr.flags.owndata
+        base = arr
+        while isinstance(base, np.ndarray) and base.base is not None:
+            base = base.base
+        assert isinstance(base.obj if isinstance(base, memoryview) else base, mmap.mmap)
         with pytest.raises(ValueError):
             arr[..., 0] = 0
     assert omnivec.load(p).name == "words"
