@@ -165,7 +165,8 @@ def test_bad_headers(tmp_path, header, message):
 
 def test_json_error_offset_points_into_the_header(tmp_path):
     p = tmp_path / "bad.safetensors"
-    _write_raw(p, b'{"t": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}, oops}', bytes(4))
+    _write_raw(p, '{"ünïcödé": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}, oops}'.encode(),
+               bytes(4))
     with pytest.raises(FormatError) as ei:
         container.read(p)
     assert p.read_bytes()[ei.value.offset:ei.value.offset + 4] == b"oops"

@@ -220,9 +220,10 @@ def parse_json(raw: bytes | str, *, what: str, path: str, offset: int | None,
         raise error(f"{prefix}{what} is not UTF-8 text (bad byte at header byte {exc.start})",
                     path=path, offset=None if offset is None else offset + exc.start) from None
     except json.JSONDecodeError as exc:
-        # The position is a character index; for ASCII headers it is the byte index too.
+        # exc.pos counts characters; the file offset counts UTF-8 bytes.
+        at = None if offset is None else offset + len(exc.doc[:exc.pos].encode("utf-8", "surrogatepass"))
         raise error(f"{prefix}{what} is not valid JSON ({exc.msg} at line {exc.lineno} column "
-                    f"{exc.colno})", path=path, offset=None if offset is None else offset + exc.pos) from None
+                    f"{exc.colno})", path=path, offset=at) from None
     except (ValueError, RecursionError) as exc:
         raise error(f"{prefix}{what} is not valid JSON ({exc})", path=path, offset=offset) from None
 
