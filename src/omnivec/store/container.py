@@ -204,8 +204,11 @@ def _sniff(first: bytes) -> str:
 
 
 def parse_json(raw: bytes | str, *, what: str, path: str, offset: int | None,
-               error: type[FormatError] = FormatError, prefix: str = ""):
+               error: type[FormatError] = FormatError, prefix: str = "", locate: bool = True):
     """Return the parsed JSON value of `raw`, or raise `error` naming `what`, the file and offset.
+
+    With locate=True `raw` sits at file byte `offset` and errors name the exact byte;
+    otherwise (JSON nested in a header string) they name `offset` itself.
 
     Non-standard constants (NaN, Infinity) are refused, and so is nesting deep
     enough to exhaust Python's recursion limit (a hostile header).
@@ -218,10 +221,12 @@ def parse_json(raw: bytes | str, *, what: str, path: str, offset: int | None,
         return json.loads(text, parse_constant=refuse)
     except UnicodeDecodeError as exc:
         raise error(f"{prefix}{what} is not UTF-8 text (bad byte at header byte {exc.start})",
-                    path=path, offset=None if offset is None else offset + exc.start) from None
+                    path=path, offset=offset + exc.start if offset is not None and locate else offset) from None
     except json.JSONDecodeError as exc:
         # exc.pos counts characters; the file offset counts UTF-8 bytes.
-        at = None if offset is None else offset + len(exc.doc[:exc.pos].encode("utf-8", "surrogatepass"))
+        at = offset
+        if offset is not None and locate:
+            at = offset + len(exc.doc[:exc.pos].encode("utf-8", "surrogatepass"))
         raise error(f"{prefix}{what} is not valid JSON ({exc.msg} at line {exc.lineno} column "
                     f"{exc.colno})", path=path, offset=at) from None
     except (ValueError, RecursionError) as exc:
@@ -272,7 +277,8 @@ def _check_entry(path: str, name: str, ent, data_len: int, data_start: int) -> d
 def verify_checksums(c: Container) -> list[str]:
     """Return one line per tensor whose bytes do not match the CRC-32 stored in the header."""
     try:
-        sums = parse_json(c.metadata.get("checksums", "{}"), what="checksums", path=c.path, offset=8)
+        sums = parse_json(c.metadata.get("checksums", "{}"), what="checksums", path=c.path, offset=8,
+                          locate=False)
     except FormatError:
         return ["the checksums entry of the header is not JSON"]
     if not isinstance(sums, dict) or not all(isinstance(v, str) for v in sums.values()):

@@ -121,7 +121,7 @@ def read_header(c: container.Container) -> dict:
                           f"omnivec metadata; tensors: {names}{more}). Import vectors with "
                           "`omnivec convert`", path=path, offset=8)
     header = container.parse_json(c.metadata[FORMAT_NAME], what="the omnivec header entry",
-                                  path=path, offset=8, error=CorruptFileError)
+                                  path=path, offset=8, error=CorruptFileError, locate=False)
     if not isinstance(header, dict):
         raise CorruptFileError("the omnivec header entry is not a JSON object", path=path, offset=8)
     # The version is checked before anything else: a newer file may lay out the rest differently.
@@ -169,7 +169,7 @@ def _key_sums(c: container.Container, table: str, fields: tuple[str, ...]) -> di
     """Return the stored CRC-32s of a table's key arrays (None when the file has none)."""
     try:
         sums = container.parse_json(c.metadata.get("checksums", "{}"), what="checksums",
-                                    path=c.path, offset=8)
+                                    path=c.path, offset=8, locate=False)
     except FormatError:
         return None
     if not isinstance(sums, dict):
