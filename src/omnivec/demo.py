@@ -88,7 +88,7 @@ class Step:
 
 # -- the steps --------------------------------------------------------------------
 def step_words(d: Demo) -> dict:
-    """Write the word list of the Parquet index as a keys file (one word per line)."""
+    """Return the row count after writing the Parquet word list as a keys file (one word per line)."""
     from .errors import require
     from .store.container import atomic_path
 
@@ -96,7 +96,8 @@ def step_words(d: Demo) -> dict:
     words = pq.read_table(d.index, columns=["index"]).column("index").to_pylist()
     bad = next((i for i, w in enumerate(words) if not w or "\n" in w or "\r" in w), None)
     if bad is not None:
-        raise OmnivecError(f"{d.index}: row {bad} holds {words[bad]!r}, which cannot be one line of a keys file")
+        raise FormatError(f"row {bad} holds {words[bad]!r}, which cannot be one line of a keys file",
+                          path=d.index)
     with atomic_path(d.keys_file) as tmp:
         tmp.write_text("\n".join(words) + "\n", encoding="utf-8")
     d.console.print(f"{len(words):,} words from {d.index.name} -> {d.keys_file}")
@@ -104,7 +105,7 @@ def step_words(d: Demo) -> dict:
 
 
 def step_convert(d: Demo) -> dict:
-    """Convert the .npy vectors + keys file to a model file."""
+    """Return the import figures after converting the .npy vectors + keys file to a model file."""
     from .store.formats import import_vectors
 
     with timed() as t:
@@ -120,7 +121,7 @@ def step_convert(d: Demo) -> dict:
 
 
 def step_open(d: Demo) -> dict:
-    """Open the model file (memory-mapped: only the header is read) and look up one word."""
+    """Return the open and lookup times of the model file (memory-mapped: only the header is read)."""
     import omnivec
 
     with timed() as t_open:
@@ -136,7 +137,7 @@ def step_open(d: Demo) -> dict:
 
 
 def step_neighbours(d: Demo) -> dict:
-    """List the nearest neighbours of a few words (the first query after open is timed apart)."""
+    """Return the nearest neighbours of a few words and their times (the first, cold query apart)."""
     from rich.table import Table
 
     grid = Table(show_edge=False, header_style="bold")
@@ -158,7 +159,7 @@ def step_neighbours(d: Demo) -> dict:
 
 
 def step_analogy(d: Demo) -> dict:
-    """Solve "a is to b as c is to ?" with 3CosAdd and 3CosMul."""
+    """Return the answers to "a is to b as c is to ?" by 3CosAdd and 3CosMul."""
     a, b, c = d.analogy
     out = {}
     for method in ("3cosadd", "3cosmul"):
@@ -171,7 +172,7 @@ def step_analogy(d: Demo) -> dict:
 
 
 def step_oov(d: Demo) -> dict:
-    """Look up misspellings: KeyNotFound by default; with OOV on, a vector near the meant word."""
+    """Return, per misspelling, its neighbours with OOV vectors on (KeyNotFound is shown without)."""
     import omnivec
 
     emb = omnivec.open(d.model, oov=True).table()
@@ -208,7 +209,7 @@ def step_oov(d: Demo) -> dict:
 
 
 def step_int8(d: Demo) -> dict:
-    """Write an int8 copy; compare its size and its top-10 neighbours with float32's."""
+    """Return the size and top-10 agreement of an int8 copy of the model with the float32 one."""
     import omnivec
 
     from .cli.store import convert_file
@@ -240,7 +241,7 @@ def step_int8(d: Demo) -> dict:
 
 
 def step_verify(d: Demo) -> dict:
-    """Check every tensor's CRC-32 and the key index of both files."""
+    """Return whether both files pass a full check (every CRC-32, the key index, finite norms)."""
     from .cli.store import verify_model
 
     out = {}
