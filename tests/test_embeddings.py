@@ -212,6 +212,9 @@ def test_most_similar_cosmul_matches_gensims_formula(glove, glove_arrays):
         assert_topk(got, keys, oracle, 10, exclude=set(pos + neg), tol=1e-4)
         every = glove.most_similar_cosmul(positive=pos, negative=neg, topn=None)
         np.testing.assert_allclose(every, oracle, rtol=1e-4, atol=1e-5)
+    assert glove.most_similar_cosmul("king", topn=0) == []
+    with pytest.raises(InputError, match="topn"):
+        glove.most_similar_cosmul("king", topn=-1)
     got = glove.most_similar_cosmul(positive=["king", "woman"], negative=["man"], topn=5, restrict_vocab=500)
     oracle = gensim_cosmul(V, [V[row["king"]], V[row["woman"]]], [V[row["man"]]], n=500)
     assert_topk(got, keys[:500], oracle, 5, exclude={"king", "woman", "man"}, tol=1e-4)

@@ -345,6 +345,8 @@ class Embeddings:
         scores = num / (den + 1e-6)
         if topn is None:
             return scores
+        if topn < 0:
+            raise InputError(f"topn must be >= 0 (or None for all scores); got {topn}")
         for item in pos + neg:
             if not isinstance(item, np.ndarray):
                 r = self._keys.row(item)
