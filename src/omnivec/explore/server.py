@@ -1,0 +1,92 @@
+"""A local HTTP server for a map folder (127.0.0.1 only), with neighbours on demand.
+
+Static files are served as they are.  When the map was built without
+neighbours for every point, `GET /api/neighbors?point=I` computes point I's
+nearest neighbours in the original space by exact search.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import numpy as np
+
+from ..errors import InputError
+
+
+class OnDemandNeighbors:
+    """Exact k nearest neighbours of one point at a time, over the map's points."""
+
+    def __init__(self, vectors: np.ndarray, metric: str, k: int) -> None:
+        from ..metrics import get_metric
+        from ..store.vectors import VectorStore
+
+        self.store = VectorStore.encode(np.ascontiguousarray(vectors, np.float32), "float32")
+        self.metric = get_metric(metric)
+        self.k = int(k)
+        self.lock = threading.Lock()
+
+    def __call__(self, point: int) -> tuple[list[int], list[float]]:
+        """Return (neighbour point ids, scores) of `point`, best first, itself left out."""
+        from ..search import exact
+
+        if not 0 <= point < len(self.store):
+            raise InputError(f"point must be in [0, {len(self.store)}); got {point}")
+        q = self.store.data[point:point + 1]
+        with self.lock:
+            rows, scores = exact.topk(self.store, self.metric, q, self.k, exclude=[[point]])
+        return rows[0].tolist(), [float(s) for s in scores[0]]
+
+
+class _Handler(SimpleHTTPRequestHandler):
+    on_demand: OnDemandNeighbors | None = None
+
+    def log_message(self, format, *args) -> None:  # keep the terminal quiet; errors still show
+        pass
+
+    def end_headers(self) -> None:
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        super().end_headers()
+
+    def do_GET(self) -> None:
+        url = urlparse(self.path)
+        if url.path == "/api/neighbors":
+            return self._neighbors(parse_qs(url.query))
+        return super().do_GET()
+
+    def _neighbors(self, query: dict) -> None:
+        if self.on_demand is None:
+            return self._send_json(404, {"error": "this server computes no neighbours on demand"})
+        try:
+            point = int(query.get("point", [""])[0])
+            ids, scores = self.on_demand(point)
+        except (ValueError, InputError) as exc:
+            return self._send_json(400, {"error": str(exc)})
+        return self._send_json(200, {"point": point, "neighbors": ids, "scores": scores})
+
+    def _send_json(self, status: int, obj) -> None:
+        body = json.dumps(obj).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def make_server(folder: str | os.PathLike, *, port: int = 8765,
+                on_demand: OnDemandNeighbors | None = None) -> ThreadingHTTPServer:
+    """Return an HTTP server for the map folder bound to 127.0.0.1:port (port 0 picks a free one)."""
+    folder = Path(folder)
+    if not (folder / "index.html").is_file():
+        raise InputError(f"{folder} holds no index.html; it is not a map folder written by omnivec explore")
+    handler = type("MapHandler", (_Handler,), {"on_demand": on_demand})
+    server = ThreadingHTTPServer(("127.0.0.1", int(port)), partial(handler, directory=str(folder)))
+    server.daemon_threads = True
+    return server
