@@ -23,7 +23,7 @@ app.add_typer(eval_app, name="eval")
 app.add_typer(index_app, name="index")
 
 # Stage modules (omnivec.cli.<name>); each registers its commands on import.
-STAGES = ["store", "query", "kge", "index", "train_words", "evaluate_words"]
+STAGES = ["store", "query", "kge", "index", "train_words", "evaluate_words", "explore"]
 
 
 def _load_stages() -> None:
