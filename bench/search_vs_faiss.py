@@ -35,7 +35,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
+# FAISS's OpenMP threads spin while they wait; on a shared machine that slows
+# FAISS (and our FAISS-backed IVF-PQ) many times over.  Passive waiting is
+# fairer to the anchor.  Must be set before faiss loads.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))

@@ -16,7 +16,7 @@ ENGINES = {"flat": None, "hnsw": "usearch", "ivfpq": "faiss"}
 # Small-table parameters: IVF-PQ over 2,100 rows needs few lists and probes them all
 # by default in these tests, so its recall depends only on the codes + refine.
 BUILD = {"flat": {}, "hnsw": {"M": 16, "ef_construction": 128},
-         "ivfpq": {"nlist": 16, "m": 10, "nbits": 6}}
+         "ivfpq": {"nlist": 16, "m": 10, "nbits": 5}}
 SEARCH = {"flat": {}, "hnsw": {"ef": 96}, "ivfpq": {"nprobe": 16, "refine": 8}}
 
 

@@ -53,3 +53,12 @@ def test_attach_an_in_memory_index(glove, glove_arrays):
         attach(other, idx)
     attach(emb, None)
     assert emb.most_similar("king", topn=1, approx=True)[0][0] != "zz-twin-of-king"
+
+
+def test_an_index_built_in_memory_opens_against_the_saved_model(tmp_path, glove):
+    idx = build_index(glove, "flat")
+    path = tmp_path / "glove.ov"
+    glove.save(path)
+    idx.save(index_path(path, "flat"))
+    emb = omnivec.load(path)
+    assert attached_index(emb).info()["fingerprint"] == idx.info()["fingerprint"]
