@@ -537,7 +537,9 @@ def train_batches(kind, p, E, R, triples, order, b_start, b_end, batch_size, num
                 w = reg_weight / bsz
                 loss += _reg(E[h], gE[h], reg_kind, w)
                 loss += _reg(E[t], gE[t], reg_kind, w)
-                loss += _reg(R[r], gR[r], reg_kind, w)
+                # phases and group logits are not magnitudes: only real-valued relations are penalised
+                if kind != KIND_ROTATE and kind != KIND_DIHEDRAL:
+                    loss += _reg(R[r], gR[r], reg_kind, w)
             for e in (h, t):
                 if markE[e] == 0:
                     markE[e] = 1

@@ -41,10 +41,8 @@ class ReadReport:
                 "bad": dict(self.bad), "first_bad": list(self.first_bad)}
 
 
-def _open_text(path: str):
-    if path.endswith(".gz"):
-        return gzip.open(path, "rt", encoding="utf-8", newline="\n")
-    return open(path, encoding="utf-8", newline="\n")
+def _open_binary(path: str):
+    return gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb")
 
 
 def read_triples(path: str | os.PathLike, *, on_bad: str = "error",
@@ -61,32 +59,37 @@ def read_triples(path: str | os.PathLike, *, on_bad: str = "error",
     rep = report if report is not None else ReadReport(path)
     out: list[tuple[str, str, str]] = []
     try:
-        fh = _open_text(path)
+        fh = _open_binary(path)
     except FileNotFoundError:
         raise InputError(f"{path}: no such triples file") from None
+    offset = 0
     with fh:
-        try:
-            for lineno, line in enumerate(fh, 1):
-                line = line.rstrip("\r\n")
-                if not line.strip():
-                    continue
-                rep.rows += 1
-                parts = line.split("\t")
-                reason = None
-                if len(parts) != 3:
-                    reason = f"expected 3 tab-separated fields (head, relation, tail), found {len(parts)}"
-                elif any(not x.strip() for x in parts):
-                    reason = "empty label"
-                if reason is not None:
-                    if on_bad == "error":
-                        raise ParseError(f"{reason}; pass on_bad='skip' (CLI --skip-bad) to count "
-                                         "and skip such rows", path=path, line=lineno)
-                    rep.note(reason, lineno)
-                    continue
-                out.append((parts[0].strip(), parts[1].strip(), parts[2].strip()))
-                rep.kept += 1
-        except UnicodeDecodeError as exc:
-            raise ParseError(f"not UTF-8 text ({exc.reason})", path=path, line=lineno) from None
+        # bytes in, decoded per line, so a decoding error names its line and byte offset
+        for lineno, raw in enumerate(fh, 1):
+            start = offset
+            offset += len(raw)
+            try:
+                line = raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError as exc:
+                raise ParseError(f"not UTF-8 text ({exc.reason})", path=path, line=lineno,
+                                 offset=start + exc.start) from None
+            if not line.strip():
+                continue
+            rep.rows += 1
+            parts = line.split("\t")
+            reason = None
+            if len(parts) != 3:
+                reason = f"expected 3 tab-separated fields (head, relation, tail), found {len(parts)}"
+            elif any(not x.strip() for x in parts):
+                reason = "empty label"
+            if reason is not None:
+                if on_bad == "error":
+                    raise ParseError(f"{reason}; pass on_bad='skip' (CLI --skip-bad) to count "
+                                     "and skip such rows", path=path, line=lineno)
+                rep.note(reason, lineno)
+                continue
+            out.append((parts[0].strip(), parts[1].strip(), parts[2].strip()))
+            rep.kept += 1
     return out
 
 

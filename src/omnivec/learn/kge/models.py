@@ -83,7 +83,7 @@ _add(ModelSpec("QuatE", K.KIND_QUATE, 4, 4, 4, "quaternion", "[a | b | c | d]; r
                dict(loss="softplus", regularizer="l2", reg_weight=0.01)))
 _add(ModelSpec("DihEdral", K.KIND_DIHEDRAL, 1, 4, 2, "dihedral-D4",
                "entities in 2-blocks; relations one 2x2 matrix (row-major) per block", "cosine",
-               "Xu & Li, ACL 2019", dict(loss="softplus", regularizer="l2", reg_weight=0.01),
+               "Xu & Li, ACL 2019", dict(loss="softplus"),
                even_dim=True), aliases=("Dihedron",))
 _add(ModelSpec("TranS", K.KIND_TRANS, 2, 3, 3, "real",
                "entities [e | e_aux]; relations [r_head | r | r_tail]", "euclidean",

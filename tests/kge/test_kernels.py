@@ -1,0 +1,89 @@
+"""Every registered model's hand-written gradient matches finite differences of its score."""
+
+import numpy as np
+import pytest
+
+from omnivec.learn.kge import _kernels as K
+from omnivec.learn.kge.models import MODELS
+
+
+def _score(spec, p, h, rp, t, tau):
+    _, dr, dro = spec.widths(len(h) // spec.entity_width)
+    ri = np.zeros(dro)
+    K.rel_forward(spec.kind, rp, tau, False, np.ones(1, np.uint64), ri, np.zeros(dr))
+    return K.score_one(spec.kind, p, h, ri, t)
+
+
+@pytest.mark.parametrize("name", MODELS.names())
+@pytest.mark.parametrize("p", [1, 2])
+def test_gradient_matches_finite_differences(name, p):
+    spec = MODELS.get(name)
+    rng = np.random.default_rng(7)
+    de, dr, dro = spec.widths(6)
+    h, t, rp = rng.normal(size=de), rng.normal(size=de), rng.normal(size=dr)
+    tau = 1.3
+    ri, aux = np.zeros(dro), np.zeros(dr)
+    K.rel_forward(spec.kind, rp, tau, False, np.ones(1, np.uint64), ri, aux)
+    gh, gri, gt, gr = np.zeros(de), np.zeros(dro), np.zeros(de), np.zeros(dr)
+    K.grad_one(spec.kind, p, h, ri, t, 2.0, gh, gri, gt)
+    K.rel_backward(spec.kind, rp, ri, gri, aux, tau, gr)
+    for which, got in ((0, gh), (1, gr), (2, gt)):
+        args = [h, rp, t]
+        num = np.zeros_like(args[which])
+        for i in range(len(num)):
+            up, dn = [a.copy() for a in args], [a.copy() for a in args]
+            up[which][i] += 1e-6
+            dn[which][i] -= 1e-6
+            num[i] = (_score(spec, p, *up, tau) - _score(spec, p, *dn, tau)) / 2e-6
+        np.testing.assert_allclose(got, 2.0 * num, atol=1e-5, err_msg=f"{name} argument {which}")
+
+
+def test_scores_match_the_published_formulas():
+    rng = np.random.default_rng(1)
+    d = 5
+    h, r, t = rng.normal(size=d), rng.normal(size=d), rng.normal(size=d)
+    assert K.score_one(K.KIND_TRANSE, 1, h, r, t) == pytest.approx(-np.abs(h + r - t).sum())
+    assert K.score_one(K.KIND_TRANSE, 2, h, r, t) == pytest.approx(-np.linalg.norm(h + r - t))
+    assert K.score_one(K.KIND_DISTMULT, 2, h, r, t) == pytest.approx((h * r * t).sum())
+    hc, rc, tc = (rng.normal(size=d) + 1j * rng.normal(size=d) for _ in range(3))
+    split = lambda z: np.concatenate([z.real, z.imag])  # noqa: E731
+    assert K.score_one(K.KIND_COMPLEX, 2, split(hc), split(rc), split(tc)) == pytest.approx(
+        np.real(np.sum(hc * rc * np.conj(tc))))
+    ru = np.exp(1j * rng.uniform(0, 2 * np.pi, d))
+    assert K.score_one(K.KIND_ROTATE, 1, split(hc), split(ru), split(tc)) == pytest.approx(
+        -np.abs(hc * ru - tc).sum())
+    assert K.score_one(K.KIND_ROTATE, 2, split(hc), split(ru), split(tc)) == pytest.approx(
+        -np.linalg.norm(hc * ru - tc))
+
+
+def test_quaternion_score_is_the_hamilton_product():
+    rng = np.random.default_rng(2)
+    d = 3
+    h, r, t = (rng.normal(size=(4, d)) for _ in range(3))
+
+    def ham(p, q):
+        a1, b1, c1, d1 = p
+        a2, b2, c2, d2 = q
+        return np.array([a1 * a2 - b1 * b2 - c1 * c2 - d1 * d2, a1 * b2 + b1 * a2 + c1 * d2 - d1 * c2,
+                         a1 * c2 - b1 * d2 + c1 * a2 + d1 * b2, a1 * d2 + b1 * c2 - c1 * b2 + d1 * a2])
+
+    # i*j = k, j*k = i, k*i = j: the defining products of the quaternions
+    e = np.eye(4)
+    np.testing.assert_allclose(ham(e[1], e[2]), e[3])
+    np.testing.assert_allclose(ham(e[2], e[3]), e[1])
+    np.testing.assert_allclose(ham(e[3], e[1]), e[2])
+    want = float(np.sum(ham(h, r) * t))
+    assert K.score_one(K.KIND_QUATE, 2, h.ravel(), r.ravel(), t.ravel()) == pytest.approx(want)
+
+
+def test_dihedral_elements_form_the_group_d4():
+    mats = [K.D4[i].reshape(2, 2) for i in range(8)]
+    keys = {tuple(m.ravel()) for m in mats}
+    assert len(keys) == 8
+    for a in mats:
+        for b in mats:
+            assert tuple((a @ b).ravel()) in keys   # closed under composition
+    rot90 = mats[2]
+    np.testing.assert_allclose(np.linalg.matrix_power(rot90, 4), np.eye(2))
+    for m in mats[1::2]:
+        np.testing.assert_allclose(m @ m, np.eye(2))   # reflections are involutions

@@ -1,0 +1,105 @@
+"""Each registered model learns the planted patterns it can express; training is reproducible."""
+
+import numpy as np
+import pytest
+
+import planted
+from omnivec.errors import InputError, UnknownNameError
+from omnivec.evaluate.linkpred import evaluate
+from omnivec.learn.kge import KGE, MODELS
+
+# model -> planted patterns the model can express (and learns at these settings)
+EXPRESSES = {
+    "TransE": ["inverse", "composition"],
+    "DistMult": ["symmetric"],
+    "ComplEx": ["symmetric", "inverse"],
+    "RotatE": ["inverse", "composition"],
+    "QuatE": ["symmetric", "inverse"],
+    "DihEdral": ["symmetric", "inverse"],
+    "TranS": ["inverse", "composition"],
+}
+CASES = [(m, pat) for m, pats in EXPRESSES.items() for pat in pats]
+
+
+def test_every_registered_model_has_a_planted_pattern():
+    assert sorted(EXPRESSES) == sorted(MODELS.names())
+
+
+def _fit(model, ts, **kw):
+    args = dict(epochs=300, lr=0.02, num_negatives=8, batch_size=64, seed=0, loss="softplus",
+                progress=False)
+    args.update(kw)
+    return KGE(model, 16, **args).fit(ts)
+
+
+@pytest.mark.parametrize("model,pattern", CASES)
+def test_model_learns_planted_pattern(model, pattern):
+    ts, held = getattr(planted, pattern)()
+    km = _fit(model, ts)
+    got = evaluate(km, held, known=ts.all_known()).mrr
+    # chance: the expected reciprocal rank of a uniformly random ranking
+    chance = np.mean(1.0 / np.arange(1, ts.num_entities + 1))
+    assert got >= 0.6 and got > 3 * chance, f"{model} on {pattern}: held-out MRR {got:.3f}"
+
+
+def test_one_worker_with_a_seed_is_reproducible():
+    ts, _ = planted.inverse()
+    a = _fit("RotatE", ts, epochs=20)
+    b = _fit("RotatE", ts, epochs=20)
+    c = _fit("RotatE", ts, epochs=20, seed=1)
+    np.testing.assert_array_equal(a.entity_array, b.entity_array)
+    np.testing.assert_array_equal(a.relation_array, b.relation_array)
+    assert not np.array_equal(a.entity_array, c.entity_array)
+
+
+def test_hogwild_workers_train_too():
+    ts, held = planted.inverse()
+    km = _fit("TransE", ts, workers=2, batch_size=16)
+    assert evaluate(km, held, known=ts.all_known()).mrr >= 0.6
+
+
+@pytest.mark.parametrize("loss", ["margin", "softplus", "nssa"])
+@pytest.mark.parametrize("optimizer", ["adam", "adagrad"])
+def test_losses_and_optimizers_lower_the_loss(loss, optimizer):
+    ts, _ = planted.symmetric()
+    est = KGE("DistMult", 16, epochs=30, loss=loss, optimizer=optimizer, lr=0.05, num_negatives=4,
+              batch_size=32, regularizer="n3", reg_weight=1e-4, sampler="bernoulli", progress=False)
+    est.fit(ts)
+    h = est.history_.loss
+    assert np.mean(h[-5:]) < np.mean(h[:5])
+
+
+def test_bernoulli_sampler_prefers_corrupting_the_many_side():
+    # one head with many tails: corrupting the head makes fewer false negatives
+    train = np.array([[0, 0, t] for t in range(1, 9)], dtype=np.int64)
+    prob = KGE._head_prob(train, 1, "bernoulli")
+    assert prob[0] > 0.5
+    np.testing.assert_array_equal(KGE._head_prob(train, 1, "uniform"), [0.5])
+
+
+def test_early_stopping_keeps_the_best_validation_epoch():
+    ts, held = planted.inverse()
+    ts.splits["valid"] = held
+    est = KGE("TransE", 16, epochs=200, lr=0.05, num_negatives=4, batch_size=32, loss="softplus",
+              early_stopping=True, eval_every=5, patience=2, progress=False)
+    est.fit(ts)
+    hist = est.history_
+    assert hist.valid_mrr
+    assert hist.best_epoch == max(hist.valid_mrr, key=lambda e: (hist.valid_mrr[e], -e))
+    assert hist.stopped_early == (len(hist.loss) < 200)
+
+
+def test_bad_hyper_parameters_are_refused_with_the_valid_range():
+    ts, _ = planted.inverse()
+    with pytest.raises(UnknownNameError, match="TransE"):
+        KGE("TransX").fit(ts)
+    with pytest.raises(InputError, match="'dim' parameter"):
+        KGE("TransE", 0).fit(ts)
+    with pytest.raises(InputError, match="even"):
+        KGE("DihEdral", 7).fit(ts)
+    with pytest.raises(InputError, match="'loss' parameter"):
+        KGE("TransE", 8, loss="hinge").fit(ts)
+    with pytest.raises(InputError, match="'lr' parameter"):
+        KGE("TransE", 8, lr=0).fit(ts)
+    with pytest.raises(InputError, match="valid"):
+        KGE("TransE", 8, early_stopping=True).fit(ts)   # no validation split
