@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import struct
 import warnings
+import zlib
 
 import numpy as np
 import pytest
@@ -159,6 +160,30 @@ def mutations(draw, files):
 
 
 @st.composite
+def resealed_mutations(draw, files):
+    """Damage the tensors, then rewrite the checksums to match: the damage reaches every
+    check behind the CRC-32s (the key-array guard, verify's index and offset checks)."""
+    label = draw(st.sampled_from(sorted(files)))
+    blob = bytearray(files[label])
+    start = _data_start(blob)
+    head = json.loads(blob[8:start])
+    names = sorted(k for k in head if k != "__metadata__")
+    for _ in range(draw(st.integers(1, 6))):
+        name = draw(st.sampled_from(names))
+        a, b = head[name]["data_offsets"]
+        if a == b:
+            continue
+        i = start + draw(st.integers(a, b - 1))
+        blob[i] = draw(st.sampled_from([0x00, 0xFF, 0x7F, 0x80, 0x01, blob[i] ^ 0x04]))
+    sums = {n: f"{zlib.crc32(bytes(blob[start + head[n]['data_offsets'][0]:start + head[n]['data_offsets'][1]])):08x}"
+            for n in names}
+    head["__metadata__"]["checksums"] = json.dumps(sums)
+    raw = json.dumps(head).encode()
+    raw += b" " * (-(8 + len(raw)) % 64)
+    return struct.pack("<Q", len(raw)) + raw + bytes(blob[start:])
+
+
+@st.composite
 def header_edits(draw, files):
     """A valid file whose omnivec header has one value replaced: the checks behind the JSON."""
     label = draw(st.sampled_from(sorted(files)))
@@ -202,6 +227,15 @@ def test_valid_files_pass_the_exercise(tmp_path, valid_files):
 def test_mutated_model_files(tmp_path, valid_files):
     @FUZZ
     @given(data=mutations(valid_files))
+    def run(data):
+        open_and_query(tmp_path, data)
+
+    run()
+
+
+def test_damaged_tensors_behind_valid_checksums(tmp_path, valid_files):
+    @settings(FUZZ, max_examples=250)
+    @given(data=resealed_mutations(valid_files))
     def run(data):
         open_and_query(tmp_path, data)
 

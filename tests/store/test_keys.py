@@ -12,7 +12,7 @@ import pytest
 from omnivec.errors import CorruptFileError, DuplicateKeyError, InputError
 from omnivec.store import _kernels as K
 from omnivec.store.container import crc32 as tensor_crc
-from omnivec.store.keys import KeyTable, encode_keys
+from omnivec.store.keys import KeyTable, check_packed, encode_keys
 
 WORDS = ["", "a", "ab", "abc", "b", "Straße", "naïve", "東京", "🙂", "a\x00b", "A", "a b", " a",
          "über", "ü" * 40, "x" * 1000]
@@ -214,3 +214,26 @@ def test_guard_turns_a_silent_miss_into_an_error():
                       source="f.ov", checksums=sums)
     assert intact.row("zeta") == -1 and intact.row("zeta") == -1
     assert intact._guard is None        # checked once, then never again
+
+
+@pytest.mark.parametrize("blob, offsets, message", [
+    (b"alphabeta", [0, 5, 3, 9], "decrease at row 1"),
+    (b"alphabeta", [0, 5, 10], "run from 0 to 9"),
+    (b"alphabeta", [1, 5, 9], "run from 0"),
+    (b"al\xffbeta", [0, 3, 7], "not valid UTF-8.*byte 2"),
+    ("aé".encode(), [0, 2, 3], "inside a UTF-8 character.*byte 2"),
+])
+def test_check_packed(blob, offsets, message):
+    with pytest.raises(CorruptFileError, match=message):
+        check_packed(np.frombuffer(blob, np.uint8), np.array(offsets, np.int64), "f.ov")
+
+
+def test_checked_runs_once():
+    blob, offsets = encode_keys(["a", "bb", "", "東京"])
+    check_packed(blob, offsets)
+    t = KeyTable(kind="str", index=KeyTable.from_keys(["a", "bb", "", "東京"])[0].index,
+                 blob=blob, offsets=offsets, source="f.ov")
+    assert t.checked() is t and t._checked
+    bad = KeyTable(kind="str", index=t.index, blob=blob, offsets=np.array([0, 2, 1, 3, 9]), source="f.ov")
+    with pytest.raises(CorruptFileError, match="f.ov"):
+        bad.checked()

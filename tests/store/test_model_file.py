@@ -343,6 +343,43 @@ def test_damaged_keys_offsets_are_caught_lazily(tmp_path):
     assert any("decrease" in x or "CRC" in x for x in store_model.verify(p))
 
 
+def reseal(path) -> None:
+    """Rewrite the checksums to match the (damaged) tensors, as a buggy writer would."""
+    raw = Path(path).read_bytes()
+    head, start = header_of(path)
+    sums = {n: f"{zlib.crc32(raw[start + e['data_offsets'][0]:start + e['data_offsets'][1]]):08x}"
+            for n, e in head.items() if n != "__metadata__"}
+    head["__metadata__"]["checksums"] = json.dumps(sums)
+    new = json.dumps(head).encode()
+    new += b" " * (-(8 + len(new)) % 64)
+    Path(path).write_bytes(struct.pack("<Q", len(new)) + new + raw[start:])
+
+
+def test_damaged_offsets_behind_valid_checksums_reach_no_kernel(tmp_path):
+    """Offsets far out of range, with checksums that match: OOV's n-gram index build (a compiled
+    kernel over the key blob) once crashed the process here; now it is a CorruptFileError."""
+    import subprocess
+    import sys
+
+    p = tmp_path / "m.ov"
+    make_model(p)
+    a, b = tensor_span(p, "embeddings.keys_offsets")
+    offs = np.frombuffer(p.read_bytes()[a:b], np.int64).copy()
+    offs[5] = 10**12
+    with open(p, "r+b") as fh:
+        fh.seek(a)
+        fh.write(offs.tobytes())
+    reseal(p)
+    assert any("decrease" in x for x in store_model.verify(p))
+    code = ("import omnivec, sys\n"
+            "emb = omnivec.open(sys.argv[1])\n"
+            "try:\n    emb.vector('w1x', oov=True)\n"
+            "except omnivec.CorruptFileError as e:\n    print('CorruptFileError', e)\n")
+    done = subprocess.run([sys.executable, "-c", code, str(p)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "CorruptFileError" in done.stdout and "decrease" in done.stdout
+
+
 def test_invalid_utf8_key_bytes(tmp_path):
     p = tmp_path / "m.ov"
     make_model(p)

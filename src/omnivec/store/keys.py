@@ -37,10 +37,36 @@ def encode_keys(keys: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
     return blob, offsets
 
 
+def check_packed(blob: np.ndarray, offsets: np.ndarray, source: str | None = None) -> None:
+    """Return None when (blob, offsets) hold well-formed UTF-8 keys, else raise CorruptFileError.
+
+    One O(n) pass: offsets run from 0 to len(blob) without decreasing, the blob is
+    valid UTF-8 and no key starts inside a character.  Code that hands the arrays
+    of a table opened from a file to a compiled kernel calls this first.
+    """
+    n = len(offsets) - 1
+    if n < 0 or offsets[0] != 0 or offsets[-1] != len(blob):
+        raise CorruptFileError(f"key offsets must run from 0 to {len(blob)}", path=source)
+    steps = np.diff(offsets)
+    if (steps < 0).any():
+        raise CorruptFileError(f"key offsets decrease at row {int(np.flatnonzero(steps < 0)[0])}",
+                               path=source)
+    try:
+        bytes(blob).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CorruptFileError(f"keys are not valid UTF-8 (key blob byte {exc.start})", path=source) from None
+    starts = offsets[:-1][steps > 0]
+    split = np.flatnonzero((blob[starts] & 0xC0) == 0x80)
+    if len(split):
+        raise CorruptFileError(f"a key starts inside a UTF-8 character (key blob byte "
+                               f"{int(starts[split[0]])})", path=source)
+
+
 class KeyTable:
     """Maps keys (all str or all int) to row numbers and back."""
 
-    __slots__ = ("kind", "blob", "offsets", "ids", "index", "_n", "_source", "_guard", "_probe")
+    __slots__ = ("kind", "blob", "offsets", "ids", "index", "_n", "_source", "_guard", "_probe",
+                 "_checked")
 
     def __init__(self, *, kind: str, index: np.ndarray, blob: np.ndarray | None = None,
                  offsets: np.ndarray | None = None, ids: np.ndarray | None = None,
@@ -58,6 +84,7 @@ class KeyTable:
         # CorruptFileError, at the cost of one pass over the key arrays per opened file.
         self._guard = checksums or None
         self._probe = None
+        self._checked = source is None     # built in memory: well-formed by construction
 
     # -- construction ---------------------------------------------------------
     @classmethod
@@ -279,6 +306,19 @@ class KeyTable:
                     i = (i + 1) & mask
                 return -1
         return probe
+
+    def checked(self) -> "KeyTable":
+        """Return this table after a one-time O(n) check of its key arrays (CorruptFileError if bad).
+
+        Lookups and iteration check what they read as they go; code that passes
+        `blob` and `offsets` of an opened file to a compiled kernel of its own
+        (which reads without bounds checks) calls this first.
+        """
+        if not self._checked:
+            if self.kind == "str":
+                check_packed(self.blob, self.offsets, self._source)
+            self._checked = True
+        return self
 
     def _corrupt(self):
         raise CorruptFileError("the key index is damaged (row or offset out of range); "

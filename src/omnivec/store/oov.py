@@ -204,7 +204,7 @@ class MagnitudeOOV:
         if self.index is None:
             self.index = _stored_index(self.emb)
             if self.index is None:
-                self.index = build_index(self.emb.keys.blob, self.emb.keys.offsets)
+                self.index = build_index(self.emb.keys.checked().blob, self.emb.keys.offsets)
         return self.index
 
     def _table_norm(self) -> float:
@@ -278,5 +278,5 @@ def prepare_oov(emb):
         return emb
     if _stored_index(emb) is not None:
         return emb
-    index = build_index(emb.keys.blob, emb.keys.offsets)
+    index = build_index(emb.keys.checked().blob, emb.keys.offsets)
     return emb.replace(extras={**emb.extras, **index})
