@@ -269,3 +269,17 @@ def test_index_files_live_beside_the_model(tmp_path, glove):
     with pytest.raises(FormatError, match="not an omnivec index"):
         glove.save(tmp_path / "m.ov")
         open_index(tmp_path / "m.ov", glove)
+
+
+def test_integer_keys_and_added_keys_as_queries(glove_arrays):
+    _, vecs = glove_arrays
+    emb = omnivec.Embeddings(list(range(1000, 1300)), vecs[:300])
+    idx = build_index(emb, "flat")
+    hits = idx.search([1005, 1007], 3)               # a list of ints names keys, not a vector
+    assert [row[0] for row in hits.keys] == [1005, 1007]
+    idx.add([7], vecs[400])
+    assert idx.search(7, 1).keys == [[7]]             # added keys can be queries too
+    with pytest.raises(KeyNotFound):
+        idx.search([8], 1)
+    with pytest.raises(InputError, match="integer keys"):
+        idx.add(["seven"], vecs[401])

@@ -250,10 +250,16 @@ class Index:
         return self._extra_store
 
     def _check_queries(self, queries) -> np.ndarray:
-        if isinstance(queries, (list, tuple)) and queries and not isinstance(queries[0], (list, tuple, np.ndarray, float, int)) \
-                or isinstance(queries, str):
-            keys = [queries] if isinstance(queries, str) else list(queries)
-            return self.emb.vectors_of(keys)
+        """Return queries as a (queries x dims) float32 array: keys are looked up, vectors checked.
+
+        A key or a list/tuple of keys (str or int) names table keys; anything
+        else (a numpy array, a list of floats) is read as vectors.
+        """
+        if isinstance(queries, (str, int, np.integer)) and not isinstance(queries, bool):
+            return self._vectors_of_keys([queries])
+        if isinstance(queries, (list, tuple)) and queries and all(
+                isinstance(x, (str, int, np.integer)) and not isinstance(x, bool) for x in queries):
+            return self._vectors_of_keys(list(queries))
         Q = np.asarray(queries)
         if Q.dtype.kind not in "fiu":
             raise InputError(f"queries must be numeric vectors or keys; got dtype {Q.dtype}")
@@ -267,6 +273,23 @@ class Index:
             bad = int(np.flatnonzero(~np.isfinite(Q).all(axis=1))[0])
             raise InputError(f"query {bad} holds NaN or infinity")
         return Q
+
+    def _vectors_of_keys(self, keys: list[Key]) -> np.ndarray:
+        """Return the vectors of keys, added keys included; unknown keys raise KeyNotFound."""
+        if not self.extra_keys:
+            return self.emb.vectors_of(keys)
+        ids = self.ids_of(keys)
+        if (ids < 0).any():
+            from ..errors import KeyNotFound
+            i = int(np.flatnonzero(ids < 0)[0])
+            raise KeyNotFound(f"key {keys[i]!r} is not in the index ({len(self)} live keys)")
+        out = np.empty((len(keys), self.dim), np.float32)
+        b = ids < self.n_base
+        if b.any():
+            out[b] = self.emb.store.decode(ids[b])
+        if (~b).any():
+            out[~b] = self.extra_vectors[ids[~b] - self.n_base]
+        return out
 
     # -- building -----------------------------------------------------------
     @classmethod
@@ -425,19 +448,24 @@ class Index:
 
     def _exact_over(self, Q: np.ndarray, k: int, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Return exact (ids, scores) of the k best among `ids` (sorted int64) for raw queries Q."""
+        from .flat import topk_any
+
         base = ids[ids < self.n_base]
         extra = ids[ids >= self.n_base] - self.n_base
         parts = []
         if len(base):
-            store = self.emb.store if len(base) == self.n_base else self.emb.store.take(base)
-            r, s = exact.topk(store, self.metric, Q, k)
-            parts.append((r if len(base) == self.n_base else base[r], s))
+            whole = len(base) == self.n_base
+            store = self.emb.store if whole else self.emb.store.take(base)
+            r, s = topk_any(store, self.metric, Q, k)
+            parts.append((r if whole else np.where(r >= 0, base[np.maximum(r, 0)], -1), s))
         if len(extra):
             store = self._extras()
-            if len(extra) != len(store):
+            whole = len(extra) == len(self.extra_keys)
+            if not whole:
                 store = store.take(extra)
-            r, s = exact.topk(store, self.metric, Q, k)
-            parts.append((extra[r] + self.n_base if len(extra) != len(self.extra_keys) else r + self.n_base, s))
+            r, s = topk_any(store, self.metric, Q, k)
+            r = r if whole else np.where(r >= 0, extra[np.maximum(r, 0)], -1)
+            parts.append((np.where(r >= 0, r + self.n_base, -1), s))
         return merge_topk(parts, k)
 
     def _rescore(self, Q: np.ndarray, ids: np.ndarray) -> np.ndarray:
