@@ -286,13 +286,19 @@ class WordLearner:
                     log.warning("training interrupted in epoch %d of %d; keeping the model trained so far",
                                 epoch + 1, epochs)
                     break
-                for cb in self.callbacks:
-                    cb(rep)
+                try:
+                    for cb in self.callbacks:
+                        cb(rep)
+                except KeyboardInterrupt:
+                    interrupted = True
+                    log.warning("training interrupted after epoch %d of %d; keeping the model trained "
+                                "so far", epoch + 1, epochs)
+                    break
         seconds = time.perf_counter() - start_train
         words_done = sum(r.words for r in reports)
         self.history_.extend(reports)
         self._corpora.append({"corpus": enc.stats.to_meta(), "vocabulary": len(vocab),
-                              "epochs_done": len(reports) - (1 if interrupted else 0),
+                              "epochs_done": sum(1 for r in reports if not r.interrupted),
                               "interrupted": interrupted, "words": words_done,
                               "train_seconds": round(seconds, 3),
                               "total_seconds": round(time.perf_counter() - t0, 3),
