@@ -144,6 +144,16 @@ def test_table_without_word_rows_is_solved(model, tmp_path):
     np.testing.assert_allclose(back.subwords.word_vectors, sw.word_vectors, atol=1e-4, rtol=0)
 
 
+def test_changed_vectors_win_over_stored_rows(tmp_path):
+    emb, _ = read_fasttext_bin(DATA / MODELS["sg"][0])
+    changed = emb.vectors * 2.0 + 0.25
+    moved = emb.replace(store=omnivec.Embeddings(list(emb.keys), changed).store)
+    write_fasttext_bin(moved, tmp_path / "moved.bin")
+    back, _ = read_fasttext_bin(tmp_path / "moved.bin")
+    np.testing.assert_allclose(back.vectors, changed, atol=1e-5, rtol=0)
+    np.testing.assert_array_equal(back.subwords.vectors, emb.subwords.vectors)
+
+
 def test_table_without_subwords_round_trips(tmp_path, rng):
     emb = omnivec.Embeddings(["alpha", "beta", "γάμμα"], rng.standard_normal((3, 7)).astype(np.float32),
                              counts=[5, 3, 1])

@@ -168,6 +168,15 @@ def mean_rows(buckets, ids, out):
         out[k] = out[k] * scale
 
 
+@njit(cache=True, nogil=True)
+def subword_mean(buf, minn, maxn, bucket, buckets, out):
+    """Fill out with the mean bucket row of the n-grams of "<buf>" (zeros when none): one call per word."""
+    n = word_grams(buf, 0, len(buf), minn, maxn, HASH_FASTTEXT, bucket, np.empty(0, np.int64), 0, False)
+    ids = np.empty(n, np.int64)
+    word_grams(buf, 0, len(buf), minn, maxn, HASH_FASTTEXT, bucket, ids, 0, True)
+    mean_rows(buckets, ids, out)
+
+
 # -- the OOV n-gram index ---------------------------------------------------------------
 
 @njit(cache=True, nogil=True)

@@ -55,7 +55,7 @@ def _code(table: dict[int, str], name: str, what: str) -> int:
     raise InputError(f"fastText {what} {name!r} is not one of: {', '.join(table.values())}")
 
 
-def _read_matrix(mm: np.ndarray, pos: int, path: str, what: str, dim: int, rows: int | None,
+def _read_matrix(mm: np.ndarray, fh, pos: int, path: str, what: str, dim: int, rows: int | None,
                  task) -> tuple[np.ndarray, int]:
     """Return (matrix float32, position after it) of a dense fastText matrix at mm[pos:]."""
     size = len(mm)
@@ -79,11 +79,16 @@ def _read_matrix(mm: np.ndarray, pos: int, path: str, what: str, dim: int, rows:
         raise CorruptFileError(f"truncated: the {what} ({m} x {n} float32) needs {nbytes:,} bytes from "
                                f"byte {start}, the file has {size - start:,}", path=path, offset=start)
     out = np.empty((m, n), np.float32)
-    flat = out.reshape(-1).view(np.uint8)
-    # copy in blocks so the progress bar moves and no second full-size buffer is made
+    flat = memoryview(out.reshape(-1).view(np.uint8))
+    # read() into the array block by block: no second full-size buffer, no mapped pages kept
+    # resident, and the progress bar moves
+    fh.seek(start)
     for s in range(0, nbytes, READ_BLOCK):
         e = min(nbytes, s + READ_BLOCK)
-        flat[s:e] = mm[start + s:start + e]
+        got = fh.readinto(flat[s:e])
+        if got != e - s:
+            raise CorruptFileError(f"the file shrank while being read: the {what} ends early",
+                                   path=path, offset=start + s + (got or 0))
         task.advance((e - s) / 1e6)
     return out, start + nbytes
 
@@ -168,10 +173,10 @@ def read_fasttext_bin(path: str | os.PathLike, *, progress: bool | None = None):
 
     rows = nwords + bucket
     with _progress(f"Reading {os.path.basename(path)}", (size - pos) / 1e6, unit="MB",
-                   enabled=progress) as task:
-        inp, pos = _read_matrix(mm, pos, path, "input matrix", dim, rows, task)
+                   enabled=progress) as task, open(path, "rb", buffering=0) as fh:
+        inp, pos = _read_matrix(mm, fh, pos, path, "input matrix", dim, rows, task)
         out_rows = nlabels if args["model"] == 3 else nwords
-        output, pos = _read_matrix(mm, pos, path, "output matrix", dim, None, task)
+        output, pos = _read_matrix(mm, fh, pos, path, "output matrix", dim, None, task)
     if output.shape[0] != out_rows:
         raise CorruptFileError(f"the output matrix has {output.shape[0]} rows; a "
                                f"{MODELS[args['model']]} model with {nwords} words and {nlabels} labels "
@@ -245,9 +250,10 @@ def _check_utf8(blob: np.ndarray, offsets: np.ndarray, starts: np.ndarray, path:
 def write_fasttext_bin(emb, path: str | os.PathLike) -> None:
     """Write `emb` as a fastText `.bin` model (format version 12) that fastText loads, atomically.
 
-    A table read from a `.bin` is written back byte for byte.  A table with
-    fastText subwords but without the words' own input rows gets rows solved
-    from its vectors, so fastText's word vectors equal the table's.  A table
+    A table read from a `.bin` is written back byte for byte.  When the
+    table's subwords lack the words' own input rows, or its float32 vectors
+    no longer equal their composition (changed after import), own rows are
+    solved from the vectors, so fastText's word vectors equal the table's.  A table
     without subwords is written with bucket 0 (no n-grams): fastText then
     returns the table's own vectors.  String keys only, without NUL bytes.
     """
@@ -270,9 +276,15 @@ def write_fasttext_bin(emb, path: str | os.PathLike) -> None:
         settings.update({k: v for k, v in sw.settings.items() if k in DEFAULTS})
         minn, maxn, bucket = sw.minn, sw.maxn, sw.bucket
         buckets = np.asarray(sw.vectors, np.float32)
+        word_rows = None
         if sw.word_vectors is not None and sw.word_vectors.shape == (n, dim):
             word_rows = np.asarray(sw.word_vectors, np.float32)
-        else:
+            if emb.storage == "float32":
+                # the table's vectors win: if they were changed after import, solve new own rows
+                composed = compose_vectors(word_rows, buckets, blob, offsets, minn, maxn, bucket)
+                if n and float(np.abs(composed - emb.vectors).max()) > 1e-5:
+                    word_rows = None
+        if word_rows is None:
             word_rows = decompose_vectors(emb.vectors, buckets, blob, offsets, minn, maxn, bucket)
         labels = list(sw.settings.get("labels", []))
         label_counts = list(sw.settings.get("label_counts", [1] * len(labels)))

@@ -97,7 +97,9 @@ def decompose_vectors(vectors: np.ndarray, buckets: np.ndarray, blob: np.ndarray
 
 def subword_vector(word: str, buckets: np.ndarray, minn: int, maxn: int, bucket: int) -> np.ndarray:
     """Return fastText's vector of an out-of-vocabulary word: the mean of its n-gram rows (zeros if none)."""
-    ids = word_ngram_ids(word, minn, maxn, bucket)
-    out = np.empty(buckets.shape[1], np.float32)
-    K.mean_rows(buckets, ids, out)
+    out = np.zeros(buckets.shape[1], np.float32)
+    if word == EOS or maxn == 0 or maxn < minn:
+        return out
+    _check(minn, maxn, bucket)
+    K.subword_mean(np.frombuffer(word.encode("utf-8"), np.uint8), minn, maxn, bucket, buckets, out)
     return out
