@@ -283,3 +283,9 @@ def test_integer_keys_and_added_keys_as_queries(glove_arrays):
         idx.search([8], 1)
     with pytest.raises(InputError, match="integer keys"):
         idx.add(["seven"], vecs[401])
+
+
+def test_builds_show_progress_when_asked(glove, capsys):
+    need_engine("hnsw")
+    build_index(glove, "hnsw", show_progress=True, M=8)
+    assert "Building hnsw index" in capsys.readouterr().err
