@@ -37,7 +37,12 @@ def rss_mb():
             if line.startswith('VmRSS:'):
                 return int(line.split()[1]) / 1024
 def peak_mb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM belongs to this process's own address space; ru_maxrss would inherit the
+    # parent's high-water mark across fork+exec.
+    with open('/proc/self/status') as fh:
+        for line in fh:
+            if line.startswith('VmHWM:'):
+                return int(line.split()[1]) / 1024
 """
 
 CHILD = {
@@ -165,12 +170,11 @@ def median_of(runs: list[dict], field: str) -> float:
     return statistics.median(r[field] for r in runs)
 
 
-def magnitude_column(model_kv: Path, n: int, d: int) -> dict:
-    """Return pymagnitude's figures, or why it could not run."""
-    python = os.environ.get("MAGNITUDE_PYTHON")
-    if not python:
-        return {"status": "not run: set MAGNITUDE_PYTHON to a Python with pymagnitude 0.1.143"}
-    return {"status": "not run: see bench/README.md"}
+MAGNITUDE_STATUS = (
+    "not run: pymagnitude 0.1.143 does not build on Python 3.11 (its bundled pysqlite2 and APSW "
+    "C sources use CPython APIs removed since 3.9: PyCode_New's signature, PyFrameObject and "
+    "PyThreadState.frame); on Python 3.8 it builds, but importing it imports PyTorch (for its "
+    "bundled AllenNLP ELMo) and the only PyTorch build available offline here is for Python 3.11")
 
 
 def main() -> None:
@@ -235,7 +239,7 @@ def main() -> None:
         "first_query_after_open": ratio(result["first_query_after_open_s"]["ours"],
                                         result["first_query_after_open_s"]["gensim"]),
     }
-    result["pymagnitude"] = magnitude_column(kvp, args.n, args.dim)
+    result["pymagnitude"] = MAGNITUDE_STATUS
     print(json.dumps(result))
 
 

@@ -452,9 +452,15 @@ class Embeddings:
         return keys[int(np.argmin(vs @ mean))]
 
     # -- conversion and files -------------------------------------------------
-    def astype(self, storage: str) -> "Embeddings":
-        """Return a copy stored as `storage` ('float32', 'float16', 'int8', 'binary')."""
-        return self.replace(store=self._store.astype(storage))
+    def astype(self, storage: str, *, rerank: str | None = None) -> "Embeddings":
+        """Return a copy stored as `storage` ('float32', 'float16', 'int8', 'binary').
+
+        With int8 or binary storage, rerank="float16" keeps a float16 copy of the
+        vectors in the file: searches scan the small codes, then re-score the best
+        candidates exactly (the same top-k as float storage, at the scan speed of
+        the codes); lookups return the copy's values.
+        """
+        return self.replace(store=self._store.astype(storage, rerank=rerank))
 
     def with_metric(self, metric: str) -> "Embeddings":
         """Return the same vectors with another default metric."""
@@ -468,11 +474,12 @@ class Embeddings:
         base.update(parts)
         return Embeddings._from_parts(**base)
 
-    def save(self, path: str | os.PathLike, *, storage: str | None = None) -> None:
+    def save(self, path: str | os.PathLike, *, storage: str | None = None,
+             rerank: str | None = None) -> None:
         """Write this table to `path` as a one-table model file (atomically)."""
         from .store.model import save_tables
 
-        emb = self if storage is None else self.astype(storage)
+        emb = self if storage is None else self.astype(storage, rerank=rerank)
         save_tables(path, {emb.name: emb})
 
     @classmethod

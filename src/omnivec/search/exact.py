@@ -44,7 +44,7 @@ def raw_dots(store: VectorStore, start: int, stop: int, Q: np.ndarray) -> np.nda
     out = np.empty((stop - start, len(Q)), np.float32)
     for s in range(start, stop, F16_BLOCK_ROWS):
         e = min(stop, s + F16_BLOCK_ROWS)
-        np.matmul(store.decode(slice(s, e)), Q.T, out=out[s - start:e - start])
+        np.matmul(store.decode_raw(store.data[s:e]), Q.T, out=out[s - start:e - start])
     return out
 
 
@@ -61,6 +61,10 @@ def block_scores(store: VectorStore, metric: Metric, start: int, stop: int,
     return metric.scores(dots, store.norms[start:stop], q_norms)
 
 
+RERANK_FACTOR = 4
+RERANK_EXTRA = 32
+
+
 def topk(store: VectorStore, metric: Metric, Q: np.ndarray, k: int, *,
          limit: int | None = None, exclude: Sequence[Sequence[int]] | None = None,
          allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -68,8 +72,31 @@ def topk(store: VectorStore, metric: Metric, Q: np.ndarray, k: int, *,
 
     `limit` scores only the first `limit` rows (gensim's restrict_vocab);
     `exclude[i]` lists rows never returned for query i; `allowed` is an optional
-    boolean mask of rows that may be returned.
+    boolean mask of rows that may be returned.  A store with a re-ranking copy
+    is scanned on its codes for max(4k, k + 32) candidates, which are then
+    re-scored exactly from the copy.
     """
+    if store.rerank is None or k <= 0:
+        return _scan_topk(store, metric, Q, k, limit=limit, exclude=exclude, allowed=allowed)
+    Q = np.ascontiguousarray(np.atleast_2d(Q), dtype=np.float32)
+    kc = max(RERANK_FACTOR * int(k), int(k) + RERANK_EXTRA)
+    cand, _ = _scan_topk(store, metric, Q, kc, limit=limit, exclude=exclude, allowed=allowed)
+    q_norms = np.linalg.norm(Q, axis=1).astype(np.float32)
+    width = min(int(k), cand.shape[1])
+    rows = np.empty((len(Q), width), np.int64)
+    scores = np.empty((len(Q), width), np.float32)
+    for i in range(len(Q)):
+        c = np.sort(cand[i])                      # sorted rows read the copy in file order
+        dots = (store.rerank[c].astype(np.float32) @ Q[i])[:, None]
+        s = metric.scores(dots, store.norms[c], q_norms[i:i + 1])[:, 0]
+        order = np.lexsort((c, -s))[:width]
+        rows[i], scores[i] = c[order], s[order]
+    return rows, scores
+
+
+def _scan_topk(store: VectorStore, metric: Metric, Q: np.ndarray, k: int, *,
+               limit: int | None = None, exclude: Sequence[Sequence[int]] | None = None,
+               allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     Q = np.ascontiguousarray(np.atleast_2d(Q), dtype=np.float32)
     nq = len(Q)
     n = len(store) if limit is None else max(0, min(int(limit), len(store)))
@@ -117,8 +144,18 @@ def topk(store: VectorStore, metric: Metric, Q: np.ndarray, k: int, *,
 
 
 def all_scores(store: VectorStore, metric: Metric, q: np.ndarray, *, limit: int | None = None) -> np.ndarray:
-    """Return the score of every row (or the first `limit`) against one query vector."""
+    """Return the score of every row (or the first `limit`) against one query vector.
+
+    Exact: a store with a re-ranking copy is scored from the copy.
+    """
     q = np.ascontiguousarray(np.atleast_2d(q), dtype=np.float32)
     n = len(store) if limit is None else min(int(limit), len(store))
     q_norms = np.linalg.norm(q, axis=1).astype(np.float32)
-    return block_scores(store, metric, 0, n, q, q_norms)[:, 0]
+    if store.rerank is None:
+        return block_scores(store, metric, 0, n, q, q_norms)[:, 0]
+    out = np.empty(n, np.float32)
+    for s in range(0, n, F16_BLOCK_ROWS):
+        e = min(n, s + F16_BLOCK_ROWS)
+        dots = (store.rerank[s:e].astype(np.float32) @ q[0])[:, None]
+        out[s:e] = metric.scores(dots, store.norms[s:e], q_norms)[:, 0]
+    return out

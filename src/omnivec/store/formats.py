@@ -37,7 +37,7 @@ from ..errors import (DuplicateKeyError, FormatError, InputError, ParseError, Un
 from . import _kernels as KK
 from . import _parse_kernels as P
 
-CHUNK = 32 * 2**20          # bytes read per readinto
+CHUNK = 16 * 2**20          # bytes read per readinto
 BATCH_LINES = 1 << 16       # lines parsed per kernel call
 PARALLEL_MIN_LINES = 512    # below this a batch is parsed on one thread
 MAX_BINARY_KEY = 1 << 16    # a word2vec binary key longer than this means the file is not one
@@ -1312,24 +1312,11 @@ def _write_streamed(dst: str, name: str, table, parsed: _Parsed, keep: np.ndarra
 
     from . import container
     from .model import FORMAT_NAME, FORMAT_VERSION
-    from .vectors import CHUNK_ROWS, VectorStore
+    from .vectors import CHUNK_ROWS, VectorStore, encode_block, quant_scale
 
     rows, dim, storage = parsed.rows, parsed.dim, o.storage
     n = rows if keep is None else int(keep.sum())
-    scale = None
-    if storage == "int8":
-        scale = np.zeros(dim, np.float32)
-        for blk in _raw_blocks(parsed.raw_path, rows, dim, keep):
-            for s in range(0, len(blk), CHUNK_ROWS):
-                np.maximum(scale, np.abs(blk[s:s + CHUNK_ROWS]).max(axis=0), out=scale)
-        scale /= 127.0
-        scale[scale == 0] = 1.0
-    elif storage == "binary":
-        acc = np.zeros(dim, np.float64)
-        for blk in _raw_blocks(parsed.raw_path, rows, dim, keep):
-            acc += np.abs(blk).sum(axis=0)
-        scale = (acc / max(n, 1)).astype(np.float32)
-        scale[scale == 0] = 1.0
+    scale = quant_scale(storage, _raw_blocks(parsed.raw_path, rows, dim, keep), n, dim)
     vdtype = {"float32": np.float32, "float16": np.float16, "int8": np.int8, "binary": np.uint8}[storage]
     width = (dim + 7) // 8 if storage == "binary" else dim
     small = {f"{name}.{k}": v for k, v in table.arrays().items()}
@@ -1373,17 +1360,7 @@ def _write_streamed(dst: str, name: str, table, parsed: _Parsed, keep: np.ndarra
         fh.seek(start + where[f"{name}.vectors"][0])
         crc, w = 0, 0
         for blk in _raw_blocks(parsed.raw_path, rows, dim, keep):
-            if storage == "float32":
-                data = blk
-            elif storage == "float16":
-                if len(blk) and np.abs(blk).max() > np.finfo(np.float16).max:
-                    raise InputError("vectors have values beyond float16's range (65504); "
-                                     "store them as float32 or int8")
-                data = blk.astype(np.float16)
-            elif storage == "int8":
-                data = np.clip(np.rint(blk / scale), -127, 127).astype(np.int8)
-            else:
-                data = np.packbits(blk > 0, axis=1)
+            data = encode_block(blk, storage, scale)
             store = VectorStore(data=data, dtype=storage, dim=dim, norms=norms[w:w + len(data)], scale=scale)
             norms[w:w + len(data)] = store.compute_norms()
             raw = memoryview(np.ascontiguousarray(data)).cast("B")

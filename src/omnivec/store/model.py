@@ -30,6 +30,8 @@ def _table_tensors(emb) -> dict[str, np.ndarray]:
     t = {**emb.keys.arrays(), "vectors": emb.store.data, "norms": emb.store.norms}
     if emb.store.scale is not None:
         t["scale"] = emb.store.scale
+    if emb.store.rerank is not None:
+        t["rerank"] = emb.store.rerank
     if emb.counts is not None:
         t["counts"] = emb.counts
     if emb.subwords is not None:
@@ -212,6 +214,11 @@ def _open_table(c: container.Container, name: str, tm, oov: bool):
     scale = None
     if storage in ("int8", "binary"):
         scale = _expect(path, f"{name}.scale", t.get("scale"), (dim,), [np.float32])
+    rerank = None
+    if "rerank" in t:
+        if storage not in ("int8", "binary"):
+            bad(f"tensor {name}.rerank is only valid beside int8 or binary vectors")
+        rerank = _expect(path, f"{name}.rerank", t["rerank"], (n, dim), [np.float16, np.float32])
     index = t.get("key_index")
     if index is None or index.ndim != 1 or index.dtype != np.int64 or len(index) < max(1, n) \
             or len(index) & (len(index) - 1):
@@ -250,7 +257,7 @@ def _open_table(c: container.Container, name: str, tm, oov: bool):
             bad(f"tensor {name}.x.{x} listed in the header is missing")
         extras[x] = arr
     meta = tm.get("meta") if isinstance(tm.get("meta"), dict) else {}
-    store = VectorStore(data=vectors, dtype=storage, dim=dim, norms=norms, scale=scale)
+    store = VectorStore(data=vectors, dtype=storage, dim=dim, norms=norms, scale=scale, rerank=rerank)
     return Embeddings._from_parts(name=name, keys=keys, store=store, metric=metric, counts=counts,
                                   meta=meta, subwords=subwords, extras=extras, oov=oov, source=path)
 
