@@ -261,8 +261,9 @@ def write_fasttext_bin(emb, path: str | os.PathLike) -> None:
 
     if emb.keys.kind != "str":
         raise InputError("fastText .bin models need string keys; this table has integer keys")
-    blob = np.asarray(emb.keys.blob, np.uint8)
-    offsets = np.asarray(emb.keys.offsets, np.int64)
+    keys = emb.keys.checked()  # compiled kernels below read these arrays without bounds checks
+    blob = np.asarray(keys.blob, np.uint8)
+    offsets = np.asarray(keys.offsets, np.int64)
     if (blob == 0).any():
         i = int(np.searchsorted(offsets, int(np.flatnonzero(blob == 0)[0]), side="right") - 1)
         raise InputError(f"key {i} ({emb.keys.key(i)!r}) holds a NUL byte, which fastText's "

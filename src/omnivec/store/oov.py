@@ -44,7 +44,7 @@ Tables without subwords (Magnitude-style, after Patel et al. 2018)
     where "tongue" is two).
 
 The trigram index is built by a compiled kernel on the first OOV query
-(under a second for GloVe's 400,000 keys once compiled) and can be
+(about a second for GloVe's 400,000 keys, once compiled) and can be
 stored in the model file as extras (`prepare_oov`), so later opens skip
 the build.
 """
