@@ -232,19 +232,10 @@ def test_from_gensim_checks_its_argument():
         from_gensim({"a": [1.0]})
 
 
-def test_to_gensim_names_the_extra(monkeypatch, ref):
-    import builtins
+def test_to_gensim_names_the_extra(monkeypatch):
+    import sys
 
-    real = builtins.__import__
-
-    def no_gensim(name, *a, **kw):
-        if name.startswith("gensim"):
-            raise ImportError(name)
-        return real(name, *a, **kw)
-
-    monkeypatch.setattr(builtins, "__import__", no_gensim)
-    monkeypatch.delitem(__import__("sys").modules, "gensim.models", raising=False)
-    monkeypatch.delitem(__import__("sys").modules, "gensim", raising=False)
+    monkeypatch.setitem(sys.modules, "gensim.models", None)   # import fails as if not installed
     emb = omnivec.Embeddings(["a"], np.ones((1, 2), np.float32))
     with pytest.raises(MissingDependencyError, match=r"omnivec\[gensim\]"):
         to_gensim(emb)
@@ -407,3 +398,12 @@ def test_streamed_model_file_equals_the_core_writer(tmp_path, storage):
         assert (tmp_path / "s.omv").read_bytes() == (tmp_path / "m.omv").read_bytes()
         assert verify(tmp_path / "s.omv") == []
         assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["dups.txt", "s.omv", "m.omv"] + (["v.bin"] if fmt != "glove" else []))
+
+
+def test_thread_count_does_not_change_the_result(ref, monkeypatch):
+    monkeypatch.setattr(F, "PARALLEL_MIN_LINES", 8)
+    one, _ = import_vectors(W2V, workers=1)
+    two, _ = import_vectors(W2V, workers=2)
+    assert np.array_equal(one.vectors, ref[1]) and np.array_equal(two.vectors, ref[1])
+    with pytest.raises(InputError, match="workers"):
+        import_vectors(W2V, workers=0)

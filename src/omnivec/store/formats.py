@@ -24,6 +24,7 @@ import lzma
 import os
 import struct
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -351,6 +352,7 @@ class _Options:
     key_column: str | None
     vector_column: str | None
     spill_dir: str | None = None     # stream parsed rows to a raw file here (imports with a dst)
+    workers: int | None = None       # parse threads; None: numba's thread count
 
 
 def _check_options(o: _Options) -> None:
@@ -371,6 +373,8 @@ def _check_options(o: _Options) -> None:
         codecs.lookup(o.encoding)
     except LookupError:
         raise UnknownNameError(f"unknown text encoding {o.encoding!r}") from None
+    if o.workers is not None and (isinstance(o.workers, bool) or not isinstance(o.workers, int) or o.workers < 1):
+        raise InputError(f"workers must be a positive integer or None; got {o.workers!r}")
     if o.max_rows is not None and (isinstance(o.max_rows, bool) or not isinstance(o.max_rows, (int, np.integer))
                                    or o.max_rows < 1):
         raise InputError(f"max_rows must be a positive integer or None; got {o.max_rows!r}")
@@ -597,8 +601,11 @@ class _TextReader:
                         cap = max(int(len(row_line) * 1.5) + 1024, row + nl)
                         offsets, row_line = _grow(offsets, cap + 1), _grow(row_line, cap)
                     out, at, vshift = sink.prepare(row, nl)
-                    parse = P.parse_lines if nl >= PARALLEL_MIN_LINES else P.parse_lines_serial
-                    parse(buf, starts, ends, nl, dim, out, at, key_end, status, errpos, nvals)
+                    if nl >= PARALLEL_MIN_LINES and o.workers != 1:
+                        with _threads(o.workers):
+                            P.parse_lines(buf, starts, ends, nl, dim, out, at, key_end, status, errpos, nvals)
+                    else:
+                        P.parse_lines_serial(buf, starts, ends, nl, dim, out, at, key_end, status, errpos, nvals)
                     old = row
                     done, row, blob_pos, stop = P.commit_lines(
                         buf, starts, nl, status, key_end, out, row, row, vshift, len(row_line),
@@ -674,6 +681,22 @@ class _TextReader:
         if st == P.EMPTY_KEY:
             self.fail("the line starts with a blank: its key is empty", line, base + s)
         self.fail("cannot parse this line", line, base + s)
+
+
+@contextmanager
+def _threads(workers: int | None):
+    # numba's thread count is per calling thread: set it for this parse only.
+    if workers is None:
+        yield
+        return
+    import numba
+
+    before = numba.get_num_threads()
+    numba.set_num_threads(max(1, min(workers, numba.config.NUMBA_NUM_THREADS)))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
 
 
 def _find_nl(buf: np.ndarray, start: int, end: int) -> int:
@@ -1467,7 +1490,7 @@ def import_vectors(src: str | os.PathLike, dst: str | os.PathLike | None = None,
                    nan: str = "error", encoding: str = "utf-8", encoding_errors: str = "strict",
                    max_rows: int | None = None, progress: bool | None = None,
                    key_column: str | None = None, vector_column: str | None = None,
-                   name: str = "embeddings") -> tuple[Any, ImportReport]:
+                   name: str = "embeddings", workers: int | None = None) -> tuple[Any, ImportReport]:
     """Return (Embeddings, ImportReport) for the vector file `src`; with `dst`, the model written there.
 
     The format is detected from the content unless `format` names one of
@@ -1475,7 +1498,10 @@ def import_vectors(src: str | os.PathLike, dst: str | os.PathLike | None = None,
     Embeddings is that file, memory-mapped.  on_duplicate: "first" (keep the
     first copy, count the rest) or "error"; nan: "error", "skip" or "zero" for
     rows holding NaN/inf; keys that are not valid UTF-8 raise ParseError unless
-    encoding_errors="replace"; max_rows stops after that many rows.
+    encoding_errors="replace"; max_rows stops after that many rows.  Text is
+    parsed on `workers` threads (None: numba's thread count; results do not
+    depend on it).  Parquet: key_column / vector_column pick the columns when
+    the schema leaves a doubt; npy: keys_file (default ``<base>.keys.txt``).
     """
     from ..embeddings import Embeddings
 
@@ -1483,7 +1509,8 @@ def import_vectors(src: str | os.PathLike, dst: str | os.PathLike | None = None,
     path = os.fspath(src)
     o = _Options(storage=storage, metric=metric, keys_file=None if keys_file is None else os.fspath(keys_file),
                  on_duplicate=on_duplicate, nan=nan, encoding=encoding, encoding_errors=encoding_errors,
-                 max_rows=max_rows, progress=progress, key_column=key_column, vector_column=vector_column)
+                 max_rows=max_rows, progress=progress, key_column=key_column, vector_column=vector_column,
+                 workers=workers)
     _check_options(o)
     detected = None
     try:
