@@ -17,6 +17,17 @@ def dot_int8(data, q, out):
         out[i] = acc
 
 
+@njit(cache=True, nogil=True, fastmath=True)
+def dot_int8_serial(data, q, out):
+    """dot_int8 on one thread: for small tables, where starting threads costs more than it saves."""
+    n, d = data.shape
+    for i in range(n):
+        acc = np.float32(0.0)
+        for j in range(d):
+            acc += np.float32(data[i, j]) * q[j]
+        out[i] = acc
+
+
 @njit(cache=True, nogil=True, parallel=True, fastmath=True)
 def dot_int8_many(data, Q, out):
     """out[i, k] = sum_j data[i, j] * Q[k, j] for int8 rows and float32 queries."""

@@ -18,6 +18,7 @@ from ..store.vectors import VectorStore
 from . import _kernels as K
 
 BLOCK_BYTES = 64 * 2**20
+PARALLEL_MIN = 2**24     # int8 values below which one thread beats a parallel region
 F16_BLOCK_ROWS = 32768
 
 
@@ -36,7 +37,8 @@ def raw_dots(store: VectorStore, start: int, stop: int, Q: np.ndarray) -> np.nda
         out = np.empty((stop - start, len(Q)), np.float32)
         block = store.data[start:stop]
         if len(Q) == 1:
-            K.dot_int8(block, Qs[0], out[:, 0])
+            kernel = K.dot_int8 if block.size >= PARALLEL_MIN else K.dot_int8_serial
+            kernel(block, Qs[0], out[:, 0])
         else:
             K.dot_int8_many(block, Qs, out)
         return out
