@@ -144,6 +144,20 @@ def test_table_without_word_rows_is_solved(model, tmp_path):
     np.testing.assert_allclose(back.subwords.word_vectors, sw.word_vectors, atol=1e-4, rtol=0)
 
 
+def test_compact_import_keeps_vectors_and_oov(model, tmp_path):
+    tag, emb, _ = model
+    small, _ = read_fasttext_bin(DATA / MODELS[tag][0], compact=True)
+    assert small.subwords.word_vectors is None and small.subwords.output is None
+    np.testing.assert_array_equal(small.vectors, emb.vectors)
+    np.testing.assert_array_equal(small.vector("recieve", oov=True), emb.vector("recieve", oov=True))
+    small.save(tmp_path / "small.omnivec")
+    emb.save(tmp_path / "full.omnivec")
+    assert (tmp_path / "small.omnivec").stat().st_size < (tmp_path / "full.omnivec").stat().st_size
+    write_fasttext_bin(omnivec.open(tmp_path / "small.omnivec").table(), tmp_path / "small.bin")
+    back, _ = read_fasttext_bin(tmp_path / "small.bin")
+    np.testing.assert_allclose(back.vectors, emb.vectors, atol=1e-5, rtol=0)
+
+
 def test_changed_vectors_win_over_stored_rows(tmp_path):
     emb, _ = read_fasttext_bin(DATA / MODELS["sg"][0])
     changed = emb.vectors * 2.0 + 0.25
@@ -244,6 +258,10 @@ def test_sizes_disagree(tmp_path):
     data = bytearray(_bytes())
     struct.pack_into("<i", data, 8 + 8 * 4, 1999)              # bucket: input matrix rows disagree
     with pytest.raises(CorruptFileError, match="input matrix is"):
+        read_fasttext_bin(_write(tmp_path, bytes(data)))
+    data = bytearray(_bytes())
+    struct.pack_into("<i", data, 8 + 8 * 4, 0)                 # bucket 0 with n-grams on
+    with pytest.raises(CorruptFileError, match="need buckets"):
         read_fasttext_bin(_write(tmp_path, bytes(data)))
     data = bytearray(_bytes())
     struct.pack_into("<i", data, 8, 11)                        # dim

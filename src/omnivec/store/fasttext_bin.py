@@ -56,8 +56,12 @@ def _code(table: dict[int, str], name: str, what: str) -> int:
 
 
 def _read_matrix(mm: np.ndarray, fh, pos: int, path: str, what: str, dim: int, rows: int | None,
-                 task) -> tuple[np.ndarray, int]:
-    """Return (matrix float32, position after it) of a dense fastText matrix at mm[pos:]."""
+                 task, skip: bool = False) -> tuple[np.ndarray, int]:
+    """Return (matrix float32, position after it) of a dense fastText matrix at mm[pos:].
+
+    With skip the sizes are checked but the data is not read: the matrix
+    returned is a zero-stride (rows x dim) view of one zero row.
+    """
     size = len(mm)
     if pos + 17 > size:
         raise CorruptFileError(f"truncated: the {what} header needs 17 bytes, the file ends after "
@@ -78,6 +82,9 @@ def _read_matrix(mm: np.ndarray, fh, pos: int, path: str, what: str, dim: int, r
     if start + nbytes > size:
         raise CorruptFileError(f"truncated: the {what} ({m} x {n} float32) needs {nbytes:,} bytes from "
                                f"byte {start}, the file has {size - start:,}", path=path, offset=start)
+    if skip:
+        task.advance(nbytes / 1e6)
+        return np.broadcast_to(np.zeros(n, np.float32), (m, n)), start + nbytes
     out = np.empty((m, n), np.float32)
     flat = memoryview(out.reshape(-1).view(np.uint8))
     # read() into the array block by block: no second full-size buffer, no mapped pages kept
@@ -93,10 +100,15 @@ def _read_matrix(mm: np.ndarray, fh, pos: int, path: str, what: str, dim: int, r
     return out, start + nbytes
 
 
-def read_fasttext_bin(path: str | os.PathLike, *, progress: bool | None = None):
+def read_fasttext_bin(path: str | os.PathLike, *, progress: bool | None = None, compact: bool = False):
     """Return (Embeddings, ImportReport) for a fastText `.bin` model, vectors as fastText's get_word_vector gives them.
 
-    `progress` shows a bar (None: only on a terminal).
+    `progress` shows a bar (None: only on a terminal).  compact=True keeps
+    only the n-gram bucket rows beside the word vectors, dropping the words'
+    own input rows and the output matrix (about half the model file for
+    unsupervised models): OOV vectors are unchanged and a `.bin` written
+    back gives the same word vectors within float32 rounding, but is not the
+    original file and cannot resume training.
     Raises CorruptFileError / FormatError naming the byte offset for bad input.
     """
     from .._progress import progress as _progress
@@ -139,6 +151,9 @@ def read_fasttext_bin(path: str | os.PathLike, *, progress: bool | None = None):
         raise CorruptFileError(f"bad arguments dim={dim} bucket={bucket} minn={minn} maxn={maxn} "
                                f"t={args['t']} (dim > 0, the others >= 0, t finite)",
                                path=path, offset=pos)
+    if bucket == 0 and maxn > 0 and maxn >= minn:
+        raise CorruptFileError(f"character {minn}-{maxn}-grams need buckets, but bucket is 0",
+                               path=path, offset=pos)
     if version == 11 and args["model"] == 3:
         maxn = 0  # version-11 supervised models had no character n-grams; fastText does the same
     pos += ARGS.size
@@ -176,7 +191,7 @@ def read_fasttext_bin(path: str | os.PathLike, *, progress: bool | None = None):
                    enabled=progress) as task, open(path, "rb", buffering=0) as fh:
         inp, pos = _read_matrix(mm, fh, pos, path, "input matrix", dim, rows, task)
         out_rows = nlabels if args["model"] == 3 else nwords
-        output, pos = _read_matrix(mm, fh, pos, path, "output matrix", dim, None, task)
+        output, pos = _read_matrix(mm, fh, pos, path, "output matrix", dim, None, task, skip=compact)
     if output.shape[0] != out_rows:
         raise CorruptFileError(f"the output matrix has {output.shape[0]} rows; a "
                                f"{MODELS[args['model']]} model with {nwords} words and {nlabels} labels "
@@ -199,8 +214,9 @@ def read_fasttext_bin(path: str | os.PathLike, *, progress: bool | None = None):
                 "model": MODELS[args["model"]], "lrUpdateRate": args["lrUpdateRate"], "t": args["t"],
                 "ntokens": int(ntokens), "labels": labels,
                 "label_counts": [int(c) for c in counts[nwords:]]}
-    subwords = Subwords(minn=minn, maxn=maxn, bucket=bucket, vectors=buckets, word_vectors=word_rows,
-                        output=output, settings=settings)
+    subwords = Subwords(minn=minn, maxn=maxn, bucket=bucket, vectors=buckets,
+                        word_vectors=None if compact else word_rows,
+                        output=None if compact else output, settings=settings)
     meta = {"source_format": "fasttext-bin", "source": os.path.basename(path),
             "learner": "fastText", "parameters": {k: settings[k] for k in
                                                    ("model", "loss", "ws", "epoch", "minCount", "neg",
