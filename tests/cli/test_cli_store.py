@@ -255,3 +255,23 @@ def test_convert_fasttext_bin_keeps_subwords_for_oov(capsys, tmp_path):
     assert code == 0 and json.loads(out)["from"] == "fasttext-bin"
     code, out, _ = run(capsys, "query", tmp_path / "again.ov", probes[0], "--oov", "--vector", "--json")
     np.testing.assert_allclose(json.loads(out)["keys"][0]["vector"], want[1360], atol=1e-5)
+
+
+def test_convert_int8_with_rerank_keeps_float_ranking(tmp_path):
+    """--storage int8 --rerank float16 gives the float32 model's neighbours, in a smaller scan."""
+    import numpy as np
+
+    import omnivec
+    from omnivec.cli import main
+
+    rng = np.random.default_rng(3)
+    keys = [f"w{i}" for i in range(3000)]
+    src = tmp_path / "f32.ov"
+    omnivec.Embeddings(keys, rng.standard_normal((3000, 24)).astype(np.float32)).save(src)
+    dst = tmp_path / "i8r.ov"
+    assert main(["convert", str(src), str(dst), "--storage", "int8", "--rerank", "float16"]) == 0
+    f32, i8r = omnivec.load(src), omnivec.load(dst)
+    assert i8r.storage == "int8" and i8r.store.rerank is not None
+    for k in keys[:50]:
+        assert [w for w, _ in i8r.most_similar(k)] == [w for w, _ in f32.most_similar(k)]
+    assert main(["convert", str(src), str(tmp_path / "bad.ov"), "--rerank", "float16"]) == 1

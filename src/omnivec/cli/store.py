@@ -18,6 +18,7 @@ from ._common import (check_choice, choices, console, emit_json, human_bytes, hu
 
 ON_DUPLICATE = ("first", "error")
 NAN_POLICIES = ("error", "skip", "zero")
+RERANK = ("float16", "float32")
 MODEL = "omnivec"
 
 
@@ -35,7 +36,7 @@ def convert_file(src: str | os.PathLike, dst: str | os.PathLike, *, from_format:
                  keys_file: str | os.PathLike | None = None, on_duplicate: str = "first",
                  nan: str = "error", oov: bool = False, table: str | None = None,
                  encoding: str = "utf-8", max_rows: int | None = None,
-                 progress: bool | None = None) -> dict:
+                 progress: bool | None = None, rerank: str | None = None) -> dict:
     """Return a summary of converting `src` to `dst`: an import, an export, or a model-to-model copy.
 
     Formats are detected from the content of `src` and from the extension of
@@ -50,6 +51,11 @@ def convert_file(src: str | os.PathLike, dst: str | os.PathLike, *, from_format:
 
     storage = check_choice(STORAGE, storage)
     metric = check_choice(METRICS, metric)
+    if rerank is not None:
+        rerank = _pick("re-ranking copy", rerank, RERANK)
+        if storage not in ("int8", "binary"):
+            raise InputError(f"--rerank keeps a {rerank} copy beside int8 or binary codes; "
+                             f"add --storage int8 or --storage binary (got {storage or 'none'})")
     on_duplicate = _pick("duplicate policy", on_duplicate, ON_DUPLICATE)
     nan = _pick("NaN policy", nan, NAN_POLICIES)
     src_fmt = check_choice(FORMATS, from_format) or detect_format(src)
@@ -61,7 +67,8 @@ def convert_file(src: str | os.PathLike, dst: str | os.PathLike, *, from_format:
         except InputError:   # no vector-file extension: the output is a model file (.ov, .omv, ...)
             dst_fmt = MODEL
     if dst_fmt != MODEL:
-        for flag, value in (("--storage", storage), ("--metric", metric), ("--oov", oov or None)):
+        for flag, value in (("--storage", storage), ("--metric", metric), ("--oov", oov or None),
+                            ("--rerank", rerank)):
             if value is not None:
                 raise InputError(f"{flag} applies to model files; {dst} is written as {dst_fmt} "
                                  "(float32 vectors)")
@@ -77,8 +84,8 @@ def convert_file(src: str | os.PathLike, dst: str | os.PathLike, *, from_format:
             tables = open_bundle(src).tables if table is None else {table: open_table(src, table)}
             out = {}
             for name, emb in tables.items():
-                if storage is not None and storage != emb.storage:
-                    emb = emb.astype(storage)
+                if storage is not None and (storage != emb.storage or rerank is not None):
+                    emb = emb.astype(storage, rerank=rerank)
                 if metric is not None and metric != emb.metric:
                     emb = emb.with_metric(metric)
                 out[name] = _with_oov(emb) if oov else emb
@@ -94,17 +101,21 @@ def convert_file(src: str | os.PathLike, dst: str | os.PathLike, *, from_format:
         return {**summary, "mode": "export", "table": emb.name, "rows": len(emb), "dim": emb.dim,
                 "bytes": os.path.getsize(dst)}
 
-    kwargs = dict(format=src_fmt, storage=storage or "float32", metric=metric or "cosine",
+    kwargs = dict(format=src_fmt, storage="float32" if rerank else storage or "float32",
+                  metric=metric or "cosine",
                   keys_file=keys_file, on_duplicate=on_duplicate, nan=nan, encoding=encoding,
                   max_rows=max_rows, progress=progress)
-    if dst_fmt == MODEL and not oov:
+    if dst_fmt == MODEL and not oov and rerank is None:
         emb, report = import_vectors(src, dst, **kwargs)
     else:
         # Import in memory; the OOV index (part of the model file) or the export is added before
         # anything is written, so the output is written once.
         emb, report = import_vectors(src, None, **kwargs)
         if dst_fmt == MODEL:
-            emb = _with_oov(emb)
+            if rerank is not None:
+                emb = emb.astype(storage, rerank=rerank)
+            if oov:
+                emb = _with_oov(emb)
             emb.save(dst)
             report.dst = os.fspath(dst)
         else:
@@ -140,6 +151,9 @@ def convert(src: Path = typer.Argument(..., help="Vectors to import, or a model 
                                              help=f"Duplicate keys: {', '.join(ON_DUPLICATE)} (first keeps the first and counts the rest)."),
             nan: str = typer.Option("error", "--nan", help=f"Rows holding NaN/inf: {', '.join(NAN_POLICIES)} (skipped or zeroed rows are counted)."),
             oov: bool = typer.Option(False, "--oov/--no-oov", help="Precompute the out-of-vocabulary index."),
+            rerank: Optional[str] = typer.Option(
+                None, "--rerank", help="With --storage int8 or binary: keep a float16 (or float32) copy so "
+                                       "searches scan the codes and re-score the best candidates exactly."),
             table: Optional[str] = typer.Option(None, "--table", help="Table to export from a multi-table model."),
             encoding: str = typer.Option("utf-8", "--encoding", help="Text encoding of the input."),
             max_rows: Optional[int] = typer.Option(None, "--max-rows", help="Import at most this many rows."),
@@ -148,7 +162,7 @@ def convert(src: Path = typer.Argument(..., help="Vectors to import, or a model 
     with timed() as t:
         result = convert_file(src, dst, from_format=from_format, to_format=to_format, storage=storage,
                               metric=metric, keys_file=keys, on_duplicate=on_duplicate, nan=nan, oov=oov,
-                              table=table, encoding=encoding, max_rows=max_rows)
+                              table=table, encoding=encoding, max_rows=max_rows, rerank=rerank)
     result["seconds"] = t.seconds
     if json_out:
         emit_json(result)
