@@ -386,18 +386,31 @@ def test_streamed_model_file_equals_the_core_writer(tmp_path, storage):
     # An import with a destination streams rows through a raw file; the model file it
     # writes must be the one Embeddings.save writes for the same table, byte for byte.
     lines = W2V.read_text("utf-8").splitlines(keepends=True)
-    src = tmp_path / "dups.txt"
-    src.write_text("".join(lines[1:40]) + lines[5] + "x nan" + " 1" * 49 + "\n" + "".join(lines[40:]))
-    for fmt, path in (("glove", src), ("word2vec-binary", tmp_path / "v.bin")):
-        if fmt == "word2vec-binary":
-            emb, _ = import_vectors(W2V)
-            export_vectors(emb, path, fmt)
-        streamed, report = import_vectors(path, tmp_path / "s.omv", storage=storage, nan="skip")
+    src = tmp_path / "src"
+    src.mkdir()
+    text = src / "dups.txt"
+    text.write_text("".join(lines[1:40]) + lines[5] + "x nan" + " 1" * 49 + "\n" + "".join(lines[40:]))
+    emb, _ = import_vectors(W2V)
+    sources = [text, src / "v.bin", src / "v.npy"]
+    export_vectors(emb, src / "v.bin", "word2vec-binary")
+    export_vectors(emb, src / "v.npy", "npy")
+    try:
+        import pyarrow  # noqa: F401
+
+        export_vectors(emb, src / "v.parquet", "parquet")
+        sources.append(src / "v.parquet")
+    except ImportError:
+        pass
+    out = tmp_path / "out"
+    out.mkdir()
+    for path in sources:
+        streamed, report = import_vectors(path, out / "s.omv", storage=storage, nan="skip")
         in_memory, _ = import_vectors(path, storage=storage, nan="skip")
-        in_memory.replace(meta=streamed.meta).save(tmp_path / "m.omv")
-        assert (tmp_path / "s.omv").read_bytes() == (tmp_path / "m.omv").read_bytes()
-        assert verify(tmp_path / "s.omv") == []
-        assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["dups.txt", "s.omv", "m.omv"] + (["v.bin"] if fmt != "glove" else []))
+        assert len(streamed) == len(in_memory) == 300
+        in_memory.replace(meta=streamed.meta).save(out / "m.omv")
+        assert (out / "s.omv").read_bytes() == (out / "m.omv").read_bytes(), path.name
+        assert verify(out / "s.omv") == []
+        assert sorted(p.name for p in out.iterdir()) == ["m.omv", "s.omv"]
 
 
 def test_thread_count_does_not_change_the_result(ref, monkeypatch):

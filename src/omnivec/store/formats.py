@@ -889,13 +889,42 @@ def _read_npy(path: str, fmt: str, o: _Options, report: ImportReport) -> _Parsed
     blob, offsets, where = _read_keys_file(os.fspath(keys_path), o, arr.shape[0])
     report.notes.append(f"keys from {keys_path}")
     blob, offsets, where = blob[:offsets[n]].copy(), offsets[:n + 1], where[:n]
-    report.dim = arr.shape[1]
-    vectors, keep = _copy_finite(arr, n, o, report, path, "row")
+    dim = arr.shape[1]
+    report.dim = dim
+    step = max(1, (16 * 2**20) // max(1, dim * arr.dtype.itemsize))
+    data_start = arr.offset if isinstance(arr, np.memmap) and arr.flags.c_contiguous else None
+    dtype = arr.dtype
+    del arr   # read with plain reads below: mapped pages would count as resident memory
+
+    def blocks():
+        if data_start is None:
+            src = np.load(path, mmap_mode="r", allow_pickle=False)
+            for s in range(0, n, step):
+                yield np.asarray(src[s:s + step])
+            return
+        with open(path, "rb") as fh:
+            fh.seek(data_start)
+            for s in range(0, n, step):
+                m = min(step, n - s)
+                blk = np.fromfile(fh, dtype, m * dim)
+                if len(blk) != m * dim:
+                    raise FormatError(f"the file ends inside row {s + len(blk) // dim:,} of "
+                                      f"{n:,} (truncated?)", path=path, offset=fh.tell())
+                yield blk.reshape(m, dim)
+
+    sink = _Rows(max(n, 1), dim, path, o.spill_dir)
+    try:
+        rows, keep = _copy_finite(blocks(), n, dim, o, report, path, sink)
+    except BaseException:
+        sink.discard()
+        raise
     if keep is not None:
         blob, offsets, where = _compact_keys(blob, offsets, keep, where)
     report.lines_read = n
     report.bytes_read = os.path.getsize(path)
-    return _Parsed(vectors=vectors, blob=blob, offsets=offsets, where=where, keys_path=os.fspath(keys_path))
+    vectors, raw = sink.finish(rows)
+    return _Parsed(vectors=vectors, blob=blob, offsets=offsets, where=where, keys_path=os.fspath(keys_path),
+                   raw_path=raw, rows=rows, dim=dim)
 
 
 def _strip_npy(path: str) -> str:
@@ -953,16 +982,13 @@ def _read_keys_file(path: str, o: _Options, expected: int):
     return blob, offsets, np.arange(1, len(offsets), dtype=np.int64)
 
 
-def _copy_finite(arr, n: int, o: _Options, report: ImportReport, path: str, unit: str):
-    """Return (float32 copy of arr[:n] with the NaN policy applied, keep mask or None)."""
-    dim = arr.shape[1]
-    out = _alloc_rows(max(n, 1), dim, path)[:n]
+def _copy_finite(blocks, n: int, dim: int, o: _Options, report: ImportReport, path: str, sink: "_Rows"):
+    """Return (rows kept, keep mask or None): blocks of rows go to `sink` as float32, NaN policy applied."""
     keep = None
-    w = 0
-    step = max(1, (16 * 2**20) // max(1, dim * 4))
+    row = 0
+    s = 0
     with _progress(f"Importing {Path(path).name}", n, unit="rows", enabled=o.progress) as task:
-        for s in range(0, n, step):
-            blk = np.asarray(arr[s:s + step])
+        for blk in blocks:
             if blk.dtype != np.float32:
                 with np.errstate(over="ignore", invalid="ignore"):
                     blk = blk.astype(np.float32)
@@ -970,7 +996,7 @@ def _copy_finite(arr, n: int, o: _Options, report: ImportReport, path: str, unit
             if bad.any():
                 r = s + int(np.flatnonzero(bad)[0])
                 if o.nan == "error":
-                    raise ParseError(f"{unit} {r:,} holds NaN or infinity (or a value beyond float32's "
+                    raise ParseError(f"row {r:,} holds NaN or infinity (or a value beyond float32's "
                                      "range); pass nan='skip' to drop such rows or nan='zero' to zero them",
                                      path=path)
                 if report.first_nan_line is None:
@@ -984,10 +1010,13 @@ def _copy_finite(arr, n: int, o: _Options, report: ImportReport, path: str, unit
                         keep = np.ones(n, bool)
                     keep[s:s + len(blk)] = ~bad
                     blk = blk[~bad]
-            out[w:w + len(blk)] = blk
-            w += len(blk)
-            task.advance(min(step, n - s))
-    return out[:w], keep
+            out, at, _ = sink.prepare(row, len(blk))
+            out[at:at + len(blk)] = blk
+            sink.commit(row, row + len(blk))
+            row += len(blk)
+            s += len(bad)
+            task.advance(len(bad))
+    return row, keep
 
 
 def _compact_keys(blob, offsets, keep, where):
@@ -1118,12 +1147,12 @@ def _read_parquet(path: str, fmt: str, o: _Options, report: ImportReport) -> _Pa
     else:
         dim = len(vcols)
     blobs, offs_list, ids_list = [], [], []
-    out = None
+    sink = None
     w = 0
     r0 = 0
     keep_all = []
     try:
-        batches = pf.iter_batches(batch_size=65536, columns=[key, *vcols])
+        batches = pf.iter_batches(batch_size=8192, columns=[key, *vcols])
         with _progress(f"Importing {Path(path).name}", n, unit="rows", enabled=o.progress) as task:
             for batch in batches:
                 if r0 >= n:
@@ -1155,8 +1184,8 @@ def _read_parquet(path: str, fmt: str, o: _Options, report: ImportReport) -> _Pa
                     if batch.column(1).null_count or any(batch.column(i + 1).null_count
                                                          for i in range(len(vcols))):
                         raise ParseError(f"rows {r0:,}..{r0 + m - 1:,} hold null values", path=path)
-                if out is None:
-                    out = _alloc_rows(max(n, 1), dim, path)
+                if sink is None:
+                    sink = _Rows(max(n, 1), dim, path, o.spill_dir)
                     report.dim = dim
                 with np.errstate(over="ignore", invalid="ignore"):
                     blk = np.asarray(blk, np.float32)
@@ -1177,7 +1206,9 @@ def _read_parquet(path: str, fmt: str, o: _Options, report: ImportReport) -> _Pa
                     else:
                         keep = ~bad
                         blk = blk[keep]
-                out[w:w + len(blk)] = blk
+                out, at, _ = sink.prepare(w, len(blk))
+                out[at:at + len(blk)] = blk
+                sink.commit(w, w + len(blk))
                 w += len(blk)
                 kb, ko = _arrow_keys(batch.column(0), path, r0, o)
                 if kb is None:
@@ -1191,15 +1222,23 @@ def _read_parquet(path: str, fmt: str, o: _Options, report: ImportReport) -> _Pa
                 r0 += m
                 task.advance(m)
     except (pa.ArrowInvalid, pa.ArrowIOError, OSError) as exc:
+        if sink is not None:
+            sink.discard()
         raise FormatError(f"cannot read this Parquet file (truncated or damaged?): {exc}",
                           path=path) from None
-    if out is None:
+    except BaseException:
+        if sink is not None:
+            sink.discard()
+        raise
+    if sink is None:
         raise FormatError("the Parquet file holds no rows", path=path)
+    vectors, raw = sink.finish(w)
     rows_line = np.flatnonzero(np.concatenate(keep_all)).astype(np.int64) + 1 if keep_all else np.zeros(0, np.int64)
     report.lines_read = r0
     report.bytes_read = os.path.getsize(path)
     if ids_list:
-        return _Parsed(vectors=out[:w], blob=None, offsets=None, ids=np.concatenate(ids_list), where=rows_line)
+        return _Parsed(vectors=vectors, blob=None, offsets=None, ids=np.concatenate(ids_list), where=rows_line,
+                       raw_path=raw, rows=w, dim=dim)
     total_len = sum(len(b) for b in blobs)
     blob = np.concatenate(blobs) if blobs else np.zeros(0, np.uint8)
     offsets = np.zeros(w + 1, np.int64)
@@ -1210,7 +1249,7 @@ def _read_parquet(path: str, fmt: str, o: _Options, report: ImportReport) -> _Pa
         base += int(ko[-1])
         pos += k
     assert base == total_len
-    return _Parsed(vectors=out[:w], blob=blob, offsets=offsets, where=rows_line)
+    return _Parsed(vectors=vectors, blob=blob, offsets=offsets, where=rows_line, raw_path=raw, rows=w, dim=dim)
 
 
 # -- omnivec model files and fastText .bin ------------------------------------------
@@ -1539,7 +1578,7 @@ def import_vectors(src: str | os.PathLike, dst: str | os.PathLike | None = None,
     report = ImportReport(format=fmt, path=path, nan_policy=nan, storage=o.storage)
     meta = {"created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "source": {"format": fmt, "file": Path(path).name, "bytes": os.path.getsize(path)}}
-    if dst is not None and fmt in _TEXT + ("word2vec-binary",):
+    if dst is not None and fmt in _TEXT + ("word2vec-binary", "npy", "parquet"):
         folder = Path(os.fspath(dst)).parent
         if not folder.is_dir():
             raise FormatError(f"folder {folder} does not exist", path=dst)
