@@ -41,6 +41,7 @@ def _tables() -> dict[str, dict[str, omnivec.Embeddings]]:
         "oov-index": {"o": prepare_oov(omnivec.Embeddings(words[:6], v[:6]))},
         "int8": {"words": plain.astype("int8")},
         "binary": {"words": plain.astype("binary")},
+        "int8+rerank": {"words": plain.astype("int8", rerank="float16")},
         "float16+ints": {"w": plain.astype("float16"), "ids": ints},
         "subwords": {"s": sub},
     }

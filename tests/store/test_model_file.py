@@ -540,7 +540,9 @@ def spec_reader(path):
     for t, tm in om["tables"].items():
         x = {k[len(t) + 1:]: v for k, v in arrays.items() if k.startswith(t + ".")}
         v, d = x["vectors"], tm["dim"]
-        if tm["storage"] == "float32":
+        if "rerank" in x:       # a full-precision copy beside int8/binary codes: the precise value
+            vec = x["rerank"].astype(np.float32)
+        elif tm["storage"] == "float32":
             vec = v.astype(np.float32)
         elif tm["storage"] == "float16":
             vec = v.astype(np.float32)
@@ -578,11 +580,18 @@ def spec_reader(path):
     return out
 
 
-@pytest.mark.parametrize("storage", ["float32", "float16", "int8", "binary"])
+@pytest.mark.parametrize("storage", ["float32", "float16", "int8", "binary", "int8+rerank",
+                                     "binary+rerank"])
 @pytest.mark.parametrize("int_keys", [False, True])
 def test_spec_reader_agrees(tmp_path, storage, int_keys):
     p = tmp_path / "m.ov"
-    emb = make_model(p, storage=storage, n=30, dim=11, int_keys=int_keys)
+    if storage.endswith("+rerank"):
+        make_model(p, n=30, dim=11, int_keys=int_keys)
+        emb = omnivec.open(p).astype(storage.split("+")[0], rerank="float16")
+        emb.save(p)
+        assert "embeddings.rerank" in header_of(p)[0]
+    else:
+        emb = make_model(p, storage=storage, n=30, dim=11, int_keys=int_keys)
     t = spec_reader(p)["embeddings"]
     assert t["keys"] == list(emb)
     np.testing.assert_allclose(t["vectors"], emb.vectors, rtol=1e-6, atol=1e-7)
