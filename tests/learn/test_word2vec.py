@@ -153,3 +153,12 @@ def test_word2vec_formats_round_trip_identically(planted_corpus, tmp_path, suffi
     back, _ = formats.import_vectors(path, format=fmt)
     assert list(back) == list(emb)
     assert np.array_equal(back.vectors, emb.vectors)
+
+
+def test_learners_are_registered_by_name():
+    from omnivec.learn import FastText, LEARNERS, get_learner
+
+    assert get_learner("Word2Vec") is Word2Vec and get_learner("fast_text") is FastText
+    assert LEARNERS.names()[:2] == ["word2vec", "fasttext"]
+    with pytest.raises(UnknownNameError, match="word2vec, fasttext"):
+        get_learner("glove")
