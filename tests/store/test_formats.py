@@ -74,11 +74,13 @@ def test_gzip_input_is_read_transparently(tmp_path, ref):
 
 def test_small_chunks_cross_line_boundaries(monkeypatch, glove, ref):
     # Chunks far smaller than a line and batches of a few lines exercise the partial-line carry-over.
-    monkeypatch.setattr(F, "CHUNK", 1000)
-    monkeypatch.setattr(F, "BATCH_LINES", 7)
-    for path in (W2V, glove):
-        emb, report = import_vectors(path)
-        assert list(emb.keys) == ref[0] and np.array_equal(emb.vectors, ref[1])
+    # A 100-byte chunk is shorter than any line: the read buffer has to grow.
+    for chunk, batch in ((1000, 7), (100, 3)):
+        monkeypatch.setattr(F, "CHUNK", chunk)
+        monkeypatch.setattr(F, "BATCH_LINES", batch)
+        for path in (W2V, glove):
+            emb, report = import_vectors(path)
+            assert list(emb.keys) == ref[0] and np.array_equal(emb.vectors, ref[1])
 
 
 def test_small_chunks_binary(monkeypatch, tmp_path, ref):
@@ -172,6 +174,11 @@ def test_text_export_refuses_keys_with_blanks(tmp_path):
     with pytest.raises(InputError, match="new york"):
         export_vectors(emb, tmp_path / "x.txt", "word2vec-text")
     assert list(tmp_path.iterdir()) == []
+    export_vectors(emb, tmp_path / "x.npy", "npy")      # a keys file holds one key per line: blanks are fine
+    assert list(import_vectors(tmp_path / "x.npy")[0].keys) == ["new york", "b"]
+    broken = omnivec.Embeddings(["a", "two\nlines"], np.ones((2, 3), np.float32))
+    with pytest.raises(InputError, match="line break"):
+        export_vectors(broken, tmp_path / "y.npy", "npy")
 
 
 def test_int_keys_in_parquet_round_trip(tmp_path, rng):

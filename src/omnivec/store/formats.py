@@ -969,12 +969,10 @@ def _read_keys_file(path: str, o: _Options, expected: int):
                              line=r + 1, offset=int(starts[r]))
         offsets = np.zeros(len(starts) + 1, np.int64)
         np.cumsum(lengths, out=offsets[1:])
-        keep = np.zeros(len(data), bool)
-        if len(data):
-            marks = np.zeros(len(data) + 1, np.int64)
-            np.add.at(marks, starts, 1)
-            np.add.at(marks, ends, -1)
-            keep = np.cumsum(marks)[:-1] > 0
+        # The key bytes are everything but the line ends ('\n', and '\r' before one).
+        keep = np.ones(len(data), bool)
+        keep[nls] = False
+        keep[ends[cr]] = False
         blob = data[keep].copy()
     if len(offsets) - 1 != expected:
         raise FormatError(f"the keys file has {len(offsets) - 1:,} keys but the vectors have "
@@ -1475,12 +1473,9 @@ def _dup_error(key: str, first: int, parsed: _Parsed, path: str, blob=None, offs
 
 
 def _replace_keys(blob, offsets, bad):
-    keys_bytes = [blob[offsets[r]:offsets[r + 1]].tobytes() for r in range(len(offsets) - 1)] \
-        if len(offsets) < 2 else None
     rows = np.flatnonzero(bad)
     fixed = {int(r): blob[offsets[r]:offsets[r + 1]].tobytes().decode("utf-8", "replace").encode("utf-8")
              for r in rows}
-    del keys_bytes
     lengths = np.diff(offsets)
     for r, b in fixed.items():
         lengths[r] = len(b)
@@ -1723,12 +1718,13 @@ def _write_npy(emb, path: str, fmt: str, *, progress=None, keys_file=None) -> No
 
     blob, offsets = _key_arrays(emb)
     lengths = np.diff(offsets)
-    bad = P.bad_text_key(blob, offsets)
-    if bad >= 0:
-        k = emb.key(int(bad))
-        if not str(k) or "\n" in str(k) or "\r" in str(k):
-            raise InputError(f"key {k!r} (row {bad}) is empty or holds a line break, which a keys file "
-                             "(one key per line) cannot represent")
+    breaks = np.flatnonzero((blob == 10) | (blob == 13))
+    bad = [int(np.searchsorted(offsets, breaks[0], side="right") - 1)] if len(breaks) else []
+    bad += np.flatnonzero(lengths == 0)[:1].tolist()
+    if bad:
+        r = min(bad)
+        raise InputError(f"key {emb.key(r)!r} (row {r}) is empty or holds a line break, which a keys "
+                         "file (one key per line) cannot represent")
     keys_path = os.fspath(keys_file) if keys_file is not None else _strip_npy(path) + ".keys.txt"
     n, d = len(emb), emb.dim
     with atomic_path(path) as tmp, open(tmp, "wb") as fh, \
@@ -1742,13 +1738,11 @@ def _write_npy(emb, path: str, fmt: str, *, progress=None, keys_file=None) -> No
         # Keys joined by newlines: bytes between offsets get a '\n' after each key.
         out = np.empty(len(blob) + n, np.uint8)
         dest = offsets[:-1] + np.arange(n)
-        marks = np.zeros(len(out) + 1, np.int64)
         if n:
             idx = np.repeat(dest - offsets[:-1], lengths) + np.arange(len(blob))
             out[idx] = blob
             out[dest + lengths] = 10
         fh.write(out.tobytes())
-        del marks
 
 
 def _write_parquet(emb, path: str, fmt: str, *, progress=None, keys_file=None) -> None:
