@@ -411,3 +411,48 @@ def pack_ft_dictionary(blob, offsets, counts, types):
         out[p + 8] = np.uint8(types[i])
         p += 9
     return out
+
+
+@njit(cache=True, nogil=True)
+def _norm(v):
+    s = 0.0
+    for k in range(len(v)):
+        s += v[k] * v[k]
+    return np.sqrt(s)
+
+
+@njit(cache=True, nogil=True)
+def blend(rand, vs, w, random_weight, fallback_norm, out):
+    """Fill out with the Magnitude-style OOV vector: unit `rand` blended with the weighted unit rows of vs.
+
+    out = normalise(random_weight * unit(rand) + (1 - random_weight) * unit(sum_i w_i unit(vs_i)))
+    scaled to the w-weighted mean norm of vs's rows; with no usable rows,
+    unit(rand) * fallback_norm.  Plain loops in a fixed order, only IEEE
+    +, *, / and sqrt: the same bits on every machine (no BLAS, no SIMD
+    reductions, no libm).
+    """
+    d = len(out)
+    rn = _norm(rand)
+    sim = np.zeros(d, np.float64)
+    wsum = 0.0
+    nsum = 0.0
+    for i in range(vs.shape[0]):
+        row = vs[i].astype(np.float64)
+        n = _norm(row)
+        if n == 0.0:
+            continue
+        for k in range(d):
+            sim[k] += w[i] * (row[k] / n)
+        wsum += w[i]
+        nsum += w[i] * n
+    sn = _norm(sim)
+    if sn == 0.0 or wsum == 0.0:
+        for k in range(d):
+            out[k] = (rand[k] / rn if rn > 0.0 else 0.0) * fallback_norm
+        return
+    v = np.empty(d, np.float64)
+    for k in range(d):
+        v[k] = random_weight * (rand[k] / rn if rn > 0.0 else 0.0) + (1.0 - random_weight) * (sim[k] / sn)
+    scale = (nsum / wsum) / _norm(v)
+    for k in range(d):
+        out[k] = v[k] * scale

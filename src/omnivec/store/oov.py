@@ -20,21 +20,24 @@ Tables without subwords (Magnitude-style, after Patel et al. 2018)
     2. Find the known keys that look most like it: an inverted index maps
        each character trigram of every (folded) known key to the rows that
        contain it (an open-addressing table of the trigram hashes, then
-       CSR postings; built in linear time).  The 64 rows with the highest Dice overlap of trigrams
-       (ties: the lower row) are re-ranked by
+       CSR postings; built in linear time).  The 64 rows with the highest
+       Dice overlap of trigrams (ties: the lower row) are re-ranked by
        ``score = 1 - edit / length + 0.5 * dice + 0.5 * prior`` where edit
        is the optimal-string-alignment distance (a swap of two letters
-       costs 1) and prior = 1 - log(1 + row) / log(1 + n) prefers frequent
-       keys among equally close spellings, as spelling correctors do (rows
-       of word2vec, GloVe and fastText files are sorted by frequency).
+       costs 1) and prior = 1 - bits(row + 1) / bits(n + 1) (bits: the
+       integer bit length, a log2) prefers frequent keys among equally close
+       spellings, as spelling correctors do (rows of word2vec, GloVe and
+       fastText files are sorted by frequency).
     3. The *similar part* is the mean of the unit vectors of the best 5
-       look-alikes, weighted by exp(10 * (score - best score)) so that a
-       clearly closest spelling dominates.  The OOV vector is
+       look-alikes, weighted by 1 / (1 + 10 * (best score - score))^2 so
+       that a clearly closest spelling dominates.  The OOV vector is
        ``0.3 * random + 0.7 * similar`` (each unit length), normalised and
        scaled to the look-alikes' weighted mean norm, so it works with every
        metric.  A key sharing no trigram with any known key gets the random
        part alone, scaled to the table's mean norm.  Integer-keyed tables use
-       the random part of the key's decimal form alone.
+       the random part of the key's decimal form alone.  The arithmetic is
+       plain IEEE +, *, / and sqrt in a fixed order (a compiled kernel, no
+       BLAS, no libm), so the bits are the same on every machine.
 
     On GloVe 6B 50d restricted to its 20,000 most frequent words, 50 of 55
     common misspellings (e.g. "recieve", "definately", "goverment") have the
@@ -50,6 +53,8 @@ the build.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -144,12 +149,10 @@ def _whole_hash(text: str) -> int:
 
 
 def random_part(text: str, dim: int) -> np.ndarray:
-    """Return the unit random part of a folded key: seeded by its 3- to 5-grams and the whole key."""
+    """Return the random part of a folded key (float64, not normalised): seeded by its 3- to 5-grams and the whole key."""
     seeds = np.concatenate([_grams(text, SEED_MINN, SEED_MAXN).view(np.uint64),
                             np.array([_whole_hash(text)], np.uint64)])
-    v = K.seeded_vector(seeds, dim)
-    n = np.linalg.norm(v)
-    return v / n if n > 0 else v
+    return K.seeded_vector(seeds, dim)
 
 
 def build_index(blob: np.ndarray, offsets: np.ndarray) -> dict[str, np.ndarray]:
@@ -210,7 +213,8 @@ class MagnitudeOOV:
     def _table_norm(self) -> float:
         if self._mean_norm is None:
             norms = np.asarray(self.emb.norms, np.float64)
-            self._mean_norm = float(norms.mean()) if len(norms) else 1.0
+            # math.fsum: exactly rounded, so the same on every machine
+            self._mean_norm = math.fsum(norms.tolist()) / len(norms) if len(norms) else 1.0
         return self._mean_norm
 
     def similar(self, key: str, top: int = SIMILAR) -> list[tuple[int, float]]:
@@ -231,8 +235,9 @@ class MagnitudeOOV:
             cand = str(self.emb.keys.key(r)).casefold()
             ca = np.frombuffer(cand.encode("utf-32-le"), np.int32)
             edit = 1.0 - K.osa_distance(qa, ca) / max(len(qa), len(ca), 1)
-            # among equally close spellings prefer the more frequent key (the lower row)
-            prior = 1.0 - np.log1p(r) / np.log1p(n)
+            # among equally close spellings prefer the more frequent key (the lower row); integer
+            # log2 keeps the score exact on every machine
+            prior = 1.0 - (r + 1).bit_length() / (n + 1).bit_length()
             scored.append((edit + DICE_WEIGHT * d + PRIOR_WEIGHT * prior, r))
         scored.sort(key=lambda t: (-t[0], t[1]))
         return [(r, s) for s, r in scored[:top]]
@@ -242,22 +247,19 @@ class MagnitudeOOV:
         text = str(key).casefold()
         rand = random_part(text, self.dim)
         sims = self.similar(str(key)) if self.str_keys else []
+        out = np.empty(self.dim, np.float32)
         if not sims:
-            return (rand * self._table_norm()).astype(np.float32)
+            K.blend(rand, np.empty((0, self.dim), np.float32), np.empty(0), RANDOM_WEIGHT,
+                    self._table_norm(), out)
+            return out
         rows = np.array([r for r, _ in sims], np.int64)
         s = np.array([s for _, s in sims], np.float64)
-        # sharpen: a clear best look-alike (the likely intended word) dominates the blend
-        w = np.exp(SHARPNESS * (s - s[0]))
-        vs = self.emb.store.decode(rows).astype(np.float64)
-        norms = np.linalg.norm(vs, axis=1)
-        units = vs / np.where(norms > 0, norms, 1.0)[:, None]
-        sim = (w[:, None] * units).sum(axis=0)
-        sn = np.linalg.norm(sim)
-        if sn == 0:
-            return (rand * self._table_norm()).astype(np.float32)
-        v = RANDOM_WEIGHT * rand + (1.0 - RANDOM_WEIGHT) * sim / sn
-        v *= float((w * norms).sum() / w.sum()) / np.linalg.norm(v)
-        return v.astype(np.float32)
+        # sharpen: a clear best look-alike (the likely intended word) dominates the blend; a
+        # rational weight rather than exp() keeps the result free of libm differences
+        w = 1.0 / (1.0 + SHARPNESS * (s[0] - s)) ** 2
+        vs = np.ascontiguousarray(self.emb.store.decode(rows), np.float32)
+        K.blend(rand, vs, w, RANDOM_WEIGHT, self._table_norm(), out)
+        return out
 
 
 def oov_model_for(emb):
