@@ -225,3 +225,16 @@ def test_truncated_data_names_the_end_of_file(tmp_path):
     with pytest.raises(CorruptFileError, match="truncated") as ei:
         container.read(p)
     assert ei.value.offset == len(raw) - 10
+
+
+def test_unreadable_file(tmp_path, monkeypatch):
+    p = tmp_path / "locked.safetensors"
+    container.write(p, {"a": np.zeros(2, np.float32)}, {})
+
+    def denied(*a, **k):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(container, "open", denied, raising=False)
+    with pytest.raises(FormatError, match="cannot open the file: Permission denied") as ei:
+        container.read(p)
+    assert str(p) in str(ei.value)

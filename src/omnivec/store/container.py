@@ -140,6 +140,8 @@ def read(path: str | os.PathLike) -> Container:
         raise FormatError("no such file", path=path) from None
     except IsADirectoryError:
         raise FormatError("is a folder, not a model file", path=path) from None
+    except OSError as exc:
+        raise FormatError(f"cannot open the file: {exc.strerror or exc}", path=path) from None
     with fh:
         size = os.fstat(fh.fileno()).st_size
         if size == 0:
