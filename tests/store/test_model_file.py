@@ -617,6 +617,102 @@ def test_spec_reader_subwords_and_extras(tmp_path):
     np.testing.assert_array_equal(t["arrays"]["x.bias"], emb.extras["bias"])
 
 
+JS_READER = r"""
+// Reads an omnivec model file using nothing but docs/format.md and node's standard library.
+const fs = require("fs"), zlib = require("zlib");
+const buf = fs.readFileSync(process.argv[2]);
+const hlen = Number(buf.readBigUInt64LE(0));
+const head = JSON.parse(buf.subarray(8, 8 + hlen).toString("utf8"));
+const start = 8 + hlen, meta = head.__metadata__;
+if (meta.format !== "omnivec") throw new Error("not an omnivec model");
+const model = JSON.parse(meta.omnivec), sums = JSON.parse(meta.checksums);
+const size = {F64: 8, F32: 4, F16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1};
+function tensor(name) {
+  const e = head[name];
+  const [a, b] = e.data_offsets, bytes = buf.subarray(start + a, start + b);
+  const crc = (zlib.crc32(bytes) >>> 0).toString(16).padStart(8, "0");
+  if (crc !== sums[name]) throw new Error("checksum " + name);
+  const at = (i) => start + a + i * size[e.dtype];
+  const get = {F32: (i) => buf.readFloatLE(at(i)), I8: (i) => buf.readInt8(at(i)),
+               U8: (i) => buf.readUInt8(at(i)), I64: (i) => buf.readBigInt64LE(at(i)),
+               F16: (i) => half(buf.readUInt16LE(at(i)))}[e.dtype];
+  return {shape: e.shape, get, bytes};
+}
+function half(h) {
+  const s = h & 0x8000 ? -1 : 1, ex = (h >> 10) & 31, f = h & 1023;
+  if (ex === 0) return s * f * 2 ** -24;
+  if (ex === 31) return f ? NaN : s * Infinity;
+  return s * (1 + f / 1024) * 2 ** (ex - 15);
+}
+const out = {};
+for (const [t, tm] of Object.entries(model.tables)) {
+  const n = tm.n, d = tm.dim, v = tensor(t + ".vectors"), index = tensor(t + ".key_index");
+  const scale = tm.storage === "int8" || tm.storage === "binary" ? tensor(t + ".scale") : null;
+  const C = index.shape[0];
+  let keyBytes, keyOf;
+  if (tm.key_kind === "str") {
+    const blob = tensor(t + ".keys_blob").bytes, off = tensor(t + ".keys_offsets");
+    keyBytes = (r) => blob.subarray(Number(off.get(r)), Number(off.get(r + 1)));
+    keyOf = (r) => keyBytes(r).toString("utf8");
+  } else {
+    const ids = tensor(t + ".keys_ids");
+    keyBytes = (r) => { const b = Buffer.alloc(8); b.writeBigInt64LE(ids.get(r)); return b; };
+    keyOf = (r) => ids.get(r).toString();
+  }
+  const keys = [], vectors = [], found = [];
+  for (let r = 0; r < n; r++) {
+    keys.push(keyOf(r));
+    const row = [];
+    for (let j = 0; j < d; j++) {
+      if (tm.storage === "binary") {
+        const bit = (v.get(r * Math.ceil(d / 8) + (j >> 3)) >> (7 - (j & 7))) & 1;
+        row.push((2 * bit - 1) * scale.get(j));
+      } else if (tm.storage === "int8") row.push(v.get(r * d + j) * scale.get(j));
+      else row.push(v.get(r * d + j));
+    }
+    vectors.push(row);
+    // lookup through the index: home slot CRC-32 & (C - 1), then linear probing
+    const q = keyBytes(r);
+    let i = (zlib.crc32(q) >>> 0) & (C - 1), hit = -1;
+    for (let step = 0; step < C; step++, i = (i + 1) & (C - 1)) {
+      const s = Number(index.get(i));
+      if (s === -1) break;
+      if (Buffer.compare(keyBytes(s), q) === 0) { hit = s; break; }
+    }
+    found.push(hit);
+  }
+  out[t] = {keys, vectors, found, metric: tm.metric, storage: tm.storage};
+}
+console.log(JSON.stringify(out));
+"""
+
+
+@pytest.mark.parametrize("storage", ["float32", "float16", "int8", "binary"])
+@pytest.mark.parametrize("int_keys", [False, True])
+def test_another_language_reads_the_file(tmp_path, storage, int_keys):
+    """A JavaScript reader written from docs/format.md alone (node's standard library only)
+    gets the same keys, vectors and key-index lookups as omnivec."""
+    import shutil
+    import subprocess
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+    p = tmp_path / "m.ov"
+    emb = make_model(p, storage=storage, n=25, dim=10, int_keys=int_keys)
+    js = tmp_path / "read.js"
+    js.write_text(JS_READER)
+    done = subprocess.run([node, str(js), str(p)], capture_output=True, text=True, timeout=60)
+    if "zlib.crc32 is not a function" in done.stderr:
+        pytest.skip("this node has no zlib.crc32 (added in node 20.15)")
+    assert done.returncode == 0, done.stderr
+    t = json.loads(done.stdout)["embeddings"]
+    assert t["keys"] == [str(k) for k in emb]
+    assert t["found"] == list(range(25))
+    np.testing.assert_allclose(np.array(t["vectors"]), emb.vectors, rtol=1e-6, atol=1e-7)
+    assert (t["metric"], t["storage"]) == ("cosine", storage)
+
+
 def example_file(path) -> None:
     """The tiny file of docs/format.md's worked example (fixed inputs, fixed 'created')."""
     emb = omnivec.Embeddings(["cat", "dog", "é"],
