@@ -317,7 +317,8 @@ def write_fasttext_bin(emb, path: str | os.PathLike) -> None:
     model, loss = _code(MODELS, settings["model"], "model"), _code(LOSSES, settings["loss"], "loss")
     out_rows = len(labels) if model == 3 else n
     if output is None:
-        output = np.zeros((out_rows, dim), np.float32)
+        # a zero-stride view: written block by block, never allocated in full
+        output = np.broadcast_to(np.zeros(dim, np.float32), (out_rows, dim))
     if output.shape != (out_rows, dim):
         raise InputError(f"the fastText output matrix is {output.shape[0]} x {output.shape[1]}; a "
                          f"{settings['model']} model needs {out_rows} x {dim}")
