@@ -437,10 +437,12 @@ def train_batches(kind, p, E, R, triples, order, b_start, b_end, batch_size, num
                   head_prob, loss_kind, margin, adv_temp, reg_kind, reg_weight,
                   opt, lr, beta1, beta2, eps, normalize_entities, tau,
                   mE, vE, stepE, mR, vR, stepR, gE, gR, markE, markR, listE, listR,
-                  state, out):
+                  state, out, dense):
     """Train on batches [b_start, b_end) of `order`, updating E and R in place (Hogwild-safe).
 
-    out[0] += summed batch losses, out[1] += number of batches.  Gradient
+    out[0] += summed batch losses, out[1] += number of batches.  dense=True
+    updates every row after each batch (as a dense optimiser does: moments keep
+    moving rows a batch did not touch); otherwise only the touched rows.  Gradient
     buffers gE/gR, marks and row lists are this thread's own; E, R and the
     optimiser moments are shared between threads.
     """
@@ -549,12 +551,19 @@ def train_batches(kind, p, E, R, triples, order, b_start, b_end, batch_size, num
                 markR[r] = 1
                 listR[nR] = r
                 nR += 1
-        _apply(E, gE, mE, vE, stepE, listE, nE, opt, lr, beta1, beta2, eps, normalize_entities)
-        _apply(R, gR, mR, vR, stepR, listR, nR, opt, lr, beta1, beta2, eps, False)
         for ii in range(nE):
             markE[listE[ii]] = 0
         for ii in range(nR):
             markR[listR[ii]] = 0
+        if dense:
+            nE = n_ent
+            for ii in range(n_ent):
+                listE[ii] = ii
+            nR = R.shape[0]
+            for ii in range(nR):
+                listR[ii] = ii
+        _apply(E, gE, mE, vE, stepE, listE, nE, opt, lr, beta1, beta2, eps, normalize_entities)
+        _apply(R, gR, mR, vR, stepR, listR, nR, opt, lr, beta1, beta2, eps, False)
         out[0] += loss
         out[1] += 1.0
 

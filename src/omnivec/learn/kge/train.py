@@ -83,7 +83,7 @@ class KGE:
                  p: int | None = None, normalize_entities: bool | None = None,
                  workers: int = 1, seed: int = 0, early_stopping: bool = False,
                  eval_every: int = 10, patience: int = 2, tau_final: float = 0.5,
-                 progress: bool | None = None) -> None:
+                 dense_updates: bool = False, progress: bool | None = None) -> None:
         self.model = model
         self.dim = dim
         self.epochs = epochs
@@ -105,6 +105,7 @@ class KGE:
         self.eval_every = eval_every
         self.patience = patience
         self.tau_final = tau_final
+        self.dense_updates = dense_updates
         self.progress = progress
 
     # -- parameters -----------------------------------------------------------------------------
@@ -128,6 +129,7 @@ class KGE:
                                                                        self.normalize_entities, False)),
             "workers": self.workers, "seed": self.seed, "early_stopping": self.early_stopping,
             "eval_every": self.eval_every, "patience": self.patience, "tau_final": self.tau_final,
+            "dense_updates": bool(self.dense_updates),
         }
         if isinstance(params["regularizer"], str):
             params["regularizer"] = params["regularizer"].lower()
@@ -186,6 +188,7 @@ class KGE:
         bad_evals = 0
         known = triples.all_known() if valid is not None else None
         opt = OPTIMIZERS[prm["optimizer"]]
+        dense = prm["dense_updates"]
         eps = 1e-8 if opt == K.OPT_ADAM else 1e-10
         tau0 = 3.0
         # anneal the Gumbel-softmax temperature from 3 to tau_final over the first 2/3 of training
@@ -213,7 +216,7 @@ class KGE:
                                         opt, float(prm["lr"]), 0.9, 0.999, eps,
                                         prm["normalize_entities"], tau, mE, vE, stepE, mR, vR, stepR,
                                         bf["gE"], bf["gR"], bf["markE"], bf["markR"], bf["listE"],
-                                        bf["listR"], states[w], outs[w])
+                                        bf["listR"], states[w], outs[w], dense)
 
                     if pool is None:
                         run(0)
