@@ -136,8 +136,10 @@ def kmeans(X: np.ndarray, k: int, *, iters: int = 25, sample: int = 100_000, see
 
     for _ in range(iters):
         lab = assign(S)
-        sums = np.zeros_like(cent, dtype=np.float64)
-        np.add.at(sums, lab, S)
+        # One-hot product instead of np.add.at, which is slow for many rows.
+        onehot = np.zeros((k, len(S)), np.float32)
+        onehot[lab, np.arange(len(S))] = 1
+        sums = (onehot @ S).astype(np.float64)
         cnt = np.bincount(lab, minlength=k)
         new = np.where(cnt[:, None] > 0, sums / np.maximum(cnt, 1)[:, None], cent).astype(np.float32)
         if np.allclose(new, cent, atol=1e-6):
