@@ -427,3 +427,24 @@ def test_thread_count_does_not_change_the_result(ref, monkeypatch):
     assert np.array_equal(one.vectors, ref[1]) and np.array_equal(two.vectors, ref[1])
     with pytest.raises(InputError, match="workers"):
         import_vectors(W2V, workers=0)
+
+
+def test_utf8_check_agrees_with_python(rng):
+    samples = ["plain", "café", "日本語", "😀x", ""] + [bytes(rng.integers(0, 256, rng.integers(1, 6), dtype=np.uint8))
+                                                  for _ in range(3000)]
+    raw = [s.encode("utf-8") if isinstance(s, str) else s for s in samples]
+    raw += [b"\xed\xa0\x80", b"\xc0\xaf", b"\xf4\x90\x80\x80", b"\xe2\x82", b"\xf0\x9f\x98"]   # surrogate, overlong, too big, cut
+    offsets = np.zeros(len(raw) + 1, np.int64)
+    np.cumsum([len(b) for b in raw], out=offsets[1:])
+    blob = np.frombuffer(b"".join(raw), np.uint8)
+    bad = np.zeros(len(raw), np.bool_)
+    P.utf8_bad_rows(blob, offsets, bad)
+
+    def invalid(b):
+        try:
+            b.decode("utf-8")
+            return False
+        except UnicodeDecodeError:
+            return True
+
+    assert bad.tolist() == [invalid(b) for b in raw]

@@ -19,7 +19,6 @@ from __future__ import annotations
 import bz2
 import datetime as _dt
 import gzip
-import io
 import lzma
 import os
 import struct
@@ -33,8 +32,7 @@ import numpy as np
 
 from .._progress import progress as _progress
 from .._registry import Registry
-from ..errors import (DuplicateKeyError, FormatError, InputError, ParseError, UnknownNameError,
-                      require)
+from ..errors import FormatError, InputError, ParseError, UnknownNameError, require
 from . import _kernels as KK
 from . import _parse_kernels as P
 
