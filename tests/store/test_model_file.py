@@ -749,3 +749,9 @@ def test_worked_example_in_format_doc_is_current(tmp_path):
     assert json.loads(jsons[1]) == json.loads(head["__metadata__"]["omnivec"])
     t = spec_reader(p)["embeddings"]
     assert t["keys"] == ["cat", "dog", "é"]
+    # The prose reading the bytes back quotes these values.
+    emb = omnivec.open(p)
+    assert f"`{emb.keys.index.tolist()}`" in doc
+    assert ", ".join(f"{x:.5f}".rstrip("0").rstrip(".") if x != 1 else "1.0" for x in emb.norms) in doc
+    assert f"{emb.store.scale[1] * 127:.4f}/127" in doc
+    assert f"({emb.vectors[1, 0]:.5f}, {emb.vectors[1, 1]:.5f})" in doc
