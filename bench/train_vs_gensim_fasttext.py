@@ -71,6 +71,14 @@ def prepare(max_tokens: int | None) -> tuple[Path, int]:
 
 
 # ----------------------------------------------------------------------------- one run (child)
+def _rss_now() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def child(spec: dict) -> dict:
     import numpy as np
 
@@ -79,11 +87,18 @@ def child(spec: dict) -> dict:
     arch = "cbow" if setting == "cbow" else "skipgram"
     lr = 0.05 if setting != "sg" else 0.025
     subwords = setting == "ft-sg"
-    t0 = time.perf_counter()
     if tool == "omnivec":
         from omnivec.learn.fasttext import FastText
         from omnivec.learn.word2vec import Word2Vec
-
+    elif tool == "gensim":
+        from gensim.models import FastText as GFT
+        from gensim.models import Word2Vec as GW2V
+        from gensim.models.word2vec import LineSentence
+    else:
+        import fasttext
+    # the tool's own import cost (numba and LLVM for us, scipy for gensim), before any work
+    base_rss = _rss_now()
+    if tool == "omnivec":
         cls = FastText if subwords else Word2Vec
         kw = dict(min_lr=lr * 1e-4) if not subwords else {}
         learner = cls(dim=HP["dim"], window=HP["window"], negative=HP["negative"], sample=HP["sample"],
@@ -94,10 +109,6 @@ def child(spec: dict) -> dict:
         secs = time.perf_counter() - t0
         keys, vecs = list(emb), np.asarray(emb.vectors)
     elif tool == "gensim":
-        from gensim.models import FastText as GFT
-        from gensim.models import Word2Vec as GW2V
-        from gensim.models.word2vec import LineSentence
-
         cls = GFT if subwords else GW2V
         t0 = time.perf_counter()
         m = cls(LineSentence(corpus), vector_size=HP["dim"], window=HP["window"], negative=HP["negative"],
@@ -106,8 +117,6 @@ def child(spec: dict) -> dict:
         secs = time.perf_counter() - t0
         keys, vecs = list(m.wv.index_to_key), np.asarray(m.wv.vectors)
     else:
-        import fasttext
-
         extra = {} if subwords else {"maxn": 0}
         t0 = time.perf_counter()
         m = fasttext.train_unsupervised(corpus, model=arch, dim=HP["dim"], ws=HP["window"],
@@ -125,6 +134,7 @@ def child(spec: dict) -> dict:
     emb = Embeddings(keys, vecs.astype(np.float32))
     an = evaluate_analogies(emb, EVAL / "questions-words.txt")
     return {"seconds": secs, "words_per_second": spec["tokens"] * HP["epochs"] / secs, "peak_rss_mb": rss,
+            "import_rss_mb": base_rss,
             "analogy": an.accuracy, "analogy_oov": an.oov_ratio,
             "ws353": evaluate_similarity(emb, EVAL / "wordsim353.tsv").spearman,
             "simlex": evaluate_similarity(emb, EVAL / "simlex999.txt").spearman, "vocab": len(keys)}
@@ -152,6 +162,7 @@ def summarize(runs: list[dict]) -> dict:
     return {"words_per_second": round(statistics.median(r["words_per_second"] for r in ok)),
             "seconds": [round(r["seconds"], 2) for r in ok],
             "peak_rss_mb": round(max(r["peak_rss_mb"] for r in ok)),
+            "import_rss_mb": round(max(r.get("import_rss_mb", float("nan")) for r in ok)),
             "analogy": ms("analogy"), "ws353": ms("ws353"), "simlex": ms("simlex"), "runs": len(ok),
             "vocab": ok[0]["vocab"]}
 

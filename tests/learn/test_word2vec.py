@@ -162,3 +162,27 @@ def test_learners_are_registered_by_name():
     assert LEARNERS.names()[:2] == ["word2vec", "fasttext"]
     with pytest.raises(UnknownNameError, match="word2vec, fasttext"):
         get_learner("glove")
+
+
+def test_ctrl_c_with_threads_stops_the_workers_and_keeps_the_model(planted_corpus):
+    import _thread
+    import threading
+
+    def interrupt_soon(report):
+        if report.epoch == 1:
+            # a real SIGINT-like interrupt of the main thread while the workers train epoch 2
+            threading.Timer(0.05, _thread.interrupt_main).start()
+
+    learner = Word2Vec(callbacks=[interrupt_soon], **{**FAST, "workers": 2, "epochs": 400})
+    emb = learner.fit(planted_corpus * 4)
+    run = emb.meta["training"][-1]
+    assert run["interrupted"] and 1 <= run["epochs_done"] < 400
+    assert np.isfinite(emb.vectors).all()
+    alive = [t for t in threading.enumerate() if t is not threading.main_thread() and t.daemon]
+    assert not alive   # the training threads were joined
+
+
+def test_progress_bar_shows_rate_loss_and_lr(planted_corpus, capsys):
+    Word2Vec(progress=True, **FAST).fit(planted_corpus)
+    err = capsys.readouterr().err
+    assert "words/s" in err and "loss" in err and "lr" in err

@@ -131,6 +131,7 @@ class WordLearner:
         enc = corpus_mod.encode(corpus, max_sentence_length=self.max_sentence_length)
         vocab, mapping = vocab_mod.build(enc, min_count=self.min_count, max_vocab_size=self.max_vocab_size,
                                          learner=type(self).__name__)
+        enc.words = []   # every distinct token of the corpus: not needed past this point
         enc = vocab_mod.apply(enc, mapping)
         del mapping
         self.vocab_ = vocab
@@ -156,6 +157,7 @@ class WordLearner:
         enc = corpus_mod.encode(corpus, max_sentence_length=self.max_sentence_length)
         old = len(self.vocab_)
         vocab, mapping, n_new = vocab_mod.grow(self.vocab_, enc, min_count=self.min_count)
+        enc.words = []
         enc = vocab_mod.apply(enc, mapping)
         if enc.n_tokens == 0:
             raise InputError(f"no word of the new corpus is in the vocabulary or reaches "

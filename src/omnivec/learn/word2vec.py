@@ -55,5 +55,6 @@ class Word2Vec(WordLearner):
                          progress=progress, callbacks=callbacks)
 
     def _embeddings(self, meta: dict) -> Embeddings:
-        return Embeddings(self.vocab_.words, self.win_.copy(), metric=self.metric,
+        # no copy: update() trains on a new array, so the returned table never changes
+        return Embeddings(self.vocab_.words, self.win_, metric=self.metric,
                           counts=self.vocab_.counts, meta=meta, name="words")
