@@ -3,6 +3,8 @@
     python bench/explore_build.py build            # 400k GloVe words -> bench/out/glove-map
     python bench/explore_build.py render           # 1,000,000 points in headless Chromium
     python bench/explore_build.py build --rows 100000 --layout pca
+    python bench/explore_build.py imdb             # word2vec on the shared IMDB reviews, then its map
+    python bench/explore_build.py shot --map bench/out/glove-map --word paris   # README screenshots
 
 `build` times `build_map` step by step (layout, summaries, colours,
 neighbours) and the site write, and checks the map's neighbours against
@@ -88,6 +90,61 @@ def bench_build(args) -> None:
           "cpus": os.cpu_count()})
 
 
+def imdb_tokens(corpus: Path, max_tokens: int | None) -> Path:
+    """Return a token file of the IMDB reviews: one lower-cased review per line, `<br />` removed."""
+    import gzip
+    import re
+
+    path = OUT / f"explore_imdb_tokens_{max_tokens or 'all'}.txt"
+    if path.exists():
+        return path
+    tok = re.compile(r"[a-z0-9]+(?:'[a-z0-9]+)*")
+    n = 0
+    tmp = path.with_suffix(".tmp")
+    with gzip.open(corpus, "rt", encoding="utf-8") as f, open(tmp, "w") as out:
+        for line in f:
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) < 5 or parts[0] == "split":
+                continue
+            t = tok.findall(parts[4].replace("<br />", " ").lower())
+            out.write(" ".join(t) + "\n")
+            n += len(t)
+            if max_tokens and n >= max_tokens:
+                break
+    tmp.rename(path)
+    return path
+
+
+def bench_imdb(args) -> None:
+    from omnivec.explore import build_map
+    from omnivec.learn import Word2Vec
+
+    corpus = Path(args.imdb)
+    if not corpus.exists():
+        emit({"bench": "explore_imdb", "skipped": f"no corpus at {corpus}"})
+        return
+    tokens = imdb_tokens(corpus, args.imdb_tokens)
+    model = OUT / "explore_imdb_w2v.ov"
+    if not model.exists() or args.rebuild:
+        t = time.perf_counter()
+        emb = Word2Vec(dim=100, window=5, min_count=5, architecture="cbow", epochs=5, workers=2,
+                       progress=args.progress).fit(tokens)
+        emb.save(model)
+        emit({"bench": "explore_imdb_train", "words": len(emb), "seconds": round(time.perf_counter() - t, 2)})
+    import omnivec
+
+    emb = omnivec.load(model)
+    c0, t0 = time.process_time(), time.perf_counter()
+    m = build_map(emb, layout=args.layout, sample=args.sample, seed=None if args.fast else 0,
+                  show_progress=args.progress)
+    t_build, cpu = time.perf_counter() - t0, time.process_time() - c0
+    m.save(OUT / "imdb-map")
+    emit({"bench": "explore_imdb", "rows": len(emb), "layout": m.info["layout"]["method"],
+          "neighbors": m.info["neighbors"]["engine"], "seconds_build": round(t_build, 2),
+          "cpu_seconds_build": round(cpu, 2), "steps": {k: round(v, 2) for k, v in m.info["timings"].items()},
+          "load_avg_1min": round(os.getloadavg()[0], 1), "out": str(OUT / "imdb-map")})
+
+
 def million_map(n: int):
     """Return a Map of n points tiled from the GloVe layout (positions and words, 2.5 copies side by side)."""
     from omnivec.explore import build_map
@@ -160,9 +217,45 @@ def bench_render(args) -> None:
               "renderer": "SwiftShader (software WebGL)", "cpus": os.cpu_count()})
 
 
+def shoot(args) -> None:
+    """Save screenshots of a map folder: the whole map, then zoomed onto --word with its neighbours."""
+    from playwright.sync_api import sync_playwright
+
+    from omnivec.explore.server import make_server
+
+    folder = Path(args.map)
+    srv = make_server(folder, port=0)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{srv.server_address[1]}/index.html"
+    flags = ["--no-sandbox", "--disable-gpu", "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
+    with sync_playwright() as p, tempfile.TemporaryDirectory() as prof:
+        ctx = p.chromium.launch_persistent_context(prof, executable_path=args.chromium, headless=True, args=flags,
+                                                   viewport={"width": 1100, "height": 680})
+        page = ctx.new_page()
+        page.goto(url)
+        page.evaluate("window.omnivecMap.ready")
+        while not page.evaluate("window.omnivecMap.stats().keysLoaded"):
+            time.sleep(0.1)
+        time.sleep(0.5)
+        page.screenshot(path=f"{args.shot}-overview.png")
+        if args.word:
+            page.fill("#search", args.word)
+            page.press("#search", "Enter")
+            time.sleep(1.5)
+            if args.zoom:
+                st = page.evaluate("window.omnivecMap.stats()")
+                page.evaluate(f"window.omnivecMap.setView({st['view']['cx']}, {st['view']['cy']}, {args.zoom})")
+                time.sleep(0.5)
+            page.screenshot(path=f"{args.shot}-{args.word}.png")
+        ctx.close()
+    srv.shutdown()
+    emit({"bench": "explore_shot", "map": str(folder), "files": [f"{args.shot}-overview.png"]
+          + ([f"{args.shot}-{args.word}.png"] if args.word else [])})
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("what", nargs="*", default=["build", "render"], choices=["build", "render"])
+    ap.add_argument("what", nargs="*", default=["build", "render"], choices=["build", "render", "imdb", "shot"])
     ap.add_argument("--rows", type=int, default=None, help="GloVe rows for build (default all 400k)")
     ap.add_argument("--layout", default="auto")
     ap.add_argument("--sample", type=int, default=50_000)
@@ -174,10 +267,17 @@ def main(argv=None) -> int:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--rebuild", action="store_true")
     ap.add_argument("--chromium", default="/usr/bin/chromium")
+    ap.add_argument("--imdb", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "text"
+                                          / "imdb_reviews.tsv.gz"), help="IMDB reviews TSV (gz)")
+    ap.add_argument("--map", default=str(OUT / "glove-map"), help="map folder for shot")
+    ap.add_argument("--shot", default=str(OUT / "explore"), help="screenshot path prefix for shot")
+    ap.add_argument("--word", default=None, help="shot: search this key and show its neighbours")
+    ap.add_argument("--zoom", type=float, default=None, help="shot: zoom factor after the search")
+    ap.add_argument("--imdb-tokens", type=int, default=None, help="train on the first N tokens only")
     args = ap.parse_args(argv)
     OUT.mkdir(exist_ok=True)
     for w in dict.fromkeys(args.what):
-        (bench_build if w == "build" else bench_render)(args)
+        {"build": bench_build, "render": bench_render, "imdb": bench_imdb, "shot": shoot}[w](args)
     return 0
 
 
