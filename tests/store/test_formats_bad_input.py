@@ -352,3 +352,54 @@ def test_interrupt_leaves_no_output(tmp_path, monkeypatch, lines):
     with pytest.raises(KeyboardInterrupt):
         import_vectors(src, out / "model.omv")
     assert list(out.iterdir()) == []
+
+
+# -- arbitrary damage: an OmnivecError or a valid table, never another exception -------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+SMALL_TEXT = b"".join(W2V.read_bytes().splitlines(keepends=True)[:6]).replace(b"300 50", b"5 50", 1)
+
+
+def _small_binary() -> bytes:
+    out = bytearray(b"4 3\n")
+    for i, k in enumerate((b"a", b"bb", b"ccc", b"d")):
+        out += k + b" " + np.array([i, -i, 0.5], "<f4").tobytes() + b"\n"
+    return bytes(out)
+
+
+@st.composite
+def damaged(draw, base):
+    data = bytearray(base)
+    for _ in range(draw(st.integers(1, 4))):
+        kind = draw(st.sampled_from(["flip", "cut", "insert", "delete"]))
+        if not data:
+            break
+        i = draw(st.integers(0, len(data) - 1))
+        if kind == "flip":
+            data[i] = draw(st.integers(0, 255))
+        elif kind == "cut":
+            del data[i:]
+        elif kind == "insert":
+            data[i:i] = draw(st.binary(min_size=1, max_size=8))
+        else:
+            del data[i:i + draw(st.integers(1, 20))]
+    return bytes(data)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.one_of(damaged(SMALL_TEXT), damaged(_small_binary())))
+def test_damaged_files_fail_cleanly(tmp_path_factory, data):
+    folder = tmp_path_factory.mktemp("fuzz")
+    src = folder / "in.vec"
+    src.write_bytes(data)
+    out = folder / "out"
+    out.mkdir()
+    try:
+        emb, report = import_vectors(src, out / "m.omv", nan="skip", encoding_errors="replace")
+    except OmnivecError:
+        assert list(out.iterdir()) == []
+        return
+    assert report.rows == len(emb) and np.isfinite(emb.vectors).all()
+    assert [p.name for p in out.iterdir()] == ["m.omv"]
