@@ -1,8 +1,9 @@
 """Streaming corpus reader: text files, .gz, folders and iterables of token lists -> integer ids.
 
-A corpus is read once per fit and encoded into one int32 array of word ids
-plus the end offset of every sentence; training threads then read that
-array with the GIL released instead of re-tokenizing text every epoch.
+A corpus is read once per fit and encoded into int32 word ids (kept in an
+unlinked temporary file, read back with pread) plus the end offset of every
+sentence; training threads then read chunks of ids and train with the GIL
+released instead of re-tokenizing text every epoch.
 
 Text rules (as word2vec and fastText): a line is a sentence, tokens are
 separated by ASCII whitespace, files are UTF-8.  A line longer than
@@ -233,8 +234,8 @@ def _encode_file(path: Path, enc: _Encoder, digest) -> None:
                         rest = data
                         continue
             piece, rest = data[:cut], data[cut:]
-            # a multi-byte character may straddle the cut only at whitespace cuts, never:
-            # cuts fall on ASCII bytes, which never occur inside a UTF-8 sequence
+            # every cut is just after an ASCII byte, which never occurs inside a UTF-8
+            # sequence, so each piece decodes on its own
             _check_text(path, piece, offset, line0)
             digest.update(piece)
             lines = piece.split(b"\n")
