@@ -107,7 +107,7 @@ def _scan_topk(store: VectorStore, metric: Metric, Q: np.ndarray, k: int, *,
     best_rows = np.zeros((nq, 0), np.int64)
     best_scores = np.zeros((nq, 0), np.float32)
     if k == 0 or nq == 0:
-        return best_rows, best_scores
+        return np.zeros((nq, k), np.int64), np.zeros((nq, k), np.float32)
     block = max(1024, BLOCK_BYTES // (4 * nq))
     for s in range(0, n, block):
         e = min(n, s + block)
@@ -142,6 +142,12 @@ def _scan_topk(store: VectorStore, metric: Metric, Q: np.ndarray, k: int, *,
         valid = ~np.isneginf(best_scores)
         width = int(valid.sum(axis=1).min())
         best_rows, best_scores = best_rows[:, :width], best_scores[:, :width]
+    if metric.name == "euclidean" and store.dtype != "binary" and best_rows.size:
+        # The scan's expanded |v|^2 - 2<v,q> + |q|^2 loses ~|q|*sqrt(eps) near zero;
+        # the k winners get their distances computed directly.
+        for i in range(nq):
+            diff = store.decode(best_rows[i]) - Q[i]
+            best_scores[i] = -np.sqrt(np.einsum("ij,ij->i", diff, diff))
     return best_rows, best_scores
 
 
