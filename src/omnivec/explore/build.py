@@ -195,13 +195,19 @@ def build_map(emb, *, layout: str = "auto", sample: int = 50_000, seed: int | No
 
     t = time.perf_counter()
     P = _layout.prepare(X, metric)
-    unit = P if metric == "cosine" else S.unit_rows(X)
-    levels = S.quadtree_labels(xy, rank, unit, max_level=max_level, per_tile=per_tile)
+    # Typicality is judged on directions from the table's mean: raw embeddings share a
+    # large common component, and without removing it every tile's centroid points at
+    # the same few generic words.
+    unit = S.unit_rows(P - P.mean(axis=0, dtype=np.float64).astype(np.float32))
+    # Keys without a letter or digit (punctuation) make poor labels: they go last.
+    label_rank = rank + len(keys) * np.fromiter((not any(c.isalnum() for c in k) for k in keys),
+                                                bool, len(keys))
+    levels = S.quadtree_labels(xy, label_rank, unit, max_level=max_level, per_tile=per_tile)
     cont = S.contours(xy)
     timings["summaries"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    schemes = [S.cluster_scheme(unit, rank, keys, clusters, seed=seed or 0)]
+    schemes = [S.cluster_scheme(unit, label_rank, keys, clusters, seed=seed or 0)]
     if emb.counts is not None:
         schemes.append(S.column_scheme("count", np.asarray(emb.counts)[keep], len(keep)))
     for name, arr in (emb.extras or {}).items():
