@@ -269,20 +269,82 @@ def test_sizes_disagree(tmp_path):
         read_fasttext_bin(_write(tmp_path, bytes(data)))
 
 
-def test_quantized_model_is_refused_clearly(tmp_path):
+def test_false_quantization_flags(tmp_path):
     emb, _ = read_fasttext_bin(DATA / MODELS["sg"][0])
     data = bytearray(_bytes())
     flag_at = len(data) - (emb.subwords.output.nbytes + 17) - (emb.subwords.vectors.nbytes
                                                                 + emb.subwords.word_vectors.nbytes + 17)
     assert data[flag_at] == 0
-    data[flag_at] = 1
-    with pytest.raises(FormatError, match=r"quantized \(a \.ftz model") as e:
+    data[flag_at] = 1                                           # dense data read as quantized
+    with pytest.raises(CorruptFileError, match="input matrix"):
+        read_fasttext_bin(_write(tmp_path, bytes(data)))
+    data[flag_at] = 7
+    with pytest.raises(CorruptFileError, match="must be 0 or 1") as e:
         read_fasttext_bin(_write(tmp_path, bytes(data)))
     assert e.value.offset == flag_at
     data = bytearray(_bytes())
-    struct.pack_into("<q", data, 8 + 56 + 20, 10)              # pruneidx_size of a pruned model
-    with pytest.raises(FormatError, match="pruned"):
+    struct.pack_into("<q", data, 8 + 56 + 20, 10)              # says pruned, but nothing is
+    with pytest.raises(CorruptFileError, match="pruned"):
         read_fasttext_bin(_write(tmp_path, bytes(data)))
+
+
+# -- quantized (.ftz) models ---------------------------------------------------------------------
+
+FTZ = {"sup_q": "wordnet_sup_q.ftz", "sup_cut": "wordnet_sup_cut.ftz"}
+
+
+@pytest.mark.parametrize("tag", sorted(FTZ))
+def test_quantized_vectors_equal_fasttext(tag, tmp_path):
+    emb, report = read_fasttext_bin(DATA / FTZ[tag])
+    words, n_known, ref = _reference(tag)
+    assert list(emb.keys) == words[:n_known]
+    np.testing.assert_allclose(emb[words[:n_known]], ref[:n_known], atol=1e-5, rtol=0)
+    oov = np.stack([emb.vector(w, oov=True) for w in words[n_known:]])
+    np.testing.assert_allclose(oov, ref[n_known:], atol=1e-5, rtol=0)
+    assert any("quantized" in note for note in report.notes)
+    # the model file keeps what OOV needs (the subword table, or the kept rows of a pruned model)
+    emb.save(tmp_path / "q.omnivec")
+    opened = omnivec.open(tmp_path / "q.omnivec", oov=True)
+    np.testing.assert_allclose(opened.vectors_of(words[n_known:]), ref[n_known:], atol=1e-5, rtol=0)
+
+
+def test_pruned_model_keeps_its_rows_as_extras():
+    emb, report = read_fasttext_bin(DATA / FTZ["sup_cut"])
+    assert emb.subwords is None and len(emb) < REF["sup"]["n_known"]
+    ids, rows = emb.extras["fasttext_pruned_ids"], emb.extras["fasttext_pruned_rows"]
+    assert len(ids) + len(emb) == 400 and rows.shape == (len(ids), emb.dim)
+    assert np.all(np.diff(ids) > 0)
+    assert any("pruned" in note for note in report.notes)
+
+
+@pytest.mark.parametrize("tag", sorted(FTZ))
+def test_quantized_model_exports_to_plain_bin(tag, tmp_path):
+    emb, _ = read_fasttext_bin(DATA / FTZ[tag])
+    write_fasttext_bin(emb, tmp_path / "plain.bin")
+    back, _ = read_fasttext_bin(tmp_path / "plain.bin")
+    assert not back.subwords.settings["quantized"]
+    np.testing.assert_array_equal(back.vectors, emb.vectors)
+    if tag == "sup_q":
+        np.testing.assert_array_equal(back.vector("recieve", oov=True), emb.vector("recieve", oov=True))
+
+
+@pytest.mark.parametrize("tag", sorted(FTZ))
+def test_quantized_damage(tag, tmp_path):
+    data = (DATA / FTZ[tag]).read_bytes()
+    for cut in (len(data) // 3, len(data) // 2, len(data) - 300, len(data) - 1):
+        with pytest.raises(CorruptFileError) as e:
+            read_fasttext_bin(_write(tmp_path, data[:cut]))
+        assert e.value.offset is not None
+    rng = np.random.default_rng(11)
+    for i in range(40):
+        d = bytearray(data)
+        for at in rng.integers(0, len(d), size=int(rng.integers(1, 6))):
+            d[int(at)] = int(rng.integers(0, 256))
+        try:
+            emb, _ = read_fasttext_bin(_write(tmp_path, bytes(d), f"q{i}.ftz"))
+            emb.vector("someunknownword", oov=True)
+        except OmnivecError:
+            pass
 
 
 def test_bad_entries(tmp_path):
@@ -300,6 +362,7 @@ def test_bad_entries(tmp_path):
 
 
 def test_random_damage_gives_omnivec_errors_only(tmp_path):
+    # bytes changed at random in the header and dictionary, or the file cut anywhere
     data = _bytes("sup")
     rng = np.random.default_rng(7)
     for i in range(60):

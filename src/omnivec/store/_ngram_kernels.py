@@ -456,3 +456,81 @@ def blend(rand, vs, w, random_weight, fallback_norm, out):
     scale = (nsum / wsum) / _norm(v)
     for k in range(d):
         out[k] = v[k] * scale
+
+
+# -- quantized (.ftz) models ---------------------------------------------------------------
+
+@njit(cache=True, nogil=True)
+def pq_decode(codes, centroids, nsubq, dsub, lastdsub, norm_codes, norm_centroids, qnorm, out):
+    """Fill out (m x dim float32) with the rows of a fastText product-quantized matrix.
+
+    Row i is, per sub-quantizer j, the centroid codes[i, j] of that
+    sub-space, times the row's quantized norm when qnorm: fastText's
+    QuantMatrix::addRowToVector onto a zero vector.
+    """
+    m = out.shape[0]
+    ksub = 256
+    for i in range(m):
+        alpha = np.float32(1.0)
+        if qnorm:
+            alpha = norm_centroids[norm_codes[i]]
+        for j in range(nsubq):
+            c = codes[i, j]
+            if j == nsubq - 1:
+                base = j * ksub * dsub + c * lastdsub
+                d = lastdsub
+            else:
+                base = (j * ksub + c) * dsub
+                d = dsub
+            for k in range(d):
+                out[i, j * dsub + k] = alpha * centroids[base + k]
+
+
+@njit(cache=True, nogil=True)
+def compose_mapped(word_rows, rows, ids, id_offsets, remap, out):
+    """Fill out[i] as compose() does, but n-gram id h uses rows[remap[h]] and is skipped when remap[h] < 0.
+
+    fastText's pruned (quantized with a cutoff) models keep only some n-gram
+    rows; the mean runs over the word's own row and its kept n-grams.
+    """
+    n, d = out.shape
+    acc = np.empty(d, np.float32)
+    for i in range(n):
+        for k in range(d):
+            acc[k] = word_rows[i, k]
+        cnt = 1
+        for p in range(id_offsets[i], id_offsets[i + 1]):
+            r = remap[ids[p]]
+            if r < 0:
+                continue
+            cnt += 1
+            for k in range(d):
+                acc[k] += rows[r, k]
+        scale = np.float32(1.0 / cnt)
+        for k in range(d):
+            out[i, k] = acc[k] * scale
+
+
+@njit(cache=True, nogil=True)
+def pruned_subword_mean(buf, minn, maxn, bucket, kept_ids, kept_rows, out):
+    """Fill out with the mean of the kept n-gram rows of "<buf>" (zeros when none is kept).
+
+    kept_ids is sorted; kept_rows[j] is the row of n-gram id kept_ids[j].
+    """
+    n = word_grams(buf, 0, len(buf), minn, maxn, HASH_FASTTEXT, bucket, np.empty(0, np.int64), 0, False)
+    ids = np.empty(n, np.int64)
+    word_grams(buf, 0, len(buf), minn, maxn, HASH_FASTTEXT, bucket, ids, 0, True)
+    d = out.shape[0]
+    for k in range(d):
+        out[k] = 0.0
+    cnt = 0
+    for p in range(n):
+        j = np.searchsorted(kept_ids, ids[p])
+        if j < len(kept_ids) and kept_ids[j] == ids[p]:
+            cnt += 1
+            for k in range(d):
+                out[k] += kept_rows[j, k]
+    if cnt > 0:
+        scale = np.float32(1.0 / cnt)
+        for k in range(d):
+            out[k] = out[k] * scale

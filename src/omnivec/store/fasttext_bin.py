@@ -16,7 +16,14 @@ mean of a word's own input row and its n-gram bucket rows); the bucket rows,
 the words' own rows, the output matrix and the remaining arguments go into
 ``Subwords`` so that `write_fasttext_bin` writes a file fastText loads and
 that gives the same vectors (byte-identical for files fastText wrote).
-Quantized `.ftz` models are refused with a clear message.
+Quantized `.ftz` models (``fasttext quantize``) are decoded to float32 as
+fastText decodes them: product-quantized rows (sub-vector centroids, times
+a quantized norm with ``-qnorm``).  A model quantized with ``-cutoff`` keeps
+only some words and n-gram rows (the dictionary's pruneidx maps an n-gram
+id to its kept row; other n-grams are skipped in the mean); having no full
+bucket table it gets no ``Subwords``: the kept rows go to the table's extras
+(``fasttext_pruned_ids``, ``fasttext_pruned_rows``, ``fasttext_pruned_params``)
+and OOV vectors come from them exactly as fastText computes them.
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ import numpy as np
 
 from ..errors import CorruptFileError, DuplicateKeyError, FormatError, InputError, ParseError, UnsupportedVersionError
 from . import _ngram_kernels as K
-from .ngrams import compose_vectors, decompose_vectors
+from .ngrams import compose_vectors, decompose_vectors, ngram_ids_many
 from .subwords import Subwords
 
 MAGIC = 793712314
@@ -70,9 +77,7 @@ def _read_matrix(mm: np.ndarray, fh, pos: int, path: str, what: str, dim: int, r
         raise CorruptFileError(f"the {what} quantization flag must be 0 or 1, found {int(mm[pos])}",
                                path=path, offset=pos)
     if mm[pos]:
-        raise FormatError(f"the {what} is quantized (a .ftz model, compressed by `fasttext quantize`); "
-                          "omnivec reads unquantized .bin models only: convert the original .bin, "
-                          "then quantize in omnivec (storage='int8')", path=path, offset=pos)
+        return _read_quantized(mm, pos + 1, path, what, dim, rows, task)
     m, n = struct.unpack_from("<qq", mm, pos + 1)
     if n != dim or m < 0 or (rows is not None and m != rows):
         want = f"{rows} x {dim}" if rows is not None else f"? x {dim}"
@@ -98,6 +103,69 @@ def _read_matrix(mm: np.ndarray, fh, pos: int, path: str, what: str, dim: int, r
                                    path=path, offset=start + s + (got or 0))
         task.advance((e - s) / 1e6)
     return out, start + nbytes
+
+
+def _read_pq(mm: np.ndarray, pos: int, path: str, what: str, dim: int) -> tuple[tuple, int]:
+    """Return ((nsubq, dsub, lastdsub, centroids), position after) of a fastText ProductQuantizer."""
+    if pos + 16 > len(mm):
+        raise CorruptFileError(f"truncated: the {what}'s product quantizer header needs 16 bytes",
+                               path=path, offset=pos)
+    pdim, nsubq, dsub, lastdsub = struct.unpack_from("<4i", mm, pos)
+    if (pdim != dim or nsubq <= 0 or dsub <= 0 or not 0 < lastdsub <= dsub
+            or (nsubq - 1) * dsub + lastdsub != dim):
+        raise CorruptFileError(f"the {what}'s product quantizer (dim {pdim}, {nsubq} sub-quantizers of "
+                               f"{dsub}, last {lastdsub}) does not cover the {dim} dims", path=path,
+                               offset=pos)
+    pos += 16
+    nbytes = 256 * dim * 4
+    if pos + nbytes > len(mm):
+        raise CorruptFileError(f"truncated: the {what}'s centroids need {nbytes:,} bytes", path=path,
+                               offset=pos)
+    centroids = np.frombuffer(mm[pos:pos + nbytes].tobytes(), "<f4").astype(np.float32)
+    return (nsubq, dsub, lastdsub, centroids), pos + nbytes
+
+
+def _read_quantized(mm: np.ndarray, pos: int, path: str, what: str, dim: int, rows: int | None,
+                    task) -> tuple[np.ndarray, int]:
+    """Return (decoded matrix float32, position after it) of a product-quantized fastText matrix."""
+    size = len(mm)
+    if pos + 21 > size:
+        raise CorruptFileError(f"truncated: the quantized {what} header needs 21 bytes", path=path,
+                               offset=pos)
+    if mm[pos] not in (0, 1):
+        raise CorruptFileError(f"the {what} norm-quantization flag must be 0 or 1, found {int(mm[pos])}",
+                               path=path, offset=pos)
+    qnorm = bool(mm[pos])
+    m, n = struct.unpack_from("<qq", mm, pos + 1)
+    (codesize,) = struct.unpack_from("<i", mm, pos + 17)
+    if n != dim or m < 0 or (rows is not None and m != rows):
+        want = f"{rows} x {dim}" if rows is not None else f"? x {dim}"
+        raise CorruptFileError(f"the quantized {what} is {m} x {n}; the header says {want}", path=path,
+                               offset=pos + 1)
+    pos += 21
+    if codesize < 0 or pos + codesize > size or (m and codesize % m):
+        raise CorruptFileError(f"the quantized {what} has {codesize:,} code bytes for {m:,} rows "
+                               f"({size - pos:,} bytes left in the file)", path=path, offset=pos - 4)
+    codes_at = pos
+    pos += codesize
+    (nsubq, dsub, lastdsub, centroids), pos = _read_pq(mm, pos, path, what, dim)
+    if codesize != m * nsubq:
+        raise CorruptFileError(f"the quantized {what} has {codesize:,} code bytes; {m:,} rows of "
+                               f"{nsubq} sub-quantizers need {m * nsubq:,}", path=path, offset=codes_at - 4)
+    codes = np.frombuffer(mm[codes_at:codes_at + codesize].tobytes(), np.uint8).reshape(m, nsubq)
+    norm_codes = np.zeros(0, np.uint8)
+    norm_centroids = np.zeros(0, np.float32)
+    if qnorm:
+        if pos + m > size:
+            raise CorruptFileError(f"truncated: the {what}'s {m:,} norm codes run past the end",
+                                   path=path, offset=pos)
+        norm_codes = np.frombuffer(mm[pos:pos + m].tobytes(), np.uint8)
+        pos += m
+        (nq, _, _, norm_centroids), pos = _read_pq(mm, pos, path, f"{what} norm", 1)
+    out = np.empty((m, dim), np.float32)
+    K.pq_decode(codes, centroids, nsubq, dsub, lastdsub, norm_codes, norm_centroids, qnorm, out)
+    task.advance((codesize + m) / 1e6)
+    return out, pos
 
 
 def read_fasttext_bin(path: str | os.PathLike, *, progress: bool | None = None, compact: bool = False):
@@ -162,10 +230,9 @@ def read_fasttext_bin(path: str | os.PathLike, *, progress: bool | None = None, 
         raise CorruptFileError(f"dictionary sizes disagree: {nwords} words + {nlabels} labels != "
                                f"{nsize} entries", path=path, offset=pos)
     pos += DICT_HEAD.size
-    if prune != -1:
-        raise FormatError(f"the dictionary is pruned ({prune} n-gram ids kept), which only quantized "
-                          ".ftz models are; omnivec reads unquantized .bin models only", path=path,
-                          offset=pos - 8)
+    if prune < -1:
+        raise CorruptFileError(f"the pruned n-gram count is {prune}; expected -1 (not pruned) or >= 0",
+                               path=path, offset=pos - 8)
     if pos + 10 * nsize > size:
         raise CorruptFileError(f"truncated: {nsize} dictionary entries need at least {10 * nsize:,} "
                                f"bytes, the file has {size - pos:,} left", path=path, offset=pos)
@@ -185,8 +252,28 @@ def read_fasttext_bin(path: str | os.PathLike, *, progress: bool | None = None, 
                                path=path, offset=int(ends[i]) + 1)
     blob, offsets = K.gather_ranges(mm, starts, ends)
     _check_utf8(blob, offsets, starts, path)
+    pruned = None
+    if prune >= 0:
+        # quantized with a cutoff: only these n-gram ids keep a row (id -> row among the kept)
+        if pos + 8 * prune > size:
+            raise CorruptFileError(f"truncated: {prune:,} pruned n-gram pairs need {8 * prune:,} bytes",
+                                   path=path, offset=pos)
+        pairs = np.frombuffer(mm[pos:pos + 8 * prune].tobytes(), "<i4").reshape(prune, 2).astype(np.int64)
+        bad = np.flatnonzero((pairs[:, 0] < 0) | (pairs[:, 0] >= max(bucket, 1))
+                             | (pairs[:, 1] < 0) | (pairs[:, 1] >= prune))
+        if len(bad) or len(np.unique(pairs[:, 0])) != prune:
+            i = int(bad[0]) if len(bad) else 0
+            raise CorruptFileError(f"pruned n-gram pair {i} ({int(pairs[i, 0])} -> {int(pairs[i, 1])}) "
+                                   f"is out of range or repeated (ids < {bucket}, rows < {prune})",
+                                   path=path, offset=pos + 8 * i)
+        pruned = pairs
+        pos += 8 * prune
+    if pos < size and mm[pos] == 0 and pruned is not None:
+        raise CorruptFileError("the dictionary is pruned but the input matrix is not quantized; "
+                               "fastText refuses such files too", path=path, offset=pos)
 
-    rows = nwords + bucket
+    rows = nwords + (bucket if pruned is None else len(pruned))
+    quantized = pos < size and int(mm[pos]) == 1
     with _progress(f"Reading {os.path.basename(path)}", (size - pos) / 1e6, unit="MB",
                    enabled=progress) as task, open(path, "rb", buffering=0) as fh:
         inp, pos = _read_matrix(mm, fh, pos, path, "input matrix", dim, rows, task)
@@ -203,7 +290,15 @@ def read_fasttext_bin(path: str | os.PathLike, *, progress: bool | None = None, 
 
     word_rows, buckets = inp[:nwords], inp[nwords:]
     word_blob, word_offsets = blob[:offsets[nwords]], offsets[:nwords + 1]
-    vectors = compose_vectors(word_rows, buckets, word_blob, word_offsets, minn, maxn, bucket)
+    if pruned is None:
+        vectors = compose_vectors(word_rows, buckets, word_blob, word_offsets, minn, maxn, bucket)
+    else:
+        ids, id_offsets = ngram_ids_many(word_blob, word_offsets, minn, maxn, bucket) if bucket else \
+            (np.empty(0, np.int64), np.zeros(nwords + 1, np.int64))
+        remap = np.full(max(bucket, 1), -1, np.int64)
+        remap[pruned[:, 0]] = pruned[:, 1]
+        vectors = np.empty((nwords, dim), np.float32)
+        K.compose_mapped(word_rows, buckets, ids, id_offsets, remap, vectors)
     try:
         keys, _ = KeyTable.from_blob(word_blob, word_offsets)
     except DuplicateKeyError as exc:
@@ -214,9 +309,19 @@ def read_fasttext_bin(path: str | os.PathLike, *, progress: bool | None = None, 
                 "model": MODELS[args["model"]], "lrUpdateRate": args["lrUpdateRate"], "t": args["t"],
                 "ntokens": int(ntokens), "labels": labels,
                 "label_counts": [int(c) for c in counts[nwords:]]}
-    subwords = Subwords(minn=minn, maxn=maxn, bucket=bucket, vectors=buckets,
-                        word_vectors=None if compact else word_rows,
-                        output=None if compact else output, settings=settings)
+    settings["quantized"] = quantized
+    extras = {}
+    if pruned is None:
+        subwords = Subwords(minn=minn, maxn=maxn, bucket=bucket, vectors=buckets,
+                            word_vectors=None if compact else word_rows,
+                            output=None if compact else output, settings=settings)
+    else:
+        # a pruned n-gram table is not a full bucket table: keep the kept rows, by id, for OOV
+        subwords = None
+        order = np.argsort(pruned[:, 0])
+        extras = {"fasttext_pruned_ids": pruned[order, 0].copy(),
+                  "fasttext_pruned_rows": np.ascontiguousarray(buckets[pruned[order, 1]]),
+                  "fasttext_pruned_params": np.array([minn, maxn, bucket], np.int64)}
     meta = {"source_format": "fasttext-bin", "source": os.path.basename(path),
             "learner": "fastText", "parameters": {k: settings[k] for k in
                                                    ("model", "loss", "ws", "epoch", "minCount", "neg",
@@ -225,19 +330,25 @@ def read_fasttext_bin(path: str | os.PathLike, *, progress: bool | None = None, 
     meta["created"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     store = VectorStore.encode(vectors, "float32")
     emb = Embeddings._from_parts(name="embeddings", keys=keys, store=store, metric=get_metric("cosine"),
-                                 counts=counts[:nwords].copy(), meta=meta, subwords=subwords, extras={},
+                                 counts=counts[:nwords].copy(), meta=meta, subwords=subwords, extras=extras,
                                  oov=False, source=None)
     report = _report(path=path, rows=nwords, dim=dim, labels=nlabels, bucket=bucket, version=version,
-                     minn=minn, maxn=maxn, size=size, seconds=time.perf_counter() - started)
+                     minn=minn, maxn=maxn, size=size, seconds=time.perf_counter() - started,
+                     quantized=quantized, pruned=None if pruned is None else len(pruned))
     return emb, report
 
 
 def _report(*, path: str, rows: int, dim: int, labels: int, bucket: int, version: int,
-            minn: int, maxn: int, size: int, seconds: float):
+            minn: int, maxn: int, size: int, seconds: float, quantized: bool, pruned: int | None):
     """Return the import report: an ImportReport when omnivec.store.formats is present, else a dict."""
     notes = [f"fastText format version {version}: {rows:,} words, {bucket:,} n-gram buckets "
              f"(character {minn}-{maxn}-grams)" + (f", {labels:,} labels kept in the subword settings"
-                                                  if labels else "")]
+                                                  if labels and pruned is None else "")]
+    if quantized:
+        notes.append("product-quantized (.ftz) matrices decoded to float32, as fastText decodes them")
+    if pruned is not None:
+        notes.append(f"pruned model: {pruned:,} n-gram rows kept (stored as extras for OOV vectors); "
+                     "it has no full bucket table, so it exports to .bin without n-grams")
     try:
         from .formats import ImportReport
     except ImportError:

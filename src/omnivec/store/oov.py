@@ -7,7 +7,9 @@ Tables with a fastText subword table
     The vector of an unknown key is the mean of the bucket rows of the
     character n-grams of ``<key>`` (minn..maxn UTF-8 characters, fastText's
     hash), the zero vector when it has none: what fastText's
-    ``get_word_vector`` returns for the same `.bin`.
+    ``get_word_vector`` returns for the same `.bin`.  Pruned quantized
+    models (``.ftz`` with a cutoff) average only their kept n-gram rows,
+    stored in the table's extras, as fastText does.
 
 Tables without subwords (Magnitude-style, after Patel et al. 2018)
     1. Fold the key (Unicode casefold) and take the character 3- to
@@ -262,10 +264,42 @@ class MagnitudeOOV:
         return out
 
 
+class PrunedSubwordOOV:
+    """fastText composition for a pruned (quantized with a cutoff) model: the mean of the kept n-gram rows."""
+
+    NAMES = ("fasttext_pruned_ids", "fasttext_pruned_rows", "fasttext_pruned_params")
+
+    def __init__(self, emb) -> None:
+        ids, rows, params = (emb.extras[k] for k in self.NAMES)
+        ok = (ids.ndim == 1 and ids.dtype == np.int64 and rows.dtype == np.float32
+              and rows.shape == (len(ids), emb.dim) and params.shape == (3,) and params.dtype == np.int64)
+        if ok:
+            self.minn, self.maxn, self.bucket = (int(v) for v in params)
+            ok = (self.minn >= 0 and self.maxn >= 0 and self.bucket >= 0
+                  and bool(np.all(ids[1:] > ids[:-1])) and (len(ids) == 0 or (ids[0] >= 0 and ids[-1] < self.bucket)))
+        if not ok:
+            raise CorruptFileError(f"the stored pruned fastText n-gram rows of table {emb.name!r} are "
+                                   "inconsistent", path=emb.source)
+        self.ids = np.ascontiguousarray(ids)
+        self.rows = np.ascontiguousarray(rows)
+
+    def vector(self, key) -> np.ndarray:
+        """Return fastText's vector of `key`: the mean of its kept n-gram rows (zeros when none is kept)."""
+        out = np.zeros(self.rows.shape[1], np.float32)
+        word = str(key)
+        if word == "</s>" or self.maxn == 0 or self.maxn < self.minn or self.bucket == 0:
+            return out
+        K.pruned_subword_mean(np.frombuffer(word.encode("utf-8"), np.uint8), self.minn, self.maxn,
+                              self.bucket, self.ids, self.rows, out)
+        return out
+
+
 def oov_model_for(emb):
     """Return the OOV model of a table: fastText composition with subwords, else Magnitude-style."""
     if emb.subwords is not None and emb.subwords.kind == "fasttext":
         return SubwordOOV(emb)
+    if all(k in emb.extras for k in PrunedSubwordOOV.NAMES):
+        return PrunedSubwordOOV(emb)
     return MagnitudeOOV(emb)
 
 
@@ -276,7 +310,7 @@ def prepare_oov(emb):
     """
     if emb.subwords is not None and emb.subwords.kind == "fasttext":
         return emb
-    if emb.keys.kind != "str":
+    if all(k in emb.extras for k in PrunedSubwordOOV.NAMES) or emb.keys.kind != "str":
         return emb
     if _stored_index(emb) is not None:
         return emb

@@ -13,6 +13,9 @@ Writes, next to this script:
                         subword ids for each, and which model they belong to
   reference_sg.npy      fastText's get_word_vector for reference.json's "sg" words
   reference_sup.npy     the same for the "sup" words
+  wordnet_sup_q.ftz     wordnet_sup.bin quantized (`fasttext quantize -qnorm -dsub 3`)
+  wordnet_sup_cut.ftz   wordnet_sup.bin quantized and pruned to 400 rows (`-cutoff 400 -dsub 2`)
+  reference_sup_q.npy, reference_sup_cut.npy   fastText's vectors for those two
 
 Usage: python tests/data/fasttext/make_fixture.py [--wordnet /usr/share/wordnet]
 """
@@ -84,9 +87,16 @@ def main() -> None:
                                         minn=2, maxn=4, thread=1, verbose=0)
     sg.save_model(str(HERE / "wordnet_sg.bin"))
     sup.save_model(str(HERE / "wordnet_sup.bin"))
+    # quantized copies (.ftz): all rows with quantized norms; and pruned to 400 rows
+    sup_q = fasttext.load_model(str(HERE / "wordnet_sup.bin"))
+    sup_q.quantize(qnorm=True, cutoff=0, retrain=False, dsub=3)
+    sup_q.save_model(str(HERE / "wordnet_sup_q.ftz"))
+    sup_cut = fasttext.load_model(str(HERE / "wordnet_sup.bin"))
+    sup_cut.quantize(qnorm=False, cutoff=400, retrain=False, dsub=2)
+    sup_cut.save_model(str(HERE / "wordnet_sup_cut.ftz"))
 
     reference = {}
-    for tag, model in (("sg", sg), ("sup", sup)):
+    for tag, model in (("sg", sg), ("sup", sup), ("sup_q", sup_q), ("sup_cut", sup_cut)):
         known = list(model.words)
         words = known + OOV_WORDS
         vecs = np.stack([model.get_word_vector(w) for w in words]).astype(np.float32)
@@ -94,12 +104,13 @@ def main() -> None:
         reference[tag] = {
             "words": words,
             "n_known": len(known),
-            "labels": list(model.labels) if tag == "sup" else [],
+            "labels": list(model.labels) if tag != "sg" else [],
             "subword_ids": {w: [int(i) for i in model.get_subwords(w)[1]] for w in OOV_WORDS},
         }
     (HERE / "reference.json").write_text(json.dumps(reference, ensure_ascii=False, indent=0) + "\n",
                                          encoding="utf-8")
-    for name in ("wordnet_sg.bin", "wordnet_sup.bin", "reference_sg.npy", "reference_sup.npy",
+    for name in ("wordnet_sg.bin", "wordnet_sup.bin", "wordnet_sup_q.ftz", "wordnet_sup_cut.ftz",
+                 "reference_sg.npy", "reference_sup.npy", "reference_sup_q.npy", "reference_sup_cut.npy",
                  "reference.json"):
         print(f"{name}: {os.path.getsize(HERE / name):,} bytes")
 
