@@ -124,3 +124,27 @@ def test_cli_errors_are_one_clear_line(model_file, tmp_path, capsys):
     assert main(["explore", str(model_file), "-o", str(tmp_path / "y"), "--layout", "pca",
                  "--color", "nope"]) == 1
     assert "no colour scheme 'nope'" in capsys.readouterr().err
+
+
+def test_cli_serve_answers_on_localhost_with_neighbours_on_demand(model_file, tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "served"
+    cmd = [sys.executable, "-c", "import sys; from omnivec.cli import main; sys.exit(main())", "explore",
+           str(model_file), "-o", str(out), "--layout", "pca", "--neighbor-limit", "10", "--neighbors", "exact",
+           "--serve", "--port", "0", "--json"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        facts = json.loads(proc.stdout.readline())
+        assert facts["url"].startswith("http://127.0.0.1:") and facts["neighbors"]["computed"] == 10
+        base = facts["url"].rsplit("/", 1)[0]
+        assert _get(facts["url"])[0] == 200
+        status, body = _get(f"{base}/api/neighbors?point=500")
+        emb = omnivec.open(model_file)
+        assert status == 200
+        assert [emb.key(j) for j in json.loads(body)["neighbors"]] == \
+            [k for k, _ in emb.most_similar(emb.key(500), topn=10)]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
