@@ -11,8 +11,7 @@ import numpy as np
 from numba import njit, prange
 
 
-@njit(cache=True, nogil=True, parallel=True)
-def merge_block_topk(S, scale, bias, mask, start, best_v, best_i):
+def _merge_block_topk(S, scale, bias, mask, start, best_v, best_i):
     """Fold the scores S (queries x rows) of rows start.. into each query's sorted top-k.
 
     The selection key of row j is S[i, j] * scale[j] + bias[j]; rows whose mask
@@ -38,3 +37,39 @@ def merge_block_topk(S, scale, bias, mask, start, best_v, best_i):
                 best_v[i, p] = v
                 best_i[i, p] = start + j
                 thr = best_v[i, k - 1]
+
+
+# Threads pay off only with several queries: waking a pool for one query costs
+# more than its scan on a busy machine, so one or few queries run serially.
+merge_block_topk = njit(cache=True, nogil=True, parallel=True)(_merge_block_topk)
+merge_block_topk_serial = njit(cache=True, nogil=True)(_merge_block_topk)
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def scan_topk(data, Q, scale, bias, mask, start, best_v, best_i):
+    """Score float32 rows against a few queries and fold them into each query's sorted top-k.
+
+    One pass over the rows with the dot products fused in, on one thread: for
+    one or a few queries this reads each row once and wakes no thread pool.
+    Keys, mask and ties follow merge_block_topk.
+    """
+    nr, d = data.shape
+    nq = Q.shape[0]
+    k = best_v.shape[1]
+    use_mask = mask.shape[0] > 0
+    for j in range(nr):
+        if use_mask and mask[j] == 0:
+            continue
+        for i in range(nq):
+            acc = np.float32(0.0)
+            for t in range(d):
+                acc += data[j, t] * Q[i, t]
+            v = acc * scale[j] + bias[j]
+            if v > best_v[i, k - 1]:
+                p = k - 1
+                while p > 0 and best_v[i, p - 1] < v:
+                    best_v[i, p] = best_v[i, p - 1]
+                    best_i[i, p] = best_i[i, p - 1]
+                    p -= 1
+                best_v[i, p] = v
+                best_i[i, p] = start + j

@@ -19,10 +19,12 @@ import numpy as np
 from ..metrics import Metric
 from ..store.vectors import VectorStore
 from . import exact
-from ._index_kernels import merge_block_topk
+from ._index_kernels import merge_block_topk, merge_block_topk_serial, scan_topk
 from .index import BACKENDS, Index, merge_topk
 
 BLOCK_BYTES = 16 * 2**20     # one block of scores: stays in cache while it is scanned
+SERIAL_BELOW = 8             # fewer queries than this: one thread, dot products fused into the scan
+SCAN_BLOCK = 1 << 18         # rows per fused scan (bounds the per-block scale/bias arrays)
 MAX_FAST_K = 512             # insertion into the running top-k is O(k); past this, partial sort wins
 
 
@@ -42,12 +44,18 @@ def fast_topk(store: VectorStore, metric: Metric, Q: np.ndarray, k: int,
     norms = store.norms
     block = max(1024, BLOCK_BYTES // (4 * max(nq, 1)))
     empty = np.zeros(0, np.uint8)
+    few = nq < SERIAL_BELOW
+    merge = merge_block_topk if not few else merge_block_topk_serial
+    fused = few and store.dtype == "float32"
+    if fused:
+        block = SCAN_BLOCK
     for s in range(0, n, block):
         e = min(n, s + block)
         data = store.data[s:e]
         if data.dtype != np.float32:
             data = data.astype(np.float32)
-        S = Q @ data.T                                   # (queries, rows), C-contiguous
+        if not fused:
+            S = Q @ data.T                               # (queries, rows), C-contiguous
         if metric.name == "cosine":
             nb = norms[s:e]
             scale = np.divide(1.0, nb, out=np.zeros(e - s, np.float32), where=nb > 0)
@@ -59,7 +67,10 @@ def fast_topk(store: VectorStore, metric: Metric, Q: np.ndarray, k: int,
             scale = np.full(e - s, 2.0, np.float32)
             bias = -(norms[s:e].astype(np.float32) ** 2)
         mask = empty if allowed is None else np.ascontiguousarray(allowed[s:e]).view(np.uint8)
-        merge_block_topk(S, scale, bias, mask, s, best_v, best_i)
+        if fused:
+            scan_topk(data, Q, scale, bias, mask, s, best_v, best_i)
+        else:
+            merge(S, scale, bias, mask, s, best_v, best_i)
     qn = np.linalg.norm(Q, axis=1).astype(np.float32)
     found = best_i >= 0
     if metric.name == "cosine":
