@@ -32,7 +32,7 @@ import datetime as _dt
 import os
 import struct
 import time
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -40,6 +40,10 @@ from ..errors import CorruptFileError, DuplicateKeyError, FormatError, InputErro
 from . import _ngram_kernels as K
 from .ngrams import compose_vectors, decompose_vectors, ngram_ids_many
 from .subwords import Subwords
+
+if TYPE_CHECKING:
+    from ..embeddings import Embeddings
+    from .formats import ImportReport
 
 MAGIC = 793712314
 VERSION = 12
@@ -168,7 +172,8 @@ def _read_quantized(mm: np.ndarray, pos: int, path: str, what: str, dim: int, ro
     return out, pos
 
 
-def read_fasttext_bin(path: str | os.PathLike, *, progress: bool | None = None, compact: bool = False):
+def read_fasttext_bin(path: str | os.PathLike, *, progress: bool | None = None,
+                      compact: bool = False) -> "tuple[Embeddings, ImportReport | dict]":
     """Return (Embeddings, ImportReport) for a fastText `.bin` model, vectors as fastText's get_word_vector gives them.
 
     `progress` shows a bar (None: only on a terminal).  compact=True keeps
@@ -339,7 +344,8 @@ def read_fasttext_bin(path: str | os.PathLike, *, progress: bool | None = None, 
 
 
 def _report(*, path: str, rows: int, dim: int, labels: int, bucket: int, version: int,
-            minn: int, maxn: int, size: int, seconds: float, quantized: bool, pruned: int | None):
+            minn: int, maxn: int, size: int, seconds: float, quantized: bool,
+            pruned: int | None) -> "ImportReport | dict":
     """Return the import report: an ImportReport when omnivec.store.formats is present, else a dict."""
     notes = [f"fastText format version {version}: {rows:,} words, {bucket:,} n-gram buckets "
              f"(character {minn}-{maxn}-grams)" + (f", {labels:,} labels kept in the subword settings"
@@ -374,7 +380,7 @@ def _check_utf8(blob: np.ndarray, offsets: np.ndarray, starts: np.ndarray, path:
                          path=path, offset=int(starts[i]))
 
 
-def write_fasttext_bin(emb, path: str | os.PathLike) -> None:
+def write_fasttext_bin(emb: "Embeddings", path: str | os.PathLike) -> None:
     """Write `emb` as a fastText `.bin` model (format version 12) that fastText loads, atomically.
 
     A table read from a `.bin` is written back byte for byte.  When the

@@ -57,12 +57,23 @@ the build.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from ..errors import CorruptFileError
 from . import _ngram_kernels as K
 from .ngrams import subword_vector
+
+if TYPE_CHECKING:
+    from ..embeddings import Embeddings
+
+
+class OOVModel(Protocol):
+    """What `oov_model_for` returns: one method giving an unknown key its vector."""
+
+    def vector(self, key: str | int) -> np.ndarray:
+        """Return the float32 (dim,) vector of an unknown key."""
 
 INDEX_VERSION = 1
 INDEX_N = 3                # trigrams index the known keys
@@ -80,12 +91,12 @@ EXTRA_NAMES = ("oov_ngram_slots", "oov_ngram_slot_ids", "oov_ngram_offsets", "oo
 class SubwordOOV:
     """fastText composition: the mean of the n-gram bucket rows of an unknown key."""
 
-    def __init__(self, emb) -> None:
+    def __init__(self, emb: "Embeddings") -> None:
         sw = emb.subwords
         self.minn, self.maxn, self.bucket = sw.minn, sw.maxn, sw.bucket
         self.buckets = np.ascontiguousarray(sw.vectors, np.float32)
 
-    def vector(self, key) -> np.ndarray:
+    def vector(self, key: str | int) -> np.ndarray:
         """Return fastText's vector of `key`: the mean of its n-gram rows (zeros when it has none)."""
         return subword_vector(str(key), self.buckets, self.minn, self.maxn, self.bucket)
 
@@ -168,7 +179,7 @@ def build_index(blob: np.ndarray, offsets: np.ndarray) -> dict[str, np.ndarray]:
             "oov_ngram_postings": post, "oov_ngram_sizes": sizes, "oov_ngram_params": params}
 
 
-def _stored_index(emb) -> dict[str, np.ndarray] | None:
+def _stored_index(emb: "Embeddings") -> dict[str, np.ndarray] | None:
     """Return the index stored in emb.extras after checking it fits the table, or None when absent."""
     x = emb.extras
     if not all(name in x for name in EXTRA_NAMES):
@@ -198,7 +209,7 @@ def _stored_index(emb) -> dict[str, np.ndarray] | None:
 class MagnitudeOOV:
     """Magnitude-style OOV vectors: n-gram seeded random part blended with look-alike known keys."""
 
-    def __init__(self, emb, index: dict[str, np.ndarray] | None = None) -> None:
+    def __init__(self, emb: "Embeddings", index: dict[str, np.ndarray] | None = None) -> None:
         self.emb = emb
         self.dim = emb.dim
         self.str_keys = emb.keys.kind == "str"
@@ -244,7 +255,7 @@ class MagnitudeOOV:
         scored.sort(key=lambda t: (-t[0], t[1]))
         return [(r, s) for s, r in scored[:top]]
 
-    def vector(self, key) -> np.ndarray:
+    def vector(self, key: str | int) -> np.ndarray:
         """Return the deterministic OOV vector of `key` (float32, dim)."""
         text = str(key).casefold()
         rand = random_part(text, self.dim)
@@ -269,7 +280,7 @@ class PrunedSubwordOOV:
 
     NAMES = ("fasttext_pruned_ids", "fasttext_pruned_rows", "fasttext_pruned_params")
 
-    def __init__(self, emb) -> None:
+    def __init__(self, emb: "Embeddings") -> None:
         ids, rows, params = (emb.extras[k] for k in self.NAMES)
         ok = (ids.ndim == 1 and ids.dtype == np.int64 and rows.dtype == np.float32
               and rows.shape == (len(ids), emb.dim) and params.shape == (3,) and params.dtype == np.int64)
@@ -283,7 +294,7 @@ class PrunedSubwordOOV:
         self.ids = np.ascontiguousarray(ids)
         self.rows = np.ascontiguousarray(rows)
 
-    def vector(self, key) -> np.ndarray:
+    def vector(self, key: str | int) -> np.ndarray:
         """Return fastText's vector of `key`: the mean of its kept n-gram rows (zeros when none is kept)."""
         out = np.zeros(self.rows.shape[1], np.float32)
         word = str(key)
@@ -294,7 +305,7 @@ class PrunedSubwordOOV:
         return out
 
 
-def oov_model_for(emb):
+def oov_model_for(emb: "Embeddings") -> OOVModel:
     """Return the OOV model of a table: fastText composition with subwords, else Magnitude-style."""
     if emb.subwords is not None and emb.subwords.kind == "fasttext":
         return SubwordOOV(emb)
@@ -303,7 +314,7 @@ def oov_model_for(emb):
     return MagnitudeOOV(emb)
 
 
-def prepare_oov(emb):
+def prepare_oov(emb: "Embeddings") -> "Embeddings":
     """Return `emb` with its OOV n-gram index in extras, so a saved file needs no rebuild.
 
     Tables with fastText subwords need no index and are returned unchanged.
