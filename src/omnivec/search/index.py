@@ -474,14 +474,31 @@ class Index:
         flat = ids.reshape(-1)
         valid = flat >= 0
         X = np.zeros((len(flat), self.dim), np.float32)
+        rn = np.zeros(len(flat), np.float32)
         b = valid & (flat < self.n_base)
-        if b.any():
+        if b.all():
+            X = self.emb.store.decode(flat)
+            rn = self.emb.store.norms[flat]
+        elif b.any():
             X[b] = self.emb.store.decode(flat[b])
+            rn[b] = self.emb.store.norms[flat[b]]
         x = valid & (flat >= self.n_base)
         if x.any():
             X[x] = self.extra_vectors[flat[x] - self.n_base]
-        X = X.reshape(nq, c, self.dim)
-        s = self.metric.pair_scores(np.repeat(Q, c, axis=0), X.reshape(-1, self.dim)).reshape(nq, c)
+            rn[x] = np.linalg.norm(X[x], axis=1)
+        # One batched product per query: no repeated copies of the queries.
+        dots = np.matmul(X.reshape(nq, c, self.dim), Q[:, :, None])[:, :, 0]
+        rn = rn.reshape(nq, c)
+        qn = np.sqrt(np.einsum("ij,ij->i", Q, Q))[:, None]
+        name = self.metric.name
+        if name == "cosine":
+            den = rn * qn
+            s = np.divide(dots, den, out=np.zeros_like(dots), where=den > 0)
+        elif name == "dot":
+            s = dots
+        else:
+            s = -np.sqrt(np.maximum(rn * rn - 2.0 * dots + qn * qn, 0.0))
+        s = s.astype(np.float32, copy=False)
         s[~valid.reshape(nq, c)] = -np.inf
         return s
 
