@@ -171,3 +171,12 @@ def test_subword_tables_use_fasttext_composition(rng):
                                subwords=Subwords(minn=5, maxn=6, bucket=97, vectors=buckets))
     assert not short.vector("ab", oov=True).any()     # "<ab>" has no 5-grams: fastText gives zeros
     assert O.prepare_oov(emb) is emb
+
+
+def test_subword_table_smaller_than_bucket_is_refused(rng):
+    from omnivec.errors import InputError
+
+    sw = Subwords(minn=3, maxn=4, bucket=1000, vectors=rng.standard_normal((10, 5)).astype(np.float32))
+    emb = omnivec.Embeddings(["a"], np.ones((1, 5), np.float32), subwords=sw)
+    with pytest.raises(InputError, match="10 rows but bucket is 1000"):
+        emb.vector("kitten", oov=True)

@@ -36,6 +36,13 @@ def _check(minn: int, maxn: int, bucket: int) -> None:
         raise InputError(f"bucket must be > 0 when n-grams are used (minn={minn}, maxn={maxn})")
 
 
+def _check_rows(buckets: np.ndarray, bucket: int, maxn: int, minn: int) -> None:
+    # the kernels index buckets[id] for ids < bucket without bounds checks
+    if maxn > 0 and maxn >= minn and (buckets.ndim != 2 or buckets.shape[0] < bucket):
+        raise InputError(f"the subword table has {buckets.shape[0] if buckets.ndim else 0} rows but "
+                         f"bucket is {bucket}; n-gram ids run up to bucket - 1")
+
+
 def ngram_ids(word: str, minn: int, maxn: int, bucket: int) -> np.ndarray:
     """Return the bucket indices (int64, 0..bucket-1) of the character n-grams of ``<word>``.
 
@@ -78,6 +85,7 @@ def word_ngram_ids(word: str, minn: int, maxn: int, bucket: int) -> np.ndarray:
 def compose_vectors(word_rows: np.ndarray, buckets: np.ndarray, blob: np.ndarray, offsets: np.ndarray,
                     minn: int, maxn: int, bucket: int) -> np.ndarray:
     """Return fastText's word vectors (n x dim float32): each word's own row averaged with its n-gram rows."""
+    _check_rows(buckets, bucket, maxn, minn)
     ids, id_offsets = ngram_ids_many(blob, offsets, minn, maxn, bucket)
     out = np.empty(word_rows.shape, np.float32)
     K.compose(np.ascontiguousarray(word_rows, np.float32), np.ascontiguousarray(buckets, np.float32),
@@ -88,6 +96,7 @@ def compose_vectors(word_rows: np.ndarray, buckets: np.ndarray, blob: np.ndarray
 def decompose_vectors(vectors: np.ndarray, buckets: np.ndarray, blob: np.ndarray, offsets: np.ndarray,
                       minn: int, maxn: int, bucket: int) -> np.ndarray:
     """Return the own input rows (n x dim float32) whose fastText composition gives `vectors`."""
+    _check_rows(buckets, bucket, maxn, minn)
     ids, id_offsets = ngram_ids_many(blob, offsets, minn, maxn, bucket)
     out = np.empty(vectors.shape, np.float32)
     K.decompose(np.ascontiguousarray(vectors, np.float32), np.ascontiguousarray(buckets, np.float32),
@@ -101,5 +110,6 @@ def subword_vector(word: str, buckets: np.ndarray, minn: int, maxn: int, bucket:
     if word == EOS or maxn == 0 or maxn < minn:
         return out
     _check(minn, maxn, bucket)
+    _check_rows(buckets, bucket, maxn, minn)
     K.subword_mean(np.frombuffer(word.encode("utf-8"), np.uint8), minn, maxn, bucket, buckets, out)
     return out
