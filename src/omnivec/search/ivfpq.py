@@ -40,6 +40,10 @@ class IVFPQIndex(Index):
             raise InputError(f"the 'nbits' parameter of the ivfpq index must be in [1, 16]; got {out['nbits']}")
         return out
 
+    def __init__(self, emb, params, fp=None) -> None:
+        super().__init__(emb, params, fp)
+        self._params_cache: dict[int, Any] = {}
+
     def _settings(self) -> tuple[int, int, int]:
         n, d = self.n_base, self.dim
         # 39 training points per centroid is what k-means needs to settle.
@@ -96,15 +100,18 @@ class IVFPQIndex(Index):
         Qp = self._prepare(Q) if self.metric.name == "cosine" else Q
         refine = int(sp["refine"])
         fetch = k * refine if refine > 1 else k
-        params = faiss.SearchParametersIVF()
-        params.nprobe = int(sp["nprobe"])
-        sel = bits = None
+        nprobe = int(sp["nprobe"])
         if not filtered:
             allowed = None  # deleted codes are already gone from the lists
-        if allowed is not None:
+        if allowed is None:
+            # Building SWIG parameter objects costs more than a small search: keep one per nprobe.
+            params = self._params_cache.get(nprobe)
+            if params is None:
+                params = self._params_cache[nprobe] = faiss.SearchParametersIVF(nprobe=nprobe)
+        else:
             bits = np.packbits(allowed, bitorder="little")
             sel = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bits))
-            params.sel = sel
+            params = faiss.SearchParametersIVF(nprobe=nprobe, sel=sel)
         D, I = self.engine.search(Qp, fetch, params=params)
         I = I.astype(np.int64, copy=False)
         if refine > 1:
