@@ -624,3 +624,12 @@ def test_gensim_agrees(glove, glove_arrays, queries):
     assert [k for k, _ in glove.similar_by_vector(v, topn=5)] == [k for k, _ in kv.similar_by_vector(v, topn=5)]
     np.testing.assert_allclose(glove.most_similar("king", topn=None, restrict_vocab=1000),
                                kv.most_similar("king", topn=None, restrict_vocab=1000), atol=1e-5)
+
+
+def test_lookup_of_unencodable_key_is_not_found_even_beside_an_empty_key():
+    """A key that is not valid Unicode (lone surrogate) never aliases a stored key, not even ''."""
+    emb = omnivec.Embeddings(["", "a"], np.eye(2, dtype=np.float32))
+    assert np.array_equal(emb[""], [1.0, 0.0])
+    with pytest.raises(omnivec.KeyNotFound):
+        emb["\ud800"]
+    assert "\ud800" not in emb

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+from zlib import crc32 as _crc32
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Sequence
 
@@ -92,9 +93,11 @@ class Embeddings:
         self.oov: bool = bool(oov)
         self.source: str | None = source
         self._oov_model = None
-        # Fast path for the commonest query, emb["word"]: one probe, one view.
-        self._probe = keys.fast_probe() if keys.kind == "str" else None
+        # Fast path for the commonest query, emb["word"] on float32 rows: the home-slot probe
+        # inlined in __getitem__ (one Python call in all, like a dict lookup); the rest goes
+        # through KeyTable.row.
         self._f32 = store.data if store.dtype == "float32" else None
+        self._home = keys.home_views() if self._f32 is not None else None
 
     @classmethod
     def _from_parts(cls, **parts) -> "Embeddings":
@@ -179,13 +182,16 @@ class Embeddings:
 
     # -- lookup ---------------------------------------------------------------
     def __getitem__(self, key: Key | Sequence[Key]) -> np.ndarray:
-        if type(key) is str and self._probe is not None:
+        if type(key) is str and self._home is not None:
+            index, offsets, blob, mask, n = self._home
             try:
-                r = self._probe(key.encode())
+                q = key.encode()
             except UnicodeEncodeError:
-                r = -1
-            if r >= 0:
-                return self._f32[r] if self._f32 is not None else self._store.row(r)
+                pass        # not UTF-8: cannot be a stored key; the slow path says so
+            else:
+                r = index[_crc32(q) & mask]
+                if 0 <= r < n and blob[offsets[r]:offsets[r + 1]] == q:
+                    return self._f32[r]
         if isinstance(key, (list, tuple, np.ndarray)):
             return self.vectors_of(key)
         return self.vector(key)

@@ -252,6 +252,20 @@ class KeyTable:
         """Return every key, in row order."""
         return list(self)
 
+    def home_views(self) -> tuple | None:
+        """Return (index, offsets, blob, mask, n) as memoryviews for inlined home-slot probes.
+
+        A string key whose row r = index[crc32(key) & mask] satisfies
+        0 <= r < n and blob[offsets[r]:offsets[r + 1]] == key is found; anything
+        else goes through `row()`.  None for integer tables.
+        """
+        if self.kind != "str":
+            return None
+        index = memoryview(np.ascontiguousarray(self.index)).cast("B").cast("q")
+        offsets = memoryview(np.ascontiguousarray(self.offsets)).cast("B").cast("q")
+        blob = memoryview(np.ascontiguousarray(self.blob)).cast("B")
+        return index, offsets, blob, len(index) - 1, self._n
+
     def fast_probe(self):
         """Return a callable key-bytes -> row (-1 absent, -2 damaged index) for one-key lookups.
 
@@ -264,8 +278,7 @@ class KeyTable:
         n = self._n
         crc = zlib.crc32
         if self.kind == "str":
-            offsets = memoryview(np.ascontiguousarray(self.offsets)).cast("B").cast("q")
-            blob = memoryview(np.ascontiguousarray(self.blob)).cast("B")
+            _, offsets, blob, _, _ = self.home_views()
             nblob = len(blob)
 
             def probe(q: bytes) -> int:
