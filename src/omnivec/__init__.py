@@ -39,7 +39,29 @@ def save(path: str | os.PathLike, tables: dict[str, Embeddings] | Embeddings) ->
     save_tables(path, tables)
 
 
-__all__ = ["Embeddings", "Neighbors", "Bundle", "open", "load", "save", "__version__",
+_LAZY = {
+    "import_vectors": ("omnivec.store.formats", "import_vectors"),
+    "export_vectors": ("omnivec.store.formats", "export_vectors"),
+    "ImportReport": ("omnivec.store.formats", "ImportReport"),
+    "prepare_oov": ("omnivec.store.oov", "prepare_oov"),
+    "read_fasttext_bin": ("omnivec.store.fasttext_bin", "read_fasttext_bin"),
+    "write_fasttext_bin": ("omnivec.store.fasttext_bin", "write_fasttext_bin"),
+}
+
+
+def __getattr__(name: str):
+    # Importers, OOV and learners load on first use: `import omnivec` stays light.
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        value = getattr(importlib.import_module(module), attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'omnivec' has no attribute {name!r}")
+
+
+__all__ = [*_LAZY, "Embeddings", "Neighbors", "Bundle", "open", "load", "save", "__version__",
            "OmnivecError", "InputError", "DimensionError", "DuplicateKeyError", "UnknownNameError",
            "KeyNotFound", "FormatError", "ParseError", "CorruptFileError",
            "UnsupportedVersionError", "MissingDependencyError"]
