@@ -36,7 +36,7 @@ from ..errors import FormatError, InputError, ParseError, UnknownNameError, requ
 from . import _kernels as KK
 from . import _parse_kernels as P
 
-CHUNK = 16 * 2**20          # bytes read per readinto
+CHUNK = 8 * 2**20           # bytes read per readinto
 BATCH_LINES = 1 << 16       # lines parsed per kernel call
 PARALLEL_MIN_LINES = 512    # below this a batch is parsed on one thread
 MAX_BINARY_KEY = 1 << 16    # a word2vec binary key longer than this means the file is not one
@@ -644,8 +644,9 @@ class _TextReader:
         if counters[2] >= 0:
             self.report.first_nan_line = int(counters[2])
         vectors, raw = sink.finish(row)
-        return _Parsed(vectors=vectors, blob=blob[:blob_pos].copy(), offsets=offsets[:row + 1].copy(),
-                       where=row_line[:row].copy(), raw_path=raw, rows=row, dim=dim)
+        # Views, not copies: the arrays' untouched tails are virtual memory only.
+        return _Parsed(vectors=vectors, blob=blob[:blob_pos], offsets=offsets[:row + 1],
+                       where=row_line[:row], raw_path=raw, rows=row, dim=dim)
 
     def _line_error(self, buf, base, starts, ends, key_end, status, errpos, nvals, i, line_no, n_head, stop):
         line = line_no + i + 1
@@ -848,8 +849,8 @@ def _read_w2v_binary(path: str, fmt: str, o: _Options, report: ImportReport) -> 
         if counters[2] >= 0:
             report.first_nan_offset = int(counters[2])
         vectors, raw = sink.finish(row)
-        return _Parsed(vectors=vectors, blob=blob[:blob_pos].copy(), offsets=offsets[:row + 1].copy(),
-                       where=row_off[:row].copy(), by_offset=True, raw_path=raw, rows=row, dim=dim)
+        return _Parsed(vectors=vectors, blob=blob[:blob_pos], offsets=offsets[:row + 1],
+                       where=row_off[:row], by_offset=True, raw_path=raw, rows=row, dim=dim)
     except BaseException:
         if sink is not None:
             sink.discard()
