@@ -403,3 +403,14 @@ def test_damaged_files_fail_cleanly(tmp_path_factory, data):
         return
     assert report.rows == len(emb) and np.isfinite(emb.vectors).all()
     assert [p.name for p in out.iterdir()] == ["m.omv"]
+
+
+def test_invalid_utf8_key_in_binary_names_the_byte(tmp_path):
+    rec = [b"ok " + np.array([1, 2], "<f4").tobytes() + b"\n",
+           b"caf\xe9 " + np.array([3, 4], "<f4").tobytes() + b"\n"]
+    data = b"2 2\n" + b"".join(rec)
+    src = write(tmp_path, "latin.bin", data)
+    err = fails(tmp_path, src)
+    assert err.offset == data.index(b"caf\xe9") + 3 and "UTF-8" in str(err)
+    emb, report = import_vectors(src, encoding_errors="replace")
+    assert report.replaced_encodings == 1 and np.array_equal(emb["caf\ufffd"], [3, 4])
