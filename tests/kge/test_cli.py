@@ -3,7 +3,7 @@
 import json
 import os
 
-from conftest import DATA
+from kge_planted import DATA
 from omnivec.cli import main
 from omnivec.learn.kge import KGModel
 

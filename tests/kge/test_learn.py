@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-import planted
+import kge_planted as planted
 from omnivec.errors import InputError, UnknownNameError
 from omnivec.evaluate.linkpred import evaluate
 from omnivec.learn.kge import KGE, MODELS

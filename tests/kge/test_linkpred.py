@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from conftest import DATA
+from kge_planted import DATA
 from omnivec.errors import InputError, KeyNotFound
 from omnivec.evaluate.linkpred import evaluate, evaluate_labels, rank_triples
 from omnivec.learn.kge import KGE, load_triples

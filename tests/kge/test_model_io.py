@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import omnivec
-import planted
-from conftest import DATA
+import kge_planted as planted
+from kge_planted import DATA
 from omnivec.errors import FormatError, InputError, KeyNotFound, OmnivecError, ParseError
 from omnivec.learn.kge import KGE, KGModel, load_triples, read_triples
 

@@ -6,9 +6,13 @@ express the pattern ranks the held-out triples far above chance.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from omnivec.learn.kge import TripleSet
+
+DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "kg")
 
 
 def _make(train, test, n_ent):
