@@ -328,6 +328,9 @@
       eachIn(x0, y0, x1, y1, (p) => { some.push(p); return some.length > 400; });
       if (some.length <= 400) for (const p of some) cands.push([S.man.per_tile, p]);
     }
+    // The selected point and its neighbours are always named first.
+    if (S.selected >= 0) cands.push([-2, S.selected]);
+    for (const q of S.nbrs) cands.push([-1, q.point]);
     cands.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
     const placed = [], seen = new Set();
     ctx.font = "13px system-ui, sans-serif";
@@ -345,7 +348,8 @@
       if (bx + bw > S.W || by < 0 || by + bh > S.H) continue;
       if (placed.some((r) => bx < r[0] + r[2] && r[0] < bx + bw && by < r[1] + r[3] && r[1] < by + bh)) continue;
       placed.push([bx, by, bw, bh]);
-      ctx.fillStyle = j === 0 ? "#111" : "#333";
+      ctx.fillStyle = j === -2 ? "#000" : j === -1 ? "#a04000" : j === 0 ? "#111" : "#333";
+      ctx.font = j === -2 ? "bold 14px system-ui, sans-serif" : "13px system-ui, sans-serif";
       ctx.strokeStyle = "rgba(255,255,255,0.85)"; ctx.lineWidth = 3;
       ctx.strokeText(text, bx + 2, sy);
       ctx.fillText(text, bx + 2, sy);
