@@ -344,12 +344,12 @@
       const [sx, sy] = toScreen(x, y);
       let text = keyText(p);
       if (text.length > 40) text = text.slice(0, 39) + "\u2026";
+      ctx.font = j === -2 ? "bold 14px system-ui, sans-serif" : "13px system-ui, sans-serif";
       const w = ctx.measureText(text).width, bx = sx + 5, by = sy - 8, bw = w + 4, bh = 16;
       if (bx + bw > S.W || by < 0 || by + bh > S.H) continue;
       if (placed.some((r) => bx < r[0] + r[2] && r[0] < bx + bw && by < r[1] + r[3] && r[1] < by + bh)) continue;
       placed.push([bx, by, bw, bh]);
       ctx.fillStyle = j === -2 ? "#000" : j === -1 ? "#a04000" : j === 0 ? "#111" : "#333";
-      ctx.font = j === -2 ? "bold 14px system-ui, sans-serif" : "13px system-ui, sans-serif";
       ctx.strokeStyle = "rgba(255,255,255,0.85)"; ctx.lineWidth = 3;
       ctx.strokeText(text, bx + 2, sy);
       ctx.fillText(text, bx + 2, sy);
