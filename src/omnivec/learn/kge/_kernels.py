@@ -18,6 +18,11 @@ Vector layouts (d = the model's rank):
   QuatE              entity 4d = [a | b | c | d], relation 4d, unit-normalised per coordinate
   DihEdral (K=4)     entity d (even), relation logits 8 per 2-block -> 2x2 matrices, row-major
   TranS              entity 2d = [e | e_aux], relation 3d = [r_head | r | r_tail]
+
+TranS scores -|| h * (t_aux + u) - t * (h_aux + u) + r_head * h + r + r_tail * t ||_1: the
+single relation vector of TransE replaced by a synthetic one built from three
+relation vectors and the entity pair.  The unit-norm constraints on e, e_aux,
+r_head and r_tail are kept as projections after each update (see _apply).
 """
 
 from __future__ import annotations
@@ -135,7 +140,7 @@ def score_one(kind, p, h, r, t):
     d = h.shape[0] // 2
     for k in range(d):
         he, ha, te, ta = h[k], h[d + k], t[k], t[d + k]
-        v = he * (ta + TRANS_U) - te * (ha + TRANS_U) + r[k] * ha + r[d + k] + r[2 * d + k] * ta
+        v = he * (ta + TRANS_U) - te * (ha + TRANS_U) + r[k] * he + r[d + k] + r[2 * d + k] * te
         s += abs(v)
     return -s
 
@@ -255,15 +260,15 @@ def grad_one(kind, p, h, r, t, c, gh, gr, gt):
     for k in range(d):
         he, ha, te, ta = h[k], h[d + k], t[k], t[d + k]
         rb, rm, rt = r[k], r[d + k], r[2 * d + k]
-        v = he * (ta + TRANS_U) - te * (ha + TRANS_U) + rb * ha + rm + rt * ta
+        v = he * (ta + TRANS_U) - te * (ha + TRANS_U) + rb * he + rm + rt * te
         g = -c if v > 0 else (c if v < 0 else 0.0)
-        gh[k] += g * (ta + TRANS_U)
-        gh[d + k] += g * (rb - te)
-        gt[k] -= g * (ha + TRANS_U)
-        gt[d + k] += g * (he + rt)
-        gr[k] += g * ha
+        gh[k] += g * (ta + TRANS_U + rb)
+        gh[d + k] -= g * te
+        gt[k] += g * (rt - ha - TRANS_U)
+        gt[d + k] += g * he
+        gr[k] += g * he
         gr[d + k] += g
-        gr[2 * d + k] += g * ta
+        gr[2 * d + k] += g * te
 
 
 # -- relation forms -----------------------------------------------------------------------------
@@ -384,7 +389,22 @@ def _softplus(x):
 
 
 @njit(cache=True, nogil=True, fastmath=True)
-def _apply(P, G, M, V, step, rows, nrows, opt, lr, beta1, beta2, eps, normalize):
+def _normalize_blocks(x, nblocks, mask):
+    """Scale to unit L2 norm each of the nblocks equal parts of x whose bit is set in mask."""
+    w = x.shape[0] // nblocks
+    for b in range(nblocks):
+        if (mask >> b) & 1:
+            s = 0.0
+            for k in range(b * w, (b + 1) * w):
+                s += x[k] * x[k]
+            s = math.sqrt(s)
+            if s > 1e-12:
+                for k in range(b * w, (b + 1) * w):
+                    x[k] /= s
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _apply(P, G, M, V, step, rows, nrows, opt, lr, beta1, beta2, eps, nblocks, mask):
     for ii in range(nrows):
         i = rows[ii]
         step[i] += 1
@@ -407,14 +427,8 @@ def _apply(P, G, M, V, step, rows, nrows, opt, lr, beta1, beta2, eps, normalize)
                 P[i, k] -= lr * g / (math.sqrt(v) + eps)
             else:
                 P[i, k] -= lr * g
-        if normalize:
-            s = 0.0
-            for k in range(P.shape[1]):
-                s += P[i, k] * P[i, k]
-            s = math.sqrt(s)
-            if s > 1e-12:
-                for k in range(P.shape[1]):
-                    P[i, k] /= s
+        if mask != 0:
+            _normalize_blocks(P[i], nblocks, mask)
 
 
 @njit(cache=True, nogil=True, fastmath=True)
@@ -435,12 +449,15 @@ def _reg(x, g, kind, w):
 @njit(cache=True, nogil=True, fastmath=True)
 def train_batches(kind, p, E, R, triples, order, b_start, b_end, batch_size, num_neg,
                   head_prob, loss_kind, margin, adv_temp, reg_kind, reg_weight,
-                  opt, lr, beta1, beta2, eps, normalize_entities, tau,
+                  opt, lr, beta1, beta2, eps, e_blocks, e_mask, r_blocks, r_mask, tau,
                   mE, vE, stepE, mR, vR, stepR, gE, gR, markE, markR, listE, listR,
                   state, out, dense):
     """Train on batches [b_start, b_end) of `order`, updating E and R in place (Hogwild-safe).
 
-    out[0] += summed batch losses, out[1] += number of batches.  dense=True
+    out[0] += summed batch losses, out[1] += number of batches.  After each
+    update, rows are projected to unit norm block-wise: the e_blocks (r_blocks)
+    equal parts of an entity (relation) row whose bit is set in e_mask (r_mask).
+    dense=True
     updates every row after each batch (as a dense optimiser does: moments keep
     moving rows a batch did not touch); otherwise only the touched rows.  Gradient
     buffers gE/gR, marks and row lists are this thread's own; E, R and the
@@ -562,8 +579,8 @@ def train_batches(kind, p, E, R, triples, order, b_start, b_end, batch_size, num
             nR = R.shape[0]
             for ii in range(nR):
                 listR[ii] = ii
-        _apply(E, gE, mE, vE, stepE, listE, nE, opt, lr, beta1, beta2, eps, normalize_entities)
-        _apply(R, gR, mR, vR, stepR, listR, nR, opt, lr, beta1, beta2, eps, False)
+        _apply(E, gE, mE, vE, stepE, listE, nE, opt, lr, beta1, beta2, eps, e_blocks, e_mask)
+        _apply(R, gR, mR, vR, stepR, listR, nR, opt, lr, beta1, beta2, eps, r_blocks, r_mask)
         out[0] += loss
         out[1] += 1.0
 

@@ -88,7 +88,7 @@ _add(ModelSpec("DihEdral", K.KIND_DIHEDRAL, 1, 4, 2, "dihedral-D4",
 _add(ModelSpec("TranS", K.KIND_TRANS, 2, 3, 3, "real",
                "entities [e | e_aux]; relations [r_head | r | r_tail]", "euclidean",
                "Zhang et al., 2022 (arXiv:2204.08401)",
-               dict(loss="nssa", margin=9.0, adversarial_temperature=1.0)))
+               dict(loss="nssa", margin=9.0, adversarial_temperature=1.0, normalize_entities=True)))
 
 
 def get_model(name: str) -> ModelSpec:

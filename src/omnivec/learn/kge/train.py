@@ -71,7 +71,8 @@ class KGE:
     Parameters left as None take the model's defaults (see `models.MODELS`):
     loss, margin, adversarial_temperature, regularizer, reg_weight, p (norm of
     distance models) and normalize_entities (unit-norm entity rows after each
-    update, as TransE does).  `fit(triples)` returns a KGModel; the training
+    update, as TransE does; for TranS the unit-norm parts of its published
+    form).  `fit(triples)` returns a KGModel; the training
     record is in `history_`.
     """
 
@@ -169,8 +170,11 @@ class KGE:
             raise InputError(f"training needs at least 2 entities to corrupt triples; found {n_ent}")
         rng = np.random.default_rng(prm["seed"])
         E, R = spec.init(n_ent, n_rel, prm["dim"], rng)
-        if prm["normalize_entities"]:
-            E /= np.maximum(np.linalg.norm(E, axis=1, keepdims=True), 1e-12)
+        e_blocks, e_mask, r_blocks, r_mask = self._constraints(spec, prm)
+        for row in E:
+            K._normalize_blocks(row, e_blocks, e_mask)
+        for row in R:
+            K._normalize_blocks(row, r_blocks, r_mask)
         head_prob = self._head_prob(train, n_rel, prm["sampler"])
         W = prm["workers"]
         mE, vE = np.zeros_like(E), np.zeros_like(E)
@@ -214,7 +218,7 @@ class KGE:
                                         float(prm["margin"]), float(prm["adversarial_temperature"]),
                                         REGULARIZERS[prm["regularizer"]], float(prm["reg_weight"]),
                                         opt, float(prm["lr"]), 0.9, 0.999, eps,
-                                        prm["normalize_entities"], tau, mE, vE, stepE, mR, vR, stepR,
+                                        e_blocks, e_mask, r_blocks, r_mask, tau, mE, vE, stepE, mR, vR, stepR,
                                         bf["gE"], bf["gR"], bf["markE"], bf["markR"], bf["listE"],
                                         bf["listR"], states[w], outs[w], dense)
 
@@ -253,6 +257,16 @@ class KGE:
             hist.best_epoch = best[3]
         self.history_ = hist
         return self._to_model(spec, prm, E, R, tau, triples, hist)
+
+    @staticmethod
+    def _constraints(spec: ModelSpec, prm: dict) -> tuple[int, int, int, int]:
+        """Return (entity blocks, entity mask, relation blocks, relation mask) of the unit-norm projections."""
+        if not prm["normalize_entities"]:
+            return 1, 0, 1, 0
+        if spec.kind == K.KIND_TRANS:
+            # e and e_aux each unit norm; r_head and r_tail unit norm, r free
+            return 2, 0b11, 3, 0b101
+        return 1, 1, 1, 0
 
     @staticmethod
     def _head_prob(train: np.ndarray, n_rel: int, sampler: str) -> np.ndarray:
