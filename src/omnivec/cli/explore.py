@@ -40,7 +40,8 @@ def run_explore(model: str | os.PathLike, *, out: str | os.PathLike | None = Non
 @app.command("explore")
 def explore(
     model: Path = typer.Argument(..., help="Model file (.ov) to map, or a map folder to serve."),
-    out: Optional[Path] = typer.Option(None, "-o", "--out", help="Output folder (default: MODEL_NAME.map in the current folder)."),
+    out: Optional[Path] = typer.Option(None, "-o", "--out",
+                                       help="Output folder (default: MODEL_NAME.map in the current folder)."),
     table: Optional[str] = typer.Option(None, "--table", help="Table of a multi-table model."),
     layout: str = typer.Option("auto", "--layout", help="auto|umap|pca|identity (auto: UMAP with the "
                                "'explore' extra, else PCA)."),
@@ -59,7 +60,8 @@ def explore(
     drop_nonfinite: bool = typer.Option(False, "--drop-nonfinite", help="Leave rows with NaN/inf off the "
                                         "map (counted) instead of failing."),
     no_file_copies: bool = typer.Option(False, "--no-file-copies", help="Skip the data/*.js copies that "
-                                        "let the page open from disk (halves the size; the map then needs a web server such as --serve)."),
+                                        "let the page open from disk (halves the size; the map then "
+                                        "needs a web server such as --serve)."),
     serve: bool = typer.Option(False, "--serve", help="Serve the map on http://127.0.0.1:PORT after writing it."),
     port: int = typer.Option(8765, "--port", help="Port for --serve (0: any free port)."),
     json_out: bool = typer.Option(False, "--json", help="Print the facts as JSON."),
