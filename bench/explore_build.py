@@ -188,12 +188,14 @@ def bench_render(args) -> None:
     if not (folder / "data" / "manifest.json").exists() or args.rebuild:
         t = time.perf_counter()
         million_map(args.points).save(folder)
-        emit({"bench": "explore_render_build", "points": args.points, "seconds": round(time.perf_counter() - t, 2)})
+        emit({"bench": "explore_render_build", "points": args.points,
+              "seconds": round(time.perf_counter() - t, 2)})
     srv = make_server(folder, port=0)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{srv.server_address[1]}/index.html"
-    flags = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
+    flags = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
     results = {"http": [], "file": []}
     with sync_playwright() as p:
         for mode in ("http", "file"):

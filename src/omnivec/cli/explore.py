@@ -90,7 +90,8 @@ def explore(
         lay = facts["layout"]
         c.print(f"map of {facts['points']:,} points written to {facts['index']} "
                 f"({human_bytes(facts['bytes'])}) in {human_seconds(facts['timings']['total'])}")
-        c.print(f"  layout {lay['method']}" + (f" fitted on {lay['fitted_on']:,} rows" if lay.get("fitted_on") else "")
+        fitted = f" fitted on {lay['fitted_on']:,} rows" if lay.get("fitted_on") else ""
+        c.print(f"  layout {lay['method']}{fitted}"
                 + f" ({human_seconds(lay['seconds'])}); neighbours {facts['neighbors']['engine']} "
                 f"for {facts['neighbors'].get('computed', 0):,} points; colours: {', '.join(facts['schemes'])}")
         for note in (lay.get("note"), facts["neighbors"].get("note")):

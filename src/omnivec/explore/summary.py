@@ -107,7 +107,8 @@ def quadtree_labels(xy: np.ndarray, rank: np.ndarray, unit: np.ndarray, *, max_l
     return levels
 
 
-def kmeans(X: np.ndarray, k: int, *, iters: int = 25, sample: int = 100_000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def kmeans(X: np.ndarray, k: int, *, iters: int = 25, sample: int = 100_000,
+           seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Return (labels per row, centroids) of k-means (k-means++ start, Lloyd steps on a sample)."""
     n = len(X)
     if k < 1:
