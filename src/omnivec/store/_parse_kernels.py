@@ -1,8 +1,8 @@
 """Compiled kernels of the vector-file importers and exporters.
 
 Text import works on big byte chunks: `index_lines` finds line boundaries,
-`parse_lines` parses every line of a batch in parallel (one row per line,
-written straight into the pre-sized output array), and `commit_lines` walks
+`parse_lines` (threads) or `parse_lines_serial` parses every line of a batch
+(one row per line, written straight into the output array), and `commit_lines` walks
 the batch in order to apply the blank-line / NaN policies, compact rows and
 copy keys into the key blob.  Float parsing and formatting share one
 `compose` routine so that whatever the exporters write parses back to the
@@ -255,7 +255,7 @@ def parse_lines(buf, starts, ends, nlines, dim, out, row0, key_end, status, errp
 
 @njit(cache=True, nogil=True)
 def parse_lines_serial(buf, starts, ends, nlines, dim, out, row0, key_end, status, errpos, nvals):
-    """Same as parse_lines on one thread (for small batches)."""
+    """Same as parse_lines on the calling thread (small batches, two-core machines)."""
     for i in range(nlines):
         _parse_line(buf, starts[i], ends[i], dim, out, row0 + i, key_end, status, errpos, nvals, i)
 
@@ -263,7 +263,9 @@ def parse_lines_serial(buf, starts, ends, nlines, dim, out, row0, key_end, statu
 @njit(cache=True, nogil=True)
 def commit_lines(buf, starts, nlines, status, key_end, out, row0, row, vshift, max_rows, nan_policy,
                  blob, blob_pos, offsets, row_line, line0, counters):
-    """Walk a parsed batch in order: keep good rows (compacted to `row`), copy their keys.
+    """Return (lines consumed, new row, new blob_pos, stop reason) after keeping a batch's good rows.
+
+    Walks the parsed batch in order: good rows are compacted to `row` and their keys copied.
 
     Rows are global numbers; the vector of global row g lives at out[g - vshift]
     (vshift = 0 when `out` holds every row, the batch's first row when it
@@ -308,7 +310,9 @@ def commit_lines(buf, starts, nlines, status, key_end, out, row0, row, vshift, m
 @njit(cache=True, nogil=True)
 def parse_w2v_binary(buf, pos, end, final, dim, out, row, vshift, max_rows, nan_policy, blob, blob_pos,
                      offsets, row_off, base, max_key, counters):
-    """Parse word2vec binary records (key, ' ', dim little-endian float32) from buf[pos:end].
+    """Return (next pos, new row, new blob_pos, status) after parsing word2vec binary records.
+
+    A record is a key, ' ', then dim little-endian float32, read from buf[pos:end].
 
     Leading '\\n' before a key is skipped (word2vec writes one after each
     vector).  Record r goes to out[row - vshift], its key to blob, row_off[row] = the
@@ -375,7 +379,7 @@ def parse_w2v_binary(buf, pos, end, final, dim, out, row, vshift, max_rows, nan_
 
 @njit(cache=True, nogil=True)
 def utf8_bad_rows(blob, offsets, bad):
-    """Mark in `bad` every key that is not well-formed UTF-8; returns how many there are."""
+    """Return how many keys are not well-formed UTF-8, marking each in `bad`."""
     count = 0
     for r in range(offsets.shape[0] - 1):
         i = offsets[r]
@@ -421,7 +425,7 @@ def utf8_bad_rows(blob, offsets, bad):
 
 @njit(cache=True, nogil=True)
 def compact_rows(vectors, keep):
-    """Move the kept rows of `vectors` to the front, in order; returns how many were kept."""
+    """Return how many rows were kept, after moving the kept rows of `vectors` to the front in order."""
     w = 0
     for r in range(keep.shape[0]):
         if keep[r]:
@@ -434,7 +438,7 @@ def compact_rows(vectors, keep):
 
 @njit(cache=True, nogil=True)
 def compact_keys(blob, offsets, keep, new_blob, new_offsets):
-    """Copy the kept keys of (blob, offsets) into (new_blob, new_offsets); returns the kept count."""
+    """Return the kept count, after copying the kept keys of (blob, offsets) into (new_blob, new_offsets)."""
     w = 0
     pos = 0
     new_offsets[0] = 0
@@ -496,7 +500,7 @@ def _shortest(x):
 
 @njit(cache=True, nogil=True)
 def format_float32(x, out, pos):
-    """Write float32 x at out[pos] as its shortest round-trip decimal; returns the new position."""
+    """Return the position after writing float32 x at out[pos] as its shortest round-trip decimal."""
     if x != x:
         out[pos] = 110
         out[pos + 1] = 97
@@ -597,7 +601,7 @@ def format_rows(vectors, blob, offsets, row0, slot, out, lengths):
 
 @njit(cache=True, nogil=True)
 def pack_slots(out, slot, lengths):
-    """Move the rows written by format_rows together at the front of out; returns the byte count."""
+    """Return the byte count, after moving the rows written by format_rows together at the front of out."""
     pos = 0
     for r in range(lengths.shape[0]):
         s = r * slot
@@ -611,7 +615,7 @@ def pack_slots(out, slot, lengths):
 
 @njit(cache=True, nogil=True)
 def format_w2v_binary(raw, blob, offsets, row0, out):
-    """Write word2vec binary records (key, ' ', raw row bytes, '\\n'); returns the byte count.
+    """Return the byte count, after writing word2vec binary records (key, ' ', raw row bytes, '\\n').
 
     raw is the (rows x 4*dim) uint8 view of little-endian float32 vectors.
     """
