@@ -303,7 +303,7 @@
     if (S.hover >= 0) ring(ctx, S.hover, 6, "#1a5fb4", 1.5);
   }
 
-  const TILE_PX = 180;
+  const TILE_PX = 128;
   function drawLabels(ctx) {
     S.labels = [];
     if (!S.keys || !S.levels.length) return;
