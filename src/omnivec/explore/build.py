@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Mapping
 
 import numpy as np
@@ -61,7 +63,7 @@ class Map:
         return {(int(t % side), int(t // side)): [self.keys[r] for r in reps if r >= 0]
                 for t, reps in zip(lv.tiles.tolist(), lv.reps.tolist())}
 
-    def save(self, folder, *, file_copies: bool = True) -> "object":
+    def save(self, folder: "str | os.PathLike", *, file_copies: bool = True) -> "Path":
         """Write the static site into `folder` (atomically) and return its path."""
         from .site import write_site
 
@@ -135,7 +137,7 @@ def compute_neighbors(P: np.ndarray, metric: str, k: int, rank: np.ndarray, *, e
             import omnivec
 
             base = omnivec.Embeddings(np.arange(n), P, metric=metric)
-            idx = build_index(base, "hnsw", M=12, ef_construction=64, ef=max(48, 4 * kk), show_progress=False)
+            idx = build_index(base, "hnsw", M=12, ef_construction=64, ef=max(96, 8 * kk), show_progress=False)
             for s in range(0, len(which), NEIGHBOR_CHUNK):
                 h = idx.search(P[which[s:s + NEIGHBOR_CHUNK]], kk + 1)
                 got_r[s:s + len(h.ids)], got_s[s:s + len(h.ids)] = h.ids, h.scores
@@ -154,7 +156,7 @@ def compute_neighbors(P: np.ndarray, metric: str, k: int, rank: np.ndarray, *, e
     scores[which, :kk] = sc
     info.update(engine=engine, computed=int(len(which)), seconds=time.perf_counter() - t0)
     if engine == "hnsw":
-        info.update(M=12, ef_construction=64, ef=max(48, 4 * kk))
+        info.update(M=12, ef_construction=64, ef=max(96, 8 * kk))
     return ids, scores, info
 
 
