@@ -113,7 +113,8 @@ def run_ours(model, ds, args, seed):
 
     est = KGE(model, args.dim, epochs=args.epochs, batch_size=args.batch_size,
               num_negatives=args.negatives, optimizer="adam", lr=args.lr, regularizer=None,
-              workers=args.workers, seed=seed, progress=False, **SETTINGS[model])
+              workers=args.workers, seed=seed, dense_updates=args.dense, progress=False,
+              **SETTINGS[model])
     t0, c0 = time.perf_counter(), time.process_time()
     km = est.fit(ds)
     sec = (time.perf_counter() - t0) / args.epochs
@@ -161,6 +162,9 @@ def main(argv=None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--torch-threads", type=int, default=2)
     ap.add_argument("--timing-only", action="store_true", help="skip evaluation (large KGs)")
+    ap.add_argument("--lazy", dest="dense", action="store_false",
+                    help="our default optimiser mode (update only the rows a batch touched) instead of "
+                         "PyKEEN's dense one (every row's Adam state advances each batch)")
     ap.add_argument("--data", default=DATA)
     args = ap.parse_args(argv)
 
@@ -212,6 +216,7 @@ def main(argv=None) -> int:
                    "settings": {"dim": args.dim, "epochs": args.epochs, "batch_size": args.batch_size,
                                 "negatives": args.negatives, "optimizer": "adam", "lr": args.lr,
                                 "regularizer": None, "workers": args.workers,
+                                "ours_dense_updates": args.dense,
                                 "torch_threads": args.torch_threads, **SETTINGS[model]},
                    "seeds": args.seeds,
                    "ours_epoch_s": statistics.median(ours_t), "pykeen_epoch_s": statistics.median(theirs_t),
