@@ -87,7 +87,8 @@ class HNSWIndex(Index):
     @staticmethod
     def _run(eng, Q: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Return (ids, distances, found) from the engine, 2-D even for one query; ids -1 past found."""
-        m = eng.search(Q, count)
+        # One query cannot use a thread pool; waking one costs more than it gives.
+        m = eng.search(Q, count, threads=1) if len(Q) == 1 else eng.search(Q, count)
         ids = np.asarray(m.keys).astype(np.int64)
         dist = np.asarray(m.distances)
         if ids.ndim == 1:  # usearch answers one query with a 1-D Matches of only the found
