@@ -46,7 +46,8 @@ def fast_topk(store: VectorStore, metric: Metric, Q: np.ndarray, k: int,
     empty = np.zeros(0, np.uint8)
     few = nq < SERIAL_BELOW
     merge = merge_block_topk if not few else merge_block_topk_serial
-    fused = few and store.dtype == "float32"
+    # The fused scan reads rows in memory order: a Fortran-ordered table goes through BLAS instead.
+    fused = few and store.dtype == "float32" and store.data.flags.c_contiguous
     if fused:
         block = SCAN_BLOCK
     for s in range(0, n, block):
