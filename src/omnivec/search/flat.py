@@ -46,8 +46,9 @@ def fast_topk(store: VectorStore, metric: Metric, Q: np.ndarray, k: int,
     empty = np.zeros(0, np.uint8)
     few = nq < SERIAL_BELOW
     merge = merge_block_topk if not few else merge_block_topk_serial
-    # The fused scan reads rows in memory order: a Fortran-ordered table goes through BLAS instead.
-    fused = few and store.dtype == "float32" and store.data.flags.c_contiguous
+    # A Fortran-ordered table is scanned too (about 10x slower than C order, still ahead of BLAS
+    # for one query); tables built from C-ordered arrays or opened from files are C-ordered.
+    fused = few and store.dtype == "float32"
     if fused:
         block = SCAN_BLOCK
     for s in range(0, n, block):
