@@ -48,6 +48,16 @@ def test_knn_placement_lands_near_the_true_position(g2100):
     assert np.median(err) < 0.5 * np.median(random_err)
 
 
+def test_placement_joins_the_group_holding_most_neighbours():
+    # Three neighbours near the origin, two far away: the point goes with the three,
+    # not to the empty middle where a plain mean would drop it.
+    base = np.array([[0, 0], [0, 0.01], [0.01, 0], [1, 1], [1, 1.01]], np.float32)
+    rows = np.array([[3, 0, 4, 1, 2]])
+    scores = np.full((1, 5), 0.8, np.float32)
+    pos = L.interpolate(base, rows, scores, "cosine")
+    assert np.linalg.norm(pos[0]) < 0.02
+
+
 def test_exact_knn_agrees_with_embeddings_most_similar(g2100):
     P = L.prepare(g2100.vectors, "cosine")
     rows, _ = L.knn(P, P[[g2100.row("king")]], 6, "cosine", engine="exact")

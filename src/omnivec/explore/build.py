@@ -192,7 +192,7 @@ def build_map(emb, *, layout: str = "auto", sample: int = 50_000, seed: int | No
     timings: dict[str, float] = {}
 
     xy, linfo = _layout.compute_layout(X, metric, method=layout, sample=sample, seed=seed,
-                                       show_progress=show_progress)
+                                       priority=np.argsort(rank, kind="stable"), show_progress=show_progress)
     timings["layout"] = linfo["seconds"]
 
     t = time.perf_counter()

@@ -149,8 +149,16 @@ def exact_knn(base: np.ndarray, queries: np.ndarray, k: int, metric: str, *,
     return idx, sc
 
 
-def interpolate(xy_base: np.ndarray, rows: np.ndarray, scores: np.ndarray, metric: str) -> np.ndarray:
-    """Return 2-D positions as the similarity-weighted means of the neighbours' positions."""
+def interpolate(xy_base: np.ndarray, rows: np.ndarray, scores: np.ndarray, metric: str,
+                chunk: int = 65536) -> np.ndarray:
+    """Return 2-D positions for new rows from their nearest sampled rows' positions.
+
+    A plain weighted mean fails when the neighbours lie in two places on the
+    map (a city name near both countries and other cities): it lands between
+    them, among unrelated points.  So the position is the weighted mean of the
+    neighbours that lie near their weighted 2-D medoid: the point joins the
+    group holding most of its neighbours' weight.
+    """
     if metric == "euclidean":
         dist = np.maximum(-scores, 0.0)
     elif metric == "cosine":
@@ -161,9 +169,19 @@ def interpolate(xy_base: np.ndarray, rows: np.ndarray, scores: np.ndarray, metri
     # nearest sampled rows dominate whatever the scale of the space.
     ref = dist[:, :1] + 1e-6
     w = np.exp(-dist / ref).astype(np.float32)
-    w /= w.sum(axis=1, keepdims=True)
-    pts = xy_base[rows]                                  # (n, k, 2)
-    return np.einsum("nk,nkc->nc", w, pts).astype(np.float32)
+    w = np.where(rows >= 0, w, 0.0)
+    out = np.empty((len(rows), 2), np.float32)
+    for s in range(0, len(rows), chunk):
+        pts = xy_base[np.maximum(rows[s:s + chunk], 0)].astype(np.float32)      # (c, k, 2)
+        ww = w[s:s + chunk]
+        D = np.linalg.norm(pts[:, :, None, :] - pts[:, None, :, :], axis=-1)   # (c, k, k)
+        med = (D * ww[:, None, :]).sum(axis=2).argmin(axis=1)
+        dm = D[np.arange(len(pts)), med]                                      # (c, k)
+        near = dm <= np.median(np.where(ww > 0, dm, np.inf), axis=1, keepdims=True)
+        w2 = ww * near
+        w2 /= np.maximum(w2.sum(axis=1, keepdims=True), 1e-12)
+        out[s:s + chunk] = np.einsum("nk,nkc->nc", w2, pts)
+    return out
 
 
 def normalize(xy: np.ndarray) -> np.ndarray:
@@ -182,13 +200,15 @@ def normalize(xy: np.ndarray) -> np.ndarray:
 
 def compute_layout(X: np.ndarray, metric: str, *, method: str = "auto", sample: int = 50_000,
                    n_neighbors: int = 15, min_dist: float = 0.1, seed: int | None = 0,
-                   place_k: int = 10, show_progress: bool | None = None) -> tuple[np.ndarray, dict]:
+                   place_k: int = 10, priority: np.ndarray | None = None,
+                   show_progress: bool | None = None) -> tuple[np.ndarray, dict]:
     """Return (positions in the unit square (n x 2 float32), facts about how they were made).
 
     method: "auto" (UMAP when installed and there are enough rows, else PCA),
     "umap", "pca" or "identity" (2-D tables).  Tables with more than `sample`
     rows are fitted on a random sample of that size and the rest placed by
-    k-NN interpolation.
+    k-NN interpolation; half of the sample is the first rows of `priority`
+    (e.g. the most frequent keys, which users look for), the rest random.
     """
     method = LAYOUTS.canonical(method)
     n, d = X.shape
@@ -233,7 +253,14 @@ def compute_layout(X: np.ndarray, metric: str, *, method: str = "auto", sample: 
 
     umap = require("umap", "explore", "the UMAP layout")
     rng = np.random.default_rng(seed)
-    fit_rows = np.arange(n) if n <= sample else np.sort(rng.choice(n, sample, replace=False))
+    if n <= sample:
+        fit_rows = np.arange(n)
+    elif priority is None:
+        fit_rows = np.sort(rng.choice(n, sample, replace=False))
+    else:
+        first = np.asarray(priority[:sample // 2], np.int64)
+        others = np.setdiff1d(np.arange(n), first, assume_unique=False)
+        fit_rows = np.sort(np.concatenate([first, rng.choice(others, sample - len(first), replace=False)]))
     umap_metric = "euclidean" if metric == "euclidean" else "cosine"
     nn = int(min(n_neighbors, len(fit_rows) - 1))
     # random_state makes UMAP single-threaded; seed=None trades reproducibility for speed.
