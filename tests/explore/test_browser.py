@@ -270,3 +270,15 @@ def test_neighbours_on_demand_from_the_server(browser, tmp_path):
         pg.page.close()
     finally:
         srv.shutdown()
+
+
+def test_a_map_without_file_copies_explains_itself_from_disk(browser, tmp_path):
+    g = glove20k()
+    emb = omnivec.Embeddings(list(g.keys)[:100], g.vectors[:100])
+    folder = build_map(emb, layout="pca").save(tmp_path / "nocopies", file_copies=False)
+    pg = Page.__new__(Page)
+    pg.page = browser.new_page()
+    pg.page.goto((folder / "index.html").as_uri())
+    assert pg.page.evaluate("window.omnivecMap.ready") is False
+    assert "--serve" in pg.page.inner_text("#status")
+    pg.page.close()

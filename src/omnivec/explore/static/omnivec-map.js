@@ -39,7 +39,11 @@
       waiting.set(name, resolve);
       const s = document.createElement("script");
       s.src = "data/" + name + ".js";
-      s.onerror = () => { waiting.delete(name); reject(new Error(`cannot read data/${name}.js`)); };
+      s.onerror = () => {
+        waiting.delete(name);
+        reject(new Error(`cannot read data/${name}.js; a map written with --no-file-copies opens only ` +
+          "through a web server: omnivec explore MAP_FOLDER --serve"));
+      };
       s.onload = () => s.remove();
       document.head.appendChild(s);
     });
