@@ -73,3 +73,23 @@ def scan_topk(data, Q, scale, bias, mask, start, best_v, best_i):
                     p -= 1
                 best_v[i, p] = v
                 best_i[i, p] = start + j
+
+
+@njit(cache=True, nogil=True, parallel=True, fastmath=True)
+def gather_dots(data, Q, ids, out):
+    """out[i, j] = <data[ids[i, j]], Q[i]> for float32 rows; ids < 0 are left untouched.
+
+    Re-ranking reads each candidate row once, in place: no gathered copy of
+    the candidates and no per-query matrix product.
+    """
+    nq, c = ids.shape
+    d = data.shape[1]
+    for i in prange(nq):
+        for j in range(c):
+            r = ids[i, j]
+            if r < 0:
+                continue
+            acc = np.float32(0.0)
+            for t in range(d):
+                acc += data[r, t] * Q[i, t]
+            out[i, j] = acc

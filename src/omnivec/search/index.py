@@ -473,22 +473,26 @@ class Index:
         nq, c = ids.shape
         flat = ids.reshape(-1)
         valid = flat >= 0
-        X = np.zeros((len(flat), self.dim), np.float32)
-        rn = np.zeros(len(flat), np.float32)
         b = valid & (flat < self.n_base)
-        if b.all():
-            X = self.emb.store.decode(flat)
-            rn = self.emb.store.norms[flat]
-        elif b.any():
-            X[b] = self.emb.store.decode(flat[b])
-            rn[b] = self.emb.store.norms[flat[b]]
-        x = valid & (flat >= self.n_base)
-        if x.any():
-            X[x] = self.extra_vectors[flat[x] - self.n_base]
-            rn[x] = np.linalg.norm(X[x], axis=1)
-        # One batched product per query: no repeated copies of the queries.
-        dots = np.matmul(X.reshape(nq, c, self.dim), Q[:, :, None])[:, :, 0]
-        rn = rn.reshape(nq, c)
+        store = self.emb.store
+        if b.all() and store.dtype == "float32" and getattr(store, "rerank", None) is None:
+            # Candidates are all table rows: dot products straight from the stored rows.
+            from ._index_kernels import gather_dots
+            dots = np.zeros((nq, c), np.float32)
+            gather_dots(store.data, np.ascontiguousarray(Q, np.float32), np.ascontiguousarray(ids), dots)
+            rn = store.norms[ids]
+        else:
+            X = np.zeros((len(flat), self.dim), np.float32)
+            rn = np.zeros(len(flat), np.float32)
+            if b.any():
+                X[b] = store.decode(flat[b])
+                rn[b] = store.norms[flat[b]]
+            x = valid & (flat >= self.n_base)
+            if x.any():
+                X[x] = self.extra_vectors[flat[x] - self.n_base]
+                rn[x] = np.linalg.norm(X[x], axis=1)
+            dots = np.matmul(X.reshape(nq, c, self.dim), Q[:, :, None])[:, :, 0]
+            rn = rn.reshape(nq, c)
         qn = np.sqrt(np.einsum("ij,ij->i", Q, Q))[:, None]
         name = self.metric.name
         if name == "cosine":
