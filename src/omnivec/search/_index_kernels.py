@@ -75,8 +75,7 @@ def scan_topk(data, Q, scale, bias, mask, start, best_v, best_i):
                 best_i[i, p] = start + j
 
 
-@njit(cache=True, nogil=True, parallel=True, fastmath=True)
-def gather_dots(data, Q, ids, out):
+def _gather_dots(data, Q, ids, out):
     """out[i, j] = <data[ids[i, j]], Q[i]> for float32 rows; ids < 0 are left untouched.
 
     Re-ranking reads each candidate row once, in place: no gathered copy of
@@ -93,3 +92,7 @@ def gather_dots(data, Q, ids, out):
             for t in range(d):
                 acc += data[r, t] * Q[i, t]
             out[i, j] = acc
+
+
+gather_dots = njit(cache=True, nogil=True, parallel=True, fastmath=True)(_gather_dots)
+gather_dots_serial = njit(cache=True, nogil=True, fastmath=True)(_gather_dots)

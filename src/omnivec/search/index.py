@@ -477,9 +477,10 @@ class Index:
         store = self.emb.store
         if b.all() and store.dtype == "float32" and getattr(store, "rerank", None) is None:
             # Candidates are all table rows: dot products straight from the stored rows.
-            from ._index_kernels import gather_dots
+            from ._index_kernels import gather_dots, gather_dots_serial
             dots = np.zeros((nq, c), np.float32)
-            gather_dots(store.data, np.ascontiguousarray(Q, np.float32), np.ascontiguousarray(ids), dots)
+            # a thread pool pays off only with several queries (see flat.SERIAL_BELOW)
+            (gather_dots if nq >= 8 else gather_dots_serial)(store.data, np.ascontiguousarray(Q, np.float32), np.ascontiguousarray(ids), dots)
             rn = store.norms[ids]
         else:
             X = np.zeros((len(flat), self.dim), np.float32)
