@@ -255,6 +255,32 @@ def step_verify(d: Demo) -> dict:
     return {"ok": all(out.values()), "files": out}
 
 
+WORDS_CORPUS = Path(__file__).resolve().parents[2] / "tests" / "data" / "words"
+
+
+def step_train_words(d: Demo) -> dict:
+    """Return training figures for word2vec on the WordNet 3.0 glosses shipped in tests/data."""
+    from .evaluate.similarity import evaluate_similarity
+    from .learn import Word2Vec
+
+    corpus = WORDS_CORPUS / "wordnet_glosses.txt.gz"
+    if not corpus.is_file():
+        d.console.print(f"[yellow]skipped[/]: {corpus} is not here (the corpus ships with the source tree)")
+        return {"skipped": True}
+    with timed() as t:
+        emb = Word2Vec(dim=50, architecture="cbow", epochs=40, min_count=3, seed=1, workers=2).fit(corpus)
+    emb.save(d.out / "wordnet.w2v.ov")
+    sim = evaluate_similarity(emb, WORDS_CORPUS / "simlex999.txt")
+    rate = emb.meta["training"][-1].get("words_per_second") if emb.meta.get("training") else None
+    d.console.print(f"{len(emb):,} words learned from {corpus.name} in {human_seconds(t.seconds)}"
+                    + (f" ({rate:,.0f} words/s)" if rate else ""))
+    for w in ("red", "tree", "music", "river"):
+        if w in emb:
+            d.console.print(f"  {w}: {', '.join(k for k, _ in emb.most_similar(w, topn=5))}")
+    d.console.print(f"  SimLex-999 Spearman {sim.spearman:.3f} over the pairs in its vocabulary")
+    return {"words": len(emb), "seconds": t.seconds, "simlex_spearman": sim.spearman}
+
+
 STEPS: list[Step] = [
     Step("words", "Write the GloVe word list as a keys file", step_words),
     Step("convert", "Convert the GloVe vectors (.npy + word list) to a model file", step_convert,
@@ -270,6 +296,9 @@ STEPS: list[Step] = [
          lambda d: f"omnivec convert {d.model} {d.model_int8} --storage int8"),
     Step("verify", "Verify both files", step_verify,
          lambda d: f"omnivec verify {d.model_int8}"),
+    Step("train", "Learn word vectors (word2vec) from WordNet glosses", step_train_words,
+         lambda d: f"omnivec train word2vec {WORDS_CORPUS / 'wordnet_glosses.txt.gz'} -o "
+                   f"{d.out / 'wordnet.w2v.ov'} --dim 50 --architecture cbow --epochs 40 --min-count 3"),
 ]
 
 
