@@ -9,9 +9,11 @@ filtered test MRR of each tool
 over the seeds, and - on our seed-0 vectors loaded into the PyKEEN model -
 PyKEEN's filtered MRR next to ours (the evaluators must agree).
 
-    .venv/bin/python bench/kge_vs_pykeen.py --datasets nations,kinships,umls \
-        --models transe,distmult,complex,rotate --seeds 3 --epochs 100
-    .venv/bin/python bench/kge_vs_pykeen.py --datasets fb15k237 --timing-only --epochs 1
+    .venv/bin/python bench/kge_vs_pykeen.py --datasets nations --seeds 3 --epochs 50
+    .venv/bin/python bench/kge_vs_pykeen.py --datasets kinships,umls --seeds 3 --epochs 20 \
+        --batch-size 512
+    .venv/bin/python bench/kge_vs_pykeen.py --datasets fb15k237 --seeds 1 --epochs 1 \
+        --timing-only --batch-size 1024 --lazy
 
 Datasets are read from ../shared/data/kg/<name> (train/valid/test, .txt or
 .txt.gz); both tools get the same label <-> id maps.  Needs torch (install
