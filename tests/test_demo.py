@@ -65,7 +65,9 @@ def test_demo_runs_every_step_on_real_vectors(tmp_path, source):
 
     assert facts["verify"]["ok"] is True
     assert sorted(p.name for p in demo.out.iterdir()) == sorted(
-        [demo.keys_file.name, demo.model.name, demo.model_int8.name])   # no temporary files left
+        [demo.keys_file.name, demo.model.name, demo.model_int8.name,
+         demo.model_words.name])   # no temporary files left
+    assert facts["train"]["words"] > 1000 and omnivec.load(demo.model_words).dim == 50
 
 
 def test_demo_without_the_data_says_what_to_install(tmp_path, capsys):

@@ -71,6 +71,11 @@ class Demo:
         return self.out / "glove.6B.50d.ov"
 
     @property
+    def model_words(self) -> Path:
+        """Return the path of the word2vec model learned from WordNet glosses."""
+        return self.out / "wordnet.w2v.ov"
+
+    @property
     def model_int8(self) -> Path:
         """Return the path of the int8 model file."""
         return self.out / "glove.6B.50d.int8.ov"
@@ -269,7 +274,7 @@ def step_train_words(d: Demo) -> dict:
         return {"skipped": True}
     with timed() as t:
         emb = Word2Vec(dim=50, architecture="cbow", epochs=40, min_count=3, seed=1, workers=2).fit(corpus)
-    emb.save(d.out / "wordnet.w2v.ov")
+    emb.save(d.model_words)
     sim = evaluate_similarity(emb, WORDS_CORPUS / "simlex999.txt")
     rate = emb.meta["training"][-1].get("words_per_second") if emb.meta.get("training") else None
     d.console.print(f"{len(emb):,} words learned from {corpus.name} in {human_seconds(t.seconds)}"
@@ -298,7 +303,7 @@ STEPS: list[Step] = [
          lambda d: f"omnivec verify {d.model_int8}"),
     Step("train", "Learn word vectors (word2vec) from WordNet glosses", step_train_words,
          lambda d: f"omnivec train word2vec {WORDS_CORPUS / 'wordnet_glosses.txt.gz'} -o "
-                   f"{d.out / 'wordnet.w2v.ov'} --dim 50 --architecture cbow --epochs 40 --min-count 3"),
+                   f"{d.model_words} --dim 50 --architecture cbow --epochs 40 --min-count 3"),
 ]
 
 
