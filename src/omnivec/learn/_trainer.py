@@ -262,7 +262,8 @@ class WordLearner:
                     except KeyboardInterrupt:
                         interrupted = True
                 else:
-                    threads = [threading.Thread(target=worker, args=(st,), daemon=True) for st in stats]
+                    threads = [threading.Thread(target=worker, args=(st,), daemon=True, name=f"omnivec-train-{i}")
+                               for i, st in enumerate(stats)]
                     for t in threads:
                         t.start()
                     try:
