@@ -108,6 +108,8 @@ def _scan_topk(store: VectorStore, metric: Metric, Q: np.ndarray, k: int, *,
     best_scores = np.zeros((nq, 0), np.float32)
     if k == 0 or nq == 0:
         return np.zeros((nq, k), np.int64), np.zeros((nq, k), np.float32)
+    if nq == 1 and store.dtype == "float32" and metric.name in ("cosine", "dot") and allowed is None:
+        return _one_query_f32(store, metric, Q[0], q_norms[0], k, n, exclude)
     block = max(1024, BLOCK_BYTES // (4 * nq))
     for s in range(0, n, block):
         e = min(n, s + block)
@@ -149,6 +151,25 @@ def _scan_topk(store: VectorStore, metric: Metric, Q: np.ndarray, k: int, *,
             diff = store.decode(best_rows[i]) - Q[i]
             best_scores[i] = -np.sqrt(np.einsum("ij,ij->i", diff, diff))
     return best_rows, best_scores
+
+
+def _one_query_f32(store: VectorStore, metric: Metric, q: np.ndarray, q_norm: float, k: int, n: int,
+                   exclude) -> tuple[np.ndarray, np.ndarray]:
+    # The commonest query (most_similar on float32 rows): one matrix-vector product over the
+    # memory map, scaled in place, one partial sort -- no per-query temporaries beyond the scores.
+    scores = store.data[:n] @ q
+    if metric.name == "cosine":
+        scores /= store.safe_norms()[:n]
+        scores *= np.float32(1.0 / q_norm) if q_norm > 0 else np.float32(0.0)
+    if exclude is not None:
+        for r in exclude[0]:
+            if 0 <= r < n:
+                scores[r] = -np.inf
+    top = np.argpartition(scores, n - k)[n - k:] if k < n else np.arange(n)
+    top = top[np.lexsort((top, -scores[top]))]
+    vals = scores[top]
+    keep = ~np.isneginf(vals)
+    return top[keep][None, :].astype(np.int64), vals[keep][None, :].astype(np.float32)
 
 
 def all_scores(store: VectorStore, metric: Metric, q: np.ndarray, *, limit: int | None = None) -> np.ndarray:

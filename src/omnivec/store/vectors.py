@@ -70,6 +70,14 @@ class VectorStore:
     def __len__(self) -> int:
         return self.data.shape[0]
 
+    def safe_norms(self) -> np.ndarray:
+        """Return the norms with zeros replaced by infinity (score / norm is then 0), cached."""
+        cached = self.__dict__.get("_safe_norms")
+        if cached is None:
+            cached = np.where(self.norms > 0, self.norms, np.float32(np.inf)).astype(np.float32)
+            self.__dict__["_safe_norms"] = cached
+        return cached
+
     @property
     def nbytes(self) -> int:
         """Return the bytes the stored vectors take."""
