@@ -117,3 +117,36 @@ def dataset(n: int, d: int, seed: int = 0) -> tuple[list[str], np.ndarray, Path]
     if not path.exists():
         write_word2vec_text(path, keys, vectors)
     return keys, vectors, path
+
+
+IMDB = Path(__file__).resolve().parents[2] / "shared" / "data" / "text" / "imdb_reviews.tsv.gz"
+
+
+def imdb_tokens(max_tokens: int | None = None, corpus: Path = IMDB) -> tuple[Path, int]:
+    """Return (token file, tokens): the IMDB reviews, one lower-cased review per line, `<br />` removed.
+
+    Cached under bench/out/ by token budget; stops after the review that reaches max_tokens.
+    """
+    import gzip
+    import re
+
+    OUT.mkdir(exist_ok=True)
+    path = OUT / f"imdb_tokens_{max_tokens or 'all'}.txt"
+    if path.exists():
+        with open(path) as fh:
+            return path, sum(len(line.split()) for line in fh)
+    tok = re.compile(r"[a-z0-9]+(?:'[a-z0-9]+)*")
+    n = 0
+    tmp = path.with_suffix(".tmp")
+    with gzip.open(corpus, "rt", encoding="utf-8") as f, open(tmp, "w") as out:
+        for line in f:
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) < 5 or parts[0] == "split":
+                continue
+            t = tok.findall(parts[4].replace("<br />", " ").lower())
+            out.write(" ".join(t) + "\n")
+            n += len(t)
+            if max_tokens and n >= max_tokens:
+                break
+    tmp.rename(path)
+    return path, n

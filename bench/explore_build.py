@@ -92,27 +92,10 @@ def bench_build(args) -> None:
 
 def imdb_tokens(corpus: Path, max_tokens: int | None) -> Path:
     """Return a token file of the IMDB reviews: one lower-cased review per line, `<br />` removed."""
-    import gzip
-    import re
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import _data
 
-    path = OUT / f"explore_imdb_tokens_{max_tokens or 'all'}.txt"
-    if path.exists():
-        return path
-    tok = re.compile(r"[a-z0-9]+(?:'[a-z0-9]+)*")
-    n = 0
-    tmp = path.with_suffix(".tmp")
-    with gzip.open(corpus, "rt", encoding="utf-8") as f, open(tmp, "w") as out:
-        for line in f:
-            parts = line.rstrip("\n").split("\t")
-            if len(parts) < 5 or parts[0] == "split":
-                continue
-            t = tok.findall(parts[4].replace("<br />", " ").lower())
-            out.write(" ".join(t) + "\n")
-            n += len(t)
-            if max_tokens and n >= max_tokens:
-                break
-    tmp.rename(path)
-    return path
+    return _data.imdb_tokens(max_tokens, corpus)[0]
 
 
 def bench_imdb(args) -> None:

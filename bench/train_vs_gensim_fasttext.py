@@ -25,10 +25,8 @@ and ratios ours / anchor.
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
-import re
 import resource
 import statistics
 import subprocess
@@ -48,26 +46,10 @@ HP = dict(dim=100, window=5, negative=5, sample=1e-3, min_count=5, epochs=5)
 
 def prepare(max_tokens: int | None) -> tuple[Path, int]:
     """Return (token file, tokens): the benchmark corpus as one lower-cased line per review."""
-    OUT.mkdir(exist_ok=True)
-    path = OUT / f"imdb_tokens_{max_tokens or 'all'}.txt"
-    tok = re.compile(r"[a-z0-9]+(?:'[a-z0-9]+)*")
-    if path.exists():
-        with open(path) as fh:
-            return path, sum(len(line.split()) for line in fh)
-    n = 0
-    tmp = path.with_suffix(".tmp")
-    with gzip.open(CORPUS, "rt", encoding="utf-8") as f, open(tmp, "w") as out:
-        for line in f:
-            parts = line.rstrip("\n").split("\t")
-            if len(parts) < 5 or parts[0] == "split":
-                continue
-            t = tok.findall(parts[4].replace("<br />", " ").lower())
-            out.write(" ".join(t) + "\n")
-            n += len(t)
-            if max_tokens and n >= max_tokens:
-                break
-    tmp.rename(path)
-    return path, n
+    sys.path.insert(0, str(HERE))
+    import _data
+
+    return _data.imdb_tokens(max_tokens, CORPUS)
 
 
 # ----------------------------------------------------------------------------- one run (child)
