@@ -66,7 +66,8 @@ def test_demo_runs_every_step_on_real_vectors(tmp_path, source):
     assert facts["verify"]["ok"] is True
     assert sorted(p.name for p in demo.out.iterdir()) == sorted(
         [demo.keys_file.name, demo.model.name, demo.model_int8.name,
-         demo.model_words.name])   # no temporary files left
+         demo.model_words.name, demo.map_dir.name])   # no temporary files left
+    assert (demo.map_dir / "index.html").is_file() and facts["explore"]["points"] == facts["train"]["words"]
     assert facts["train"]["words"] > 1000 and omnivec.load(demo.model_words).dim == 50
 
 

@@ -76,6 +76,11 @@ class Demo:
         return self.out / "wordnet.w2v.ov"
 
     @property
+    def map_dir(self) -> Path:
+        """Return the folder of the explorer map of the learned word vectors."""
+        return self.out / "wordnet-map"
+
+    @property
     def model_int8(self) -> Path:
         """Return the path of the int8 model file."""
         return self.out / "glove.6B.50d.int8.ov"
@@ -286,6 +291,24 @@ def step_train_words(d: Demo) -> dict:
     return {"words": len(emb), "seconds": t.seconds, "simlex_spearman": sim.spearman}
 
 
+def step_explore(d: Demo) -> dict:
+    """Return the map figures after drawing the learned word vectors as a browsable map."""
+    from .explore import build_map
+
+    if not d.model_words.is_file():
+        d.console.print("[yellow]skipped[/]: no learned model to map")
+        return {"skipped": True}
+    import omnivec
+
+    emb = omnivec.load(d.model_words)
+    with timed() as t:
+        m = build_map(emb, show_progress=False)
+        m.save(d.map_dir)
+    d.console.print(f"{len(emb):,} points mapped in {human_seconds(t.seconds)} -> open "
+                    f"{d.map_dir / 'index.html'} in a browser (or: omnivec explore {d.map_dir} --serve)")
+    return {"points": len(emb), "seconds": t.seconds}
+
+
 STEPS: list[Step] = [
     Step("words", "Write the GloVe word list as a keys file", step_words),
     Step("convert", "Convert the GloVe vectors (.npy + word list) to a model file", step_convert,
@@ -304,6 +327,8 @@ STEPS: list[Step] = [
     Step("train", "Learn word vectors (word2vec) from WordNet glosses", step_train_words,
          lambda d: f"omnivec train word2vec {WORDS_CORPUS / 'wordnet_glosses.txt.gz'} -o "
                    f"{d.model_words} --dim 50 --architecture cbow --epochs 40 --min-count 3"),
+    Step("explore", "A map of the learned vectors, for the browser", step_explore,
+         lambda d: f"omnivec explore {d.model_words} -o {d.map_dir}"),
 ]
 
 
