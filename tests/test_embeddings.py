@@ -633,3 +633,11 @@ def test_lookup_of_unencodable_key_is_not_found_even_beside_an_empty_key():
     with pytest.raises(omnivec.KeyNotFound):
         emb["\ud800"]
     assert "\ud800" not in emb
+
+
+def test_subword_table_must_match_its_bucket_count():
+    from omnivec.store.subwords import Subwords
+
+    sw = Subwords(minn=3, maxn=5, bucket=10, vectors=np.zeros((9, 4), np.float32))
+    with pytest.raises(DimensionError, match="10 buckets"):
+        omnivec.Embeddings(["a"], np.ones((1, 4), np.float32), subwords=sw)

@@ -72,9 +72,9 @@ class Embeddings:
                 raise InputError(f"counts must be {len(table)} integers; got shape {counts_arr.shape} "
                                  f"dtype {counts_arr.dtype}")
             counts_arr = counts_arr.astype(np.int64)
-        if subwords is not None and subwords.vectors.shape[1:] != (vectors.shape[1],):
-            raise DimensionError(f"subword vectors have shape {subwords.vectors.shape} but the "
-                                 f"table's vectors have {vectors.shape[1]} dims")
+        if subwords is not None and subwords.vectors.shape != (subwords.bucket, vectors.shape[1]):
+            raise DimensionError(f"subword vectors have shape {subwords.vectors.shape}; {subwords.bucket} "
+                                 f"buckets of the table's {vectors.shape[1]} dims were expected")
         store = VectorStore.encode(vectors, storage)
         meta = dict(meta or {})
         meta.setdefault("created", _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))

@@ -177,6 +177,9 @@ def test_subword_table_smaller_than_bucket_is_refused(rng):
     from omnivec.errors import InputError
 
     sw = Subwords(minn=3, maxn=4, bucket=1000, vectors=rng.standard_normal((10, 5)).astype(np.float32))
-    emb = omnivec.Embeddings(["a"], np.ones((1, 5), np.float32), subwords=sw)
+    with pytest.raises(InputError, match="1000 buckets"):
+        omnivec.Embeddings(["a"], np.ones((1, 5), np.float32), subwords=sw)
+    # A table assembled around the constructor is still refused when OOV reads it.
+    emb = omnivec.Embeddings(["a"], np.ones((1, 5), np.float32)).replace(subwords=sw)
     with pytest.raises(InputError, match="10 rows but bucket is 1000"):
         emb.vector("kitten", oov=True)

@@ -1665,7 +1665,8 @@ def _normal(name: str) -> str:
 
 
 def _key_arrays(emb) -> tuple[np.ndarray, np.ndarray]:
-    keys = emb.keys
+    # The writers read blob/offsets without bounds checks: damaged-but-checksummed files stop here.
+    keys = emb.keys.checked()
     if keys.kind == "str":
         return np.asarray(keys.blob), np.asarray(keys.offsets)
     from .keys import encode_keys
@@ -1763,7 +1764,7 @@ def _write_parquet(emb, path: str, fmt: str, *, progress=None, keys_file=None) -
     from .container import atomic_path
 
     n, d = len(emb), emb.dim
-    keys = emb.keys
+    keys = emb.keys.checked()
     key_type = pa.string() if keys.kind == "str" else pa.int64()
     schema = pa.schema([pa.field("key", key_type, nullable=False),
                         pa.field("vector", pa.list_(pa.float32(), d), nullable=False)],
