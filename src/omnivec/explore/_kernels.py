@@ -62,29 +62,3 @@ def representatives(order, starts, rank, unit, centroids, min_cand, n_cand, m, o
                     best = j
             out[g, i] = cand[best]
             sims[best] = -np.inf
-
-
-@njit(cache=True, nogil=True)
-def merge_topk(S, col0, best_idx, best_sc, q0):
-    """Merge a block of scores S (queries x rows, rows starting at col0) into each query's running top-k.
-
-    best_idx/best_sc rows q0.. hold the k best so far, best first; ties keep
-    the lower row first, as exact search does.  A threshold test rejects
-    almost every score, so the block costs about one comparison per score.
-    """
-    nq, nr = S.shape
-    k = best_idx.shape[1]
-    for i in range(nq):
-        qi = q0 + i
-        worst = best_sc[qi, k - 1]
-        for j in range(nr):
-            s = S[i, j]
-            if s > worst:
-                pos = k - 1
-                while pos > 0 and best_sc[qi, pos - 1] < s:
-                    best_sc[qi, pos] = best_sc[qi, pos - 1]
-                    best_idx[qi, pos] = best_idx[qi, pos - 1]
-                    pos -= 1
-                best_sc[qi, pos] = s
-                best_idx[qi, pos] = col0 + j
-                worst = best_sc[qi, k - 1]

@@ -112,7 +112,7 @@ def exact_knn(base: np.ndarray, queries: np.ndarray, k: int, metric: str, *,
     running top-k, so no block is ever sorted or partitioned: for thousands of
     queries this is many times faster than a partial sort per block.
     """
-    from . import _kernels as K
+    from ..search._index_kernels import merge_block_topk
 
     base = np.ascontiguousarray(base, dtype=np.float32)
     queries = np.ascontiguousarray(queries, dtype=np.float32)
@@ -122,25 +122,25 @@ def exact_knn(base: np.ndarray, queries: np.ndarray, k: int, metric: str, *,
     sc = np.full((nq, k), -np.inf, np.float32)
     if k == 0 or nq == 0:
         return idx, sc
-    # Euclidean ranks by 2 q.x - |x|^2 (same order as -|q - x|); fixed up to real scores at the end.
-    half_sq = (base * base).sum(axis=1) if metric == "euclidean" else None
+    # Each row's selection key is S * scale + bias (the search package's running top-k):
+    # cosine divides by the row norm; euclidean ranks by 2 q.x - |x|^2 (same order as
+    # -|q - x|), fixed up to real scores at the end.
     if metric == "cosine":
         bn = np.linalg.norm(base, axis=1)
-        inv_b = np.where(bn > 0, 1.0 / np.where(bn > 0, bn, 1), 0).astype(np.float32)
+        scale = np.where(bn > 0, 1.0 / np.where(bn > 0, bn, 1), 0).astype(np.float32)
+    else:
+        scale = np.full(n, 2.0 if metric == "euclidean" else 1.0, np.float32)
+    bias = (-(base * base).sum(axis=1) if metric == "euclidean" else np.zeros(n)).astype(np.float32)
+    no_mask = np.zeros(0, np.uint8)
     for qs in range(0, nq, q_block):
         Q = queries[qs:qs + q_block]
         if metric == "cosine":
             qn = np.linalg.norm(Q, axis=1, keepdims=True)
             Q = (Q / np.where(qn > 0, qn, 1)).astype(np.float32)
         for rs in range(0, n, r_block):
-            B = base[rs:rs + r_block]
-            S = Q @ B.T
-            if metric == "cosine":
-                S *= inv_b[rs:rs + r_block][None, :]
-            elif metric == "euclidean":
-                S *= 2
-                S -= half_sq[rs:rs + r_block][None, :]
-            K.merge_topk(S, rs, idx, sc, qs)
+            S = np.ascontiguousarray(Q @ base[rs:rs + r_block].T)
+            merge_block_topk(S, scale[rs:rs + r_block], bias[rs:rs + r_block], no_mask, rs,
+                             sc[qs:qs + len(Q)], idx[qs:qs + len(Q)])
         if on_chunk:
             on_chunk(len(Q))
     if metric == "euclidean":
