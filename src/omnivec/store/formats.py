@@ -619,16 +619,9 @@ class _TextReader:
                 if stopped or eof:
                     break
                 # Keep the partial last line, read the next chunk after it.
-                rest = filled - pos
-                if rest == len(buf):
-                    buf = _grow(buf, 2 * len(buf))
-                elif rest:
-                    buf[:rest] = buf[pos:filled].copy()
                 base += pos
+                buf, filled, eof = _refill(src, buf, pos, filled)
                 pos = 0
-                got = _fill(src, buf, rest)
-                filled = rest + got
-                eof = filled < len(buf)
                 task.update(completed=src.consumed() / 1e6)
             task.update(completed=src.consumed() / 1e6)
         data_lines = row + (counters[1] if self.nan_code == P.NAN_SKIP else 0)
@@ -741,6 +734,18 @@ def _grow_and_fill(src: _Source, buf: np.ndarray, filled: int):
     return buf, filled, filled < len(buf)
 
 
+def _refill(src: "_Source", buf: np.ndarray, pos: int, filled: int) -> tuple[np.ndarray, int, bool]:
+    """Return (buf, filled, eof) after moving the unread tail buf[pos:filled] to the front
+    (growing the buffer when one line fills it) and reading more after it."""
+    rest = filled - pos
+    if rest == len(buf):
+        buf = _grow(buf, 2 * len(buf))
+    elif rest:
+        buf[:rest] = buf[pos:filled].copy()
+    filled = rest + _fill(src, buf, rest)
+    return buf, filled, filled < len(buf)
+
+
 def _grow(arr: np.ndarray, size: int) -> np.ndarray:
     new = np.empty((size,) + arr.shape[1:], arr.dtype)
     new[:len(arr)] = arr
@@ -827,16 +832,9 @@ def _read_w2v_binary(path: str, fmt: str, o: _Options, report: ImportReport) -> 
                     continue          # the batch filled up; the buffer may hold more
                 if eof:
                     break
-                rest = filled - pos
-                if rest == len(buf):
-                    buf = _grow(buf, 2 * len(buf))
-                elif rest:
-                    buf[:rest] = buf[pos:filled].copy()
                 base += pos
+                buf, filled, eof = _refill(src, buf, pos, filled)
                 pos = 0
-                got = _fill(src, buf, rest)
-                filled = rest + got
-                eof = filled < len(buf)
                 task.update(completed=src.consumed() / 1e6)
             task.update(completed=src.consumed() / 1e6)
             done = row + (int(counters[1]) if nan_code == P.NAN_SKIP else 0)
