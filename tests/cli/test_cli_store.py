@@ -7,20 +7,8 @@ import numpy as np
 import pytest
 
 import omnivec
+from cli_helpers import one_line_error, run
 from omnivec.cli import main
-
-
-def run(capsys, *args):
-    code = main([str(a) for a in args])
-    cap = capsys.readouterr()
-    return code, cap.out, cap.err
-
-
-def one_line_error(err: str) -> str:
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("omnivec: error: ")
-    return lines[0]
 
 
 @pytest.fixture
