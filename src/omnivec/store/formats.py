@@ -1679,48 +1679,50 @@ def _check_text_keys(emb, blob, offsets, fmt: str) -> None:
                          f"break, which {fmt} cannot represent; rename it first")
 
 
-def _write_text(emb, path: str, fmt: str, *, progress=None, keys_file=None) -> None:
+def _write_keyed_rows(emb, path: str, fmt: str, progress, value_bytes: int, header: bool, encode) -> None:
+    """Write `n d` (when header) then each block of rows as `encode(blob, offsets, start, block, out)`.
+
+    Shared by the word2vec text/GloVe and binary writers: keys are checked once,
+    blocks are sized so that a block's records (longest key + value_bytes + 2
+    each) fit in WRITE_BLOCK bytes, and the file appears only when complete.
+    """
     from .container import atomic_path
 
     blob, offsets = _key_arrays(emb)
     _check_text_keys(emb, blob, offsets, fmt)
     n, d = len(emb), emb.dim
-    maxkey = int(np.diff(offsets).max()) if n else 0
-    slot = maxkey + 18 * d + 2
+    slot = (int(np.diff(offsets).max()) if n else 0) + value_bytes + 2
     rows = max(1, min(n, WRITE_BLOCK // slot)) if n else 1
     out = np.empty(rows * slot, np.uint8)
-    lengths = np.empty(rows, np.int64)
     with atomic_path(path) as tmp, open(tmp, "wb") as fh, \
             _progress(f"Writing {Path(path).name}", n, unit="rows", enabled=progress) as task:
-        if fmt != "glove":
+        if header:
             fh.write(f"{n} {d}\n".encode("ascii"))
         for s in range(0, n, rows):
-            blk = np.ascontiguousarray(emb.store.decode(slice(s, s + rows)), np.float32)
-            m = len(blk)
-            P.format_rows(blk, blob, offsets, s, slot, out, lengths[:m])
-            nbytes = P.pack_slots(out, slot, lengths[:m])
+            blk = np.ascontiguousarray(emb.store.decode(slice(s, s + rows)), "<f4")
+            nbytes = encode(blob, offsets, s, blk, out, slot)
             fh.write(memoryview(out)[:nbytes])
-            task.advance(m)
+            task.advance(len(blk))
+
+
+def _write_text(emb, path: str, fmt: str, *, progress=None, keys_file=None) -> None:
+    d = emb.dim
+
+    def encode(blob, offsets, s, blk, out, slot):
+        lengths = np.empty(len(blk), np.int64)
+        P.format_rows(blk, blob, offsets, s, slot, out, lengths)
+        return P.pack_slots(out, slot, lengths)
+
+    _write_keyed_rows(emb, path, fmt, progress, 18 * d, fmt != "glove", encode)
 
 
 def _write_w2v_binary(emb, path: str, fmt: str, *, progress=None, keys_file=None) -> None:
-    from .container import atomic_path
+    d = emb.dim
 
-    blob, offsets = _key_arrays(emb)
-    _check_text_keys(emb, blob, offsets, fmt)
-    n, d = len(emb), emb.dim
-    maxkey = int(np.diff(offsets).max()) if n else 0
-    rec = maxkey + 4 * d + 2
-    rows = max(1, min(n, WRITE_BLOCK // rec)) if n else 1
-    out = np.empty(rows * rec, np.uint8)
-    with atomic_path(path) as tmp, open(tmp, "wb") as fh, \
-            _progress(f"Writing {Path(path).name}", n, unit="rows", enabled=progress) as task:
-        fh.write(f"{n} {d}\n".encode("ascii"))
-        for s in range(0, n, rows):
-            blk = np.ascontiguousarray(emb.store.decode(slice(s, s + rows)), "<f4")
-            nbytes = P.format_w2v_binary(blk.view(np.uint8).reshape(len(blk), 4 * d), blob, offsets, s, out)
-            fh.write(memoryview(out)[:nbytes])
-            task.advance(len(blk))
+    def encode(blob, offsets, s, blk, out, slot):
+        return P.format_w2v_binary(blk.view(np.uint8).reshape(len(blk), 4 * d), blob, offsets, s, out)
+
+    _write_keyed_rows(emb, path, fmt, progress, 4 * d, True, encode)
 
 
 def _write_npy(emb, path: str, fmt: str, *, progress=None, keys_file=None) -> None:
