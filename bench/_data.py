@@ -8,6 +8,7 @@ near-ties of i.i.d. noise.  Files are cached under bench/out/.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -120,6 +121,27 @@ def dataset(n: int, d: int, seed: int = 0) -> tuple[list[str], np.ndarray, Path]
 
 
 IMDB = Path(__file__).resolve().parents[2] / "shared" / "data" / "text" / "imdb_reviews.tsv.gz"
+
+
+def imdb_word2vec(corpus: Path = IMDB, max_tokens: int | None = None, rebuild: bool = False,
+                  progress: bool | None = None) -> tuple[Path, float | None]:
+    """Return (model file, training seconds or None when cached): word2vec CBOW trained on the IMDB reviews.
+
+    Real word vectors from the shared corpus (dim 100, window 5, min_count 5,
+    5 epochs, 2 workers), cached under bench/out/ for the benches that search
+    or map them.
+    """
+    from omnivec.learn import Word2Vec
+
+    model = OUT / ("explore_imdb_w2v.ov" if not max_tokens else f"imdb_w2v_{max_tokens}.ov")
+    if model.exists() and not rebuild:
+        return model, None
+    tokens = imdb_tokens(max_tokens, corpus)[0]
+    t = time.perf_counter()
+    emb = Word2Vec(dim=100, window=5, min_count=5, architecture="cbow", epochs=5, workers=2,
+                   progress=progress).fit(tokens)
+    emb.save(model)
+    return model, time.perf_counter() - t
 
 
 def imdb_tokens(max_tokens: int | None = None, corpus: Path = IMDB) -> tuple[Path, int]:

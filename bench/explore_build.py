@@ -90,30 +90,19 @@ def bench_build(args) -> None:
           "cpus": os.cpu_count()})
 
 
-def imdb_tokens(corpus: Path, max_tokens: int | None) -> Path:
-    """Return a token file of the IMDB reviews: one lower-cased review per line, `<br />` removed."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    import _data
-
-    return _data.imdb_tokens(max_tokens, corpus)[0]
-
-
 def bench_imdb(args) -> None:
     from omnivec.explore import build_map
-    from omnivec.learn import Word2Vec
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import _data
 
     corpus = Path(args.imdb)
     if not corpus.exists():
         emit({"bench": "explore_imdb", "skipped": f"no corpus at {corpus}"})
         return
-    tokens = imdb_tokens(corpus, args.imdb_tokens)
-    model = OUT / "explore_imdb_w2v.ov"
-    if not model.exists() or args.rebuild:
-        t = time.perf_counter()
-        emb = Word2Vec(dim=100, window=5, min_count=5, architecture="cbow", epochs=5, workers=2,
-                       progress=args.progress).fit(tokens)
-        emb.save(model)
-        emit({"bench": "explore_imdb_train", "words": len(emb), "seconds": round(time.perf_counter() - t, 2)})
+    model, secs = _data.imdb_word2vec(corpus, args.imdb_tokens, rebuild=args.rebuild, progress=args.progress)
+    if secs is not None:
+        emit({"bench": "explore_imdb_train", "seconds": round(secs, 2)})
     import omnivec
 
     emb = omnivec.load(model)

