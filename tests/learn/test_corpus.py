@@ -165,3 +165,41 @@ def test_huffman_codes_are_prefix_free_and_optimal():
     assert points.max() < len(counts) - 1 and points.min() >= 0
     # the root (the last inner node) starts every path
     assert all(points[off[w]] == len(counts) - 2 for w in range(len(counts)))
+
+
+def _reference_tree(counts):
+    """fastText's / word2vec.c's two-pointer Huffman build over a descending vocabulary."""
+    v = len(counts)
+    count = [int(c) for c in counts] + [10**15] * (v - 1)
+    parent, binary = [-1] * (2 * v - 1), [0] * (2 * v - 1)
+    leaf, node = v - 1, v
+    for i in range(v, 2 * v - 1):
+        mini = []
+        for _ in range(2):
+            if leaf >= 0 and count[leaf] < count[node]:
+                mini.append(leaf)
+                leaf -= 1
+            else:
+                mini.append(node)
+                node += 1
+        count[i] = count[mini[0]] + count[mini[1]]
+        parent[mini[0]] = parent[mini[1]] = i
+        binary[mini[1]] = 1
+    paths = []
+    for w in range(v):
+        code, pts, j = [], [], w
+        while parent[j] != -1:
+            code.append(binary[j])
+            pts.append(parent[j] - v)
+            j = parent[j]
+        paths.append((code[::-1], pts[::-1]))  # root first, as ours
+    return paths
+
+
+def test_huffman_tree_is_fasttexts_node_for_node_with_ties():
+    # Many equal counts: the tie order decides which inner node is which row.
+    counts = np.array([50, 20, 20, 7, 7, 7, 3, 3, 1, 1, 1, 1], np.int64)
+    codes, points, off = vocab_mod.huffman_tree(counts)
+    for w, (code, pts) in enumerate(_reference_tree(counts)):
+        assert codes[off[w]:off[w + 1]].tolist() == code
+        assert points[off[w]:off[w + 1]].tolist() == pts

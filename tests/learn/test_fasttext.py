@@ -109,3 +109,17 @@ def test_facebook_fasttext_reads_our_model_identically(model, tmp_path):
     ft = fasttext.load_model(str(path))
     for w in ["cat", "paris", "cats", "parisian", "qq"]:
         assert np.array_equal(ft.get_word_vector(w), model.vector(w, oov=True)), w
+
+
+def test_hierarchical_softmax_model_exports_its_inner_node_rows(planted_corpus, tmp_path):
+    learner = FastText(**{**FAST, "loss": "hs"})
+    emb = learner.fit(planted_corpus)
+    out = emb.subwords.output
+    n = len(emb)
+    # fastText's shape: one row per word; the n - 1 inner nodes first, then a zero row
+    assert out.shape == (n, emb.dim)
+    assert np.array_equal(out[:n - 1], learner.wout_) and not out[-1].any() and out[:n - 1].any()
+    path = tmp_path / "hs.bin"
+    omnivec.export_vectors(emb, path, format="fasttext-bin")
+    back, _ = omnivec.read_fasttext_bin(path)
+    assert np.array_equal(back.subwords.output, out)

@@ -143,10 +143,15 @@ def huffman(counts):
 
     Word w's code bits are codes[offsets[w]:offsets[w+1]] and the inner nodes
     they pass, root first, are points[...] (row numbers of the output matrix),
-    as word2vec.c builds them: frequent words get short codes.
+    as word2vec.c and fastText build them: frequent words get short codes.
+    For counts in descending order (a frequency-sorted vocabulary) the tree is
+    node for node fastText's, so the inner-node rows can be exported as its
+    output matrix.
     """
     v = counts.shape[0]
-    order = np.argsort(counts)  # ascending; ties stay in id order via the two-queue merge
+    # Ascending counts; equal counts taken from the highest id down, as both
+    # tools walk their descending vocabulary from the end.
+    order = (v - 1) - np.argsort(counts[::-1], kind="mergesort")
     count = np.empty(2 * v, np.int64)
     parent = np.zeros(2 * v, np.int64)
     binary = np.zeros(2 * v, np.uint8)

@@ -118,10 +118,14 @@ class FastText(WordLearner):
                     "ws": self.window, "epoch": self.epochs, "minCount": self.min_count,
                     "neg": self.negative, "wordNgrams": 1, "lrUpdateRate": 100, "t": self.sample,
                     "ntokens": int(self.vocab_.counts.sum())}
+        # fastText keeps one output row per word; hierarchical softmax uses the
+        # first n - 1 as its inner nodes (the same tree as ours), the last stays zero.
+        output = self.wout_ if self.loss == "negative" else np.concatenate(
+            [self.wout_[:n - 1], np.zeros((n - min(n - 1, len(self.wout_)), self.dim), np.float32)])
         subwords = None
         if self._uses_ngrams:
             subwords = Subwords(minn=self.minn, maxn=self.maxn, bucket=self.bucket,
                                 vectors=self.win_[n:], word_vectors=self.win_[:n],
-                                output=self.wout_ if self.loss == "negative" else None, settings=settings)
+                                output=output, settings=settings)
         return Embeddings(self.vocab_.words, vectors, metric=self.metric, counts=self.vocab_.counts,
                           meta=meta, subwords=subwords, name="words")
