@@ -49,7 +49,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import omnivec  # noqa: E402
-from omnivec.search import Filter, build_index, index_path  # noqa: E402
+from omnivec.search import Filter, build_index, index_path, open_index  # noqa: E402
 
 TARGETS = (0.90, 0.95, 0.99)
 
@@ -204,14 +204,29 @@ def part_hnsw(ctx, out):
     Xn, Q, emb, name, rounds = ctx["Xn"], ctx["Q"], ctx["emb"], ctx["name"], ctx["rounds"]
     M, efc = ctx["M"], ctx["efc"]
     gc.collect()
-    r0 = rss_mb()
-    t = time.perf_counter()
-    idx = build_index(emb, "hnsw", M=M, ef_construction=efc)
-    t_build = time.perf_counter() - t
-    mem = rss_mb() - r0
+    keep = Path(ctx["keep"]) / f"{name}.M{M}.efc{efc}" if ctx["keep"] else None
+    if keep is not None and (keep / "built.json").exists():
+        # A graph built by an earlier run (same data and build parameters): the
+        # sweep re-runs without the build; its build figures are the earlier run's.
+        built = json.loads((keep / "built.json").read_text())
+        idx = open_index(index_path(keep / "model.ov", "hnsw"), omnivec.load(keep / "model.ov"))
+        emit(out, **{**built, "reused_from": str(keep)})
+    else:
+        r0 = rss_mb()
+        t = time.perf_counter()
+        idx = build_index(emb, "hnsw", M=M, ef_construction=efc)
+        t_build = time.perf_counter() - t
+        mem = rss_mb() - r0
+        built = dict(data=name, part="hnsw", what="build", engine="omnivec-hnsw(usearch)", M=M,
+                     ef_construction=efc, build_s=round(t_build, 2), rss_growth_mb=round(mem, 1),
+                     index_mb=round(idx.engine.memory_usage / 2**20, 1), load_avg_1min=round(os.getloadavg()[0], 1))
+        emit(out, **built)
+        if keep is not None:
+            keep.mkdir(parents=True, exist_ok=True)
+            emb.save(keep / "model.ov")
+            idx.save(index_path(keep / "model.ov", "hnsw"))
+            (keep / "built.json").write_text(json.dumps(built))
     eng = idx.engine
-    emit(out, data=name, part="hnsw", what="build", engine="omnivec-hnsw(usearch)", M=M, ef_construction=efc,
-         build_s=round(t_build, 2), rss_growth_mb=round(mem, 1), index_mb=round(eng.memory_usage / 2**20, 1))
     ctx["hnsw"] = idx
     b100 = batches(Q, 100)
     single = Q[:ctx["single"]]
@@ -484,6 +499,8 @@ def main() -> None:
     ap.add_argument("--faiss-hnsw", action="store_true", help="also build FAISS IndexHNSWFlat as an anchor")
     ap.add_argument("--out", default="")
     ap.add_argument("--tmp", default=None)
+    ap.add_argument("--keep", default="", help="keep the built HNSW graph (and its model) in this folder and "
+                    "reuse it on the next run with the same data and M/efc (e.g. bench/out/keep)")
     args = ap.parse_args()
     import faiss
     name, keys, X = load_data(args)
@@ -508,7 +525,7 @@ def main() -> None:
     ctx = dict(name=name, Xn=Xn, Q=Q, emb=emb, gt_s=gt_s, rounds=args.rounds, single=args.single,
                batched=args.batched, M=args.M, efc=args.efc, efs=[int(x) for x in args.efs.split(",")],
                nprobes=[int(x) for x in args.nprobes.split(",")], refines=[int(x) for x in args.refines.split(",")],
-               ivf_params=ivf_params, faiss_hnsw=args.faiss_hnsw, tmp=args.tmp)
+               ivf_params=ivf_params, faiss_hnsw=args.faiss_hnsw, tmp=args.tmp, keep=args.keep)
     parts = {"exact": part_exact, "hnsw": part_hnsw, "ivfpq": part_ivfpq, "open": part_open, "filter": part_filter}
     for p in args.parts.split(","):
         t = time.perf_counter()
