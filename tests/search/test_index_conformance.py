@@ -87,6 +87,12 @@ def test_single_and_batch_queries_share_one_shape(built, glove, glove_queries):
     many = built.search(glove_queries[:3], 5)
     assert one.ids.shape == (1, 5) and many.ids.shape == (3, 5)
     assert one.ids[0].tolist() == many.ids[0].tolist()
+    # one plain float32 vector takes a shorter path: same answer, same dtypes
+    assert np.allclose(one.scores[0], many.scores[0], atol=1e-5)
+    assert one.ids.dtype == np.int64 and one.scores.dtype == np.float32
+    scaled = built.search(glove_queries[0] * np.float32(7.0), 5)
+    if built.metric.name == "cosine":  # the length of a query does not change cosine neighbours
+        assert scaled.ids[0].tolist() == one.ids[0].tolist()
     by_key = built.search(["king", "queen"], 3)
     assert by_key.keys[0][0] == "king" and by_key.keys[1][0] == "queen"
     assert by_key.pairs(0)[0][0] == "king"
@@ -257,6 +263,8 @@ def test_bad_queries_and_names_get_clear_errors(built, glove_queries):
     bad[1, 4] = np.nan
     with pytest.raises(InputError, match="query 1 holds NaN"):
         built.search(bad, 5)
+    with pytest.raises(InputError, match="query 0 holds NaN"):
+        built.search(bad[1], 5)
     with pytest.raises(KeyNotFound):
         built.search(["no-such-word-xyz"], 5)
     with pytest.raises(InputError, match="unknown search parameter"):
@@ -295,3 +303,21 @@ def test_builds_show_progress_when_asked(glove, capsys):
     need_engine("hnsw")
     build_index(glove, "hnsw", show_progress=True, M=8)
     assert "Building hnsw index" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("metric", ["cosine", "dot", "euclidean"])
+def test_compiled_reranking_matches_exact_rescoring(metric, glove_arrays, glove_queries):
+    keys, X = glove_arrays
+    emb = omnivec.Embeddings(keys, X, metric=metric)
+    idx = build_index(emb, "flat")
+    rng = np.random.default_rng(3)
+    for Q in (glove_queries[:1], glove_queries[:12]):
+        cand = rng.integers(0, len(X), (len(Q), 40))
+        cand[:, ::7] = -1                       # missing candidates are skipped
+        cand[:, 5] = cand[:, 4]                 # a duplicate row: equal scores keep candidate order
+        ids, scores = idx._refine(Q, cand, 10)
+        S = oracle(X, Q, metric)
+        ref = np.where(cand >= 0, np.take_along_axis(S, np.maximum(cand, 0), axis=1), -np.inf)
+        order = np.argsort(-ref, axis=1, kind="stable")[:, :10]
+        assert np.allclose(scores, np.take_along_axis(ref, order, axis=1), atol=1e-4)
+        assert np.array_equal(ids, np.take_along_axis(cand, order, axis=1))

@@ -96,3 +96,51 @@ def _gather_dots(data, Q, ids, out):
 
 gather_dots = njit(cache=True, nogil=True, parallel=True, fastmath=True)(_gather_dots)
 gather_dots_serial = njit(cache=True, nogil=True, fastmath=True)(_gather_dots)
+
+
+def _refine_topk(data, norms, Q, ids, metric, out_ids, out_scores):
+    """Re-rank each query's candidate rows by their exact score; keep the best k (k = out_ids.shape[1]).
+
+    metric: 0 cosine, 1 dot, 2 euclidean (as -distance).  Candidates < 0 are
+    skipped; out_ids/out_scores end -1/-inf where fewer than k are valid.
+    Equal scores keep candidate order, as a stable sort would.  Scoring and
+    selecting in one pass costs one read of each candidate row and no
+    (queries x candidates) score matrix.
+    """
+    nq, c = ids.shape
+    k = out_ids.shape[1]
+    d = data.shape[1]
+    for i in prange(nq):
+        q2 = np.float32(0.0)
+        for t in range(d):
+            q2 += Q[i, t] * Q[i, t]
+        qn = np.sqrt(q2)
+        for j in range(k):
+            out_ids[i, j] = -1
+            out_scores[i, j] = -np.inf
+        for j in range(c):
+            r = ids[i, j]
+            if r < 0:
+                continue
+            acc = np.float32(0.0)
+            for t in range(d):
+                acc += data[r, t] * Q[i, t]
+            if metric == 0:
+                den = norms[r] * qn
+                v = acc / den if den > 0 else np.float32(0.0)
+            elif metric == 1:
+                v = acc
+            else:
+                v = -np.sqrt(max(norms[r] * norms[r] - 2.0 * acc + q2, 0.0))
+            if v > out_scores[i, k - 1]:
+                p = k - 1
+                while p > 0 and out_scores[i, p - 1] < v:
+                    out_scores[i, p] = out_scores[i, p - 1]
+                    out_ids[i, p] = out_ids[i, p - 1]
+                    p -= 1
+                out_scores[i, p] = v
+                out_ids[i, p] = r
+
+
+refine_topk = njit(cache=True, nogil=True, parallel=True, fastmath=True)(_refine_topk)
+refine_topk_serial = njit(cache=True, nogil=True, fastmath=True)(_refine_topk)

@@ -29,6 +29,16 @@ def _usearch():
     return require("usearch.index", "hnsw", "the HNSW index")
 
 
+_KIND: list = []
+
+
+def _unknown_kind():
+    """Return usearch's ScalarKind.Unknown (looked up once: it is passed on every query)."""
+    if not _KIND:
+        _KIND.append(_usearch().ScalarKind.Unknown)
+    return _KIND[0]
+
+
 @BACKENDS.register("hnsw", aliases=("usearch",))
 class HNSWIndex(Index):
     """Approximate search over a usearch HNSW graph; `ef` trades speed for recall."""
@@ -80,28 +90,53 @@ class HNSWIndex(Index):
         self._writable().add(ids.astype(np.uint64), X)
 
     def _scores(self, dist: np.ndarray) -> np.ndarray:
+        """Return float32 higher-is-closer scores for usearch distances (1 - ip, or squared L2)."""
         if self.metric.name == "euclidean":
-            return -np.sqrt(np.maximum(dist, 0.0))
-        return 1.0 - dist
+            return -np.sqrt(np.maximum(dist, np.float32(0.0)))
+        return np.float32(1.0) - dist
 
     @staticmethod
     def _run(eng, Q: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Return (ids, distances, found) from the engine, 2-D even for one query; ids -1 past found."""
+        """Return (ids, distances, found) from the engine for 2-D float32 Q; ids -1 past found."""
         # One query cannot use a thread pool; waking one costs more than it gives.
-        m = eng.search(Q, count, threads=1) if len(Q) == 1 else eng.search(Q, count)
-        ids = np.asarray(m.keys).astype(np.int64)
-        dist = np.asarray(m.distances)
-        if ids.ndim == 1:  # usearch answers one query with a 1-D Matches of only the found
-            found = np.array([len(ids)])
-            pad = count - len(ids)
-            if pad:
-                ids = np.concatenate([ids, np.full(pad, -1, np.int64)])
-                dist = np.concatenate([dist, np.full(pad, np.inf, dist.dtype)])
-            return ids[None, :], dist[None, :], found
-        found = np.asarray(m.counts).reshape(-1)
-        if (found < ids.shape[1]).any():
-            ids[np.arange(ids.shape[1])[None, :] >= found[:, None]] = -1
+        threads = 1 if len(Q) == 1 else 0
+        try:
+            # The compiled call behind usearch's search(): its public wrapper builds
+            # Matches objects that would be unpacked again at once.
+            keys, dist, found = eng._compiled.search_many(Q, count=count, exact=False, threads=threads,
+                                                          dtype=_unknown_kind())[:3]
+        except (AttributeError, TypeError):  # a usearch without that entry point
+            m = eng.search(Q, count, threads=threads)
+            keys, dist = np.asarray(m.keys), np.asarray(m.distances)
+            if keys.ndim == 1:  # one query comes back 1-D, holding only what was found
+                found = np.array([len(keys)])
+                keys = np.concatenate([keys, np.zeros(count - len(keys), keys.dtype)])[None, :]
+                dist = np.concatenate([dist, np.full(count - len(dist), np.inf, dist.dtype)])[None, :]
+            else:
+                found = np.asarray(m.counts).reshape(-1)
+        ids = keys.astype(np.int64)
+        if (found < count).any():
+            ids[np.arange(count)[None, :] >= np.asarray(found)[:, None]] = -1
         return ids, dist, found
+
+    def _search_one(self, q, k):
+        eng = self.engine
+        ef = int(self.search_params["ef"])
+        if eng.expansion_search != ef:
+            eng.expansion_search = ef
+        n2 = float(q @ q)
+        if not math.isfinite(n2):
+            return None  # NaN or infinity: search() says which
+        if self.metric.name == "cosine" and n2 > 0:
+            q = q / np.float32(math.sqrt(n2))
+        try:
+            keys, dist, found = eng._compiled.search_many(q[None, :], count=k, exact=False, threads=1,
+                                                          dtype=_unknown_kind())[:3]
+        except (AttributeError, TypeError):
+            return None
+        if found[0] < k:
+            return None
+        return keys.astype(np.int64), self._scores(dist)
 
     def _engine_search(self, Q, k, allowed, n_ok, sp, filtered):
         eng = self.engine
@@ -112,7 +147,7 @@ class HNSWIndex(Index):
         total = self.total
         if allowed is None:
             ids, dist, _ = self._run(eng, Qp, k)
-            return ids, self._scores(dist).astype(np.float32, copy=False)
+            return ids, self._scores(dist)
         # Ask for enough candidates that k pass the mask, widening until they do.
         if filtered:
             fetch = min(total, k + math.ceil(k * total / max(n_ok, 1) * 1.3))

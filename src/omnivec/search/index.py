@@ -42,6 +42,7 @@ from . import exact
 INDEX_FORMAT = "omnivec-index"
 INDEX_VERSION = 1
 BUILD_CHUNK = 65536
+_METRIC_CODE = {"cosine": 0, "dot": 1, "euclidean": 2}  # for the compiled re-ranking kernel
 
 BACKENDS: Registry[type["Index"]] = Registry("index backend")
 
@@ -408,6 +409,14 @@ class Index:
         Search parameters (e.g. ef for HNSW, nprobe for IVF-PQ) override the
         index defaults for this call.
         """
+        if (type(queries) is np.ndarray and queries.ndim == 1 and type(k) is int and filter is None
+                and not search_params and not self.n_deleted and 0 < k <= self.total
+                and queries.dtype == np.float32 and len(queries) == self.dim):
+            # One plain vector: the hot path of a serving loop; the backend may
+            # answer it with less checking (None sends it the general way).
+            one = self._search_one(queries, k)
+            if one is not None:
+                return Hits(one[0], one[1], self)
         Q = self._check_queries(queries)
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
             raise InputError(f"k must be an int >= 0; got {k!r}")
@@ -467,6 +476,28 @@ class Index:
             r = r if whole else np.where(r >= 0, extra[np.maximum(r, 0)], -1)
             parts.append((np.where(r >= 0, r + self.n_base, -1), s))
         return merge_topk(parts, k)
+
+    def _refine(self, Q: np.ndarray, cand: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Return (ids, scores) of the k best candidates of each raw query by exact score (-1/-inf past the valid)."""
+        store = self.emb.store
+        if (store.dtype == "float32" and getattr(store, "rerank", None) is None and cand.size
+                and int(cand.max()) < self.n_base):
+            # Table rows only: score and select in one compiled pass.
+            from ._index_kernels import refine_topk, refine_topk_serial
+            nq = len(Q)
+            ids = np.empty((nq, k), np.int64)
+            scores = np.empty((nq, k), np.float32)
+            # a thread pool pays off only with several queries (see flat.SERIAL_BELOW)
+            (refine_topk if nq >= 8 else refine_topk_serial)(
+                store.data, store.norms, np.ascontiguousarray(Q, np.float32), np.ascontiguousarray(cand, np.int64),
+                _METRIC_CODE[self.metric.name], ids, scores)
+            return ids, scores
+        S = self._rescore(Q, cand)
+        order = np.argsort(-S, axis=1, kind="stable")[:, :k]
+        ids = np.take_along_axis(cand, order, axis=1)
+        scores = np.take_along_axis(S, order, axis=1).astype(np.float32)
+        ids[~np.isfinite(scores)] = -1
+        return ids, scores
 
     def _rescore(self, Q: np.ndarray, ids: np.ndarray) -> np.ndarray:
         """Return exact metric scores of raw queries Q against candidate ids (queries x c; -1 = none)."""
@@ -558,6 +589,14 @@ class Index:
         tells a user filter from a mask of deletes only.
         """
         raise NotImplementedError
+
+    def _search_one(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """Return (ids, scores) (1 x k) for one finite float32 vector when the engine finds k, else None.
+
+        Called only without filters or deletes and with 0 < k <= total; None
+        (the default) lets search() check and answer the query in full.
+        """
+        return None
 
     def _engine_bytes(self) -> np.ndarray:
         return np.zeros(0, np.uint8)

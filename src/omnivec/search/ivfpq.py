@@ -115,12 +115,7 @@ class IVFPQIndex(Index):
         D, I = self.engine.search(Qp, fetch, params=params)
         I = I.astype(np.int64, copy=False)
         if refine > 1:
-            S = self._rescore(Q, I)
-            order = np.argsort(-S, axis=1, kind="stable")[:, :k]
-            ids = np.take_along_axis(I, order, axis=1)
-            scores = np.take_along_axis(S, order, axis=1).astype(np.float32)
-            ids[~np.isfinite(scores)] = -1
-            return ids, scores
+            return self._refine(Q, I, k)
         return I, self._scores(D).astype(np.float32, copy=False)
 
     def _engine_bytes(self) -> np.ndarray:
