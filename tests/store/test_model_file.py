@@ -755,3 +755,22 @@ def test_worked_example_in_format_doc_is_current(tmp_path):
     assert ", ".join(f"{x:.5f}".rstrip("0").rstrip(".") if x != 1 else "1.0" for x in emb.norms) in doc
     assert f"{emb.store.scale[1] * 127:.4f}/127" in doc
     assert f"({emb.vectors[1, 0]:.5f}, {emb.vectors[1, 1]:.5f})" in doc
+
+
+def test_opening_and_looking_up_keys_starts_no_compiler(tmp_path):
+    """`import omnivec`, the CLI's startup, opening a model and key lookups never import numba:
+    its start-up (about a third of a second) waits for the first compiled kernel a call needs."""
+    import subprocess
+    import sys
+
+    p = tmp_path / "m.ov"
+    make_model(p)
+    code = ("import sys, omnivec, omnivec.cli\n"
+            "for stage in omnivec.cli.STAGES:\n    __import__('omnivec.cli.' + stage)\n"
+            "emb = omnivec.open(sys.argv[1])\n"
+            "key = emb.key(3)\n"
+            "assert emb.row(key) == 3 and emb[key].shape == (emb.dim,) and key in emb\n"
+            "print('numba' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code, str(p)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["False"]

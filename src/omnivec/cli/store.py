@@ -10,14 +10,13 @@ import numpy as np
 import typer
 
 from ..metrics import METRICS
-from ..store.formats import FORMATS
+from ..store.formats import FORMATS, NAN_POLICIES
 from ..store.vectors import STORAGE
 from . import app
 from ._common import (check_choice, choices, console, emit_json, human_bytes, human_seconds, open_table,
                       timed)
 
 ON_DUPLICATE = ("first", "error")
-NAN_POLICIES = ("error", "skip", "zero")
 RERANK = ("float16", "float32")
 MODEL = "omnivec"
 

@@ -264,9 +264,10 @@ class WordLearner:
                 else:
                     threads = [threading.Thread(target=worker, args=(st,), daemon=True, name=f"omnivec-train-{i}")
                                for i, st in enumerate(stats)]
-                    for t in threads:
-                        t.start()
                     try:
+                        # starting is inside: Ctrl-C can land while start() waits for a thread
+                        for t in threads:
+                            t.start()
                         while any(t.is_alive() for t in threads):
                             threads[0].join(0.25)
                             self._tick(task, epoch, n_tok, stats, lr0, lr1, total)
@@ -274,7 +275,8 @@ class WordLearner:
                         interrupted = True
                         stop[0] = 1
                         for t in threads:
-                            t.join()
+                            if t.ident is not None:  # started (a thread never started cannot be joined)
+                                t.join()
                     if errors:
                         raise errors[0]
                 tot = np.sum(stats, axis=0)

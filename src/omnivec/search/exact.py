@@ -15,7 +15,9 @@ import numpy as np
 
 from ..metrics import Metric
 from ..store.vectors import VectorStore
-from . import _kernels as K
+from .._lazy import kernels
+
+K = kernels("omnivec.search._kernels")
 
 BLOCK_BYTES = 64 * 2**20
 PARALLEL_MIN = 2**24     # int8 values below which one thread beats a parallel region

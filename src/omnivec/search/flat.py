@@ -19,7 +19,9 @@ import numpy as np
 from ..metrics import Metric
 from ..store.vectors import VectorStore
 from . import exact
-from ._index_kernels import merge_block_topk, merge_block_topk_serial, scan_topk
+from .._lazy import kernels
+
+IK = kernels("omnivec.search._index_kernels")
 from .index import BACKENDS, Index, merge_topk
 
 BLOCK_BYTES = 16 * 2**20     # one block of scores: stays in cache while it is scanned
@@ -45,7 +47,7 @@ def fast_topk(store: VectorStore, metric: Metric, Q: np.ndarray, k: int,
     block = max(1024, BLOCK_BYTES // (4 * max(nq, 1)))
     empty = np.zeros(0, np.uint8)
     few = nq < SERIAL_BELOW
-    merge = merge_block_topk if not few else merge_block_topk_serial
+    merge = IK.merge_block_topk if not few else IK.merge_block_topk_serial
     # A Fortran-ordered table is scanned too (about 10x slower than C order, still ahead of BLAS
     # for one query); tables built from C-ordered arrays or opened from files are C-ordered.
     fused = few and store.dtype == "float32"
@@ -70,7 +72,7 @@ def fast_topk(store: VectorStore, metric: Metric, Q: np.ndarray, k: int,
             bias = -(norms[s:e].astype(np.float32) ** 2)
         mask = empty if allowed is None else np.ascontiguousarray(allowed[s:e]).view(np.uint8)
         if fused:
-            scan_topk(data, Q, scale, bias, mask, s, best_v, best_i)
+            IK.scan_topk(data, Q, scale, bias, mask, s, best_v, best_i)
         else:
             merge(S, scale, bias, mask, s, best_v, best_i)
     qn = np.linalg.norm(Q, axis=1).astype(np.float32)

@@ -14,8 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-EMPTY = -1
-CORRUPT = -2
+from .keys import CORRUPT, EMPTY  # noqa: F401  (plain ints, defined where no compiler is needed)
 
 
 def _crc_table() -> np.ndarray:

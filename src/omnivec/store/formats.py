@@ -33,8 +33,10 @@ import numpy as np
 from .._progress import progress as _progress
 from .._registry import Registry
 from ..errors import FormatError, InputError, ParseError, UnknownNameError, require
-from . import _kernels as KK
-from . import _parse_kernels as P
+from .._lazy import kernels
+
+KK = kernels("omnivec.store._kernels")
+P = kernels("omnivec.store._parse_kernels")
 
 CHUNK = 8 * 2**20           # bytes read per readinto
 BATCH_LINES = 1 << 16       # lines parsed per kernel call
@@ -44,7 +46,12 @@ MAX_BINARY_KEY = 1 << 16    # a word2vec binary key longer than this means the f
 WRITE_BLOCK = 16 * 2**20    # bytes formatted per write
 FASTTEXT_MAGIC = 793712314
 ON_DUPLICATE = ("first", "error")
-NAN_POLICIES = {"error": P.NAN_ERROR, "skip": P.NAN_SKIP, "zero": P.NAN_ZERO}
+NAN_POLICIES = ("error", "skip", "zero")
+
+
+def _nan_code(policy: str) -> int:
+    """Return the parse kernels' code for a nan policy name (looked up at call time: the kernels load lazily)."""
+    return {"error": P.NAN_ERROR, "skip": P.NAN_SKIP, "zero": P.NAN_ZERO}[policy]
 ENCODING_ERRORS = ("strict", "replace")
 
 
@@ -470,7 +477,7 @@ class _TextReader:
         self.path = src.path
         self.o = o
         self.report = report
-        self.nan_code = NAN_POLICIES[o.nan]
+        self.nan_code = _nan_code(o.nan)
 
     def fail(self, msg: str, line: int | None, offset: int | None, cls=ParseError):
         if self.cut:
@@ -797,7 +804,7 @@ def _read_w2v_binary(path: str, fmt: str, o: _Options, report: ImportReport) -> 
         row = 0
         blob_pos = 0
         base = 0
-        nan_code = NAN_POLICIES[o.nan]
+        nan_code = _nan_code(o.nan)
         with _progress(f"Importing {Path(path).name}", src.size / 1e6, unit="MB", enabled=o.progress) as task:
             while True:
                 done = row + (int(counters[1]) if nan_code == P.NAN_SKIP else 0)

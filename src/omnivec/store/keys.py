@@ -15,7 +15,12 @@ import zlib
 import numpy as np
 
 from ..errors import CorruptFileError, DuplicateKeyError, InputError
-from . import _kernels as K
+from .._lazy import kernels
+
+K = kernels("omnivec.store._kernels")
+
+EMPTY = -1    # a free slot of the hash index
+CORRUPT = -2  # what a probe returns when the index or blob it reads is damaged
 
 Key = str | int
 
@@ -107,7 +112,7 @@ class KeyTable:
     def from_blob(cls, blob: np.ndarray, offsets: np.ndarray, *, on_duplicate: str = "error") -> tuple["KeyTable", np.ndarray | None]:
         """Return (table, keep) for UTF-8 keys already packed as blob + offsets."""
         n = len(offsets) - 1
-        index = np.full(K.index_capacity(n), K.EMPTY, np.int64)
+        index = np.full(K.index_capacity(n), EMPTY, np.int64)
         dups, first = K.build_str_index(blob, offsets, index)
         table = cls(kind="str", index=index, blob=blob, offsets=offsets)
         if dups == 0:
@@ -128,7 +133,7 @@ class KeyTable:
 
     @classmethod
     def _from_ids(cls, ids: np.ndarray, on_duplicate: str) -> tuple["KeyTable", np.ndarray | None]:
-        index = np.full(K.index_capacity(len(ids)), K.EMPTY, np.int64)
+        index = np.full(K.index_capacity(len(ids)), EMPTY, np.int64)
         dups, first = K.build_int_index(ids, index)
         if dups == 0:
             return cls(kind="int", index=index, ids=ids), None
@@ -162,7 +167,7 @@ class KeyTable:
         if self._probe is None:
             self._probe = self.fast_probe()
         r = self._probe(q)
-        if r == K.CORRUPT:
+        if r == CORRUPT:
             self._corrupt()
         if r < 0 and self._guard is not None:
             self._check_on_miss()
@@ -186,7 +191,7 @@ class KeyTable:
                        and -(2**63) <= int(k) < 2**63 for k in keys):
                 return np.array([self.row(k) for k in keys], np.int64)
             K.probe_int_many(self.ids, self.index, np.asarray(keys, np.int64), out)
-        if (out == K.CORRUPT).any():
+        if (out == CORRUPT).any():
             self._corrupt()
         if self._guard is not None and (out < 0).any():
             self._check_on_miss()

@@ -32,25 +32,10 @@ import math
 import numpy as np
 from numba import njit, prange
 
-KIND_TRANSE = 0
-KIND_DISTMULT = 1
-KIND_COMPLEX = 2
-KIND_ROTATE = 3
-KIND_QUATE = 4
-KIND_DIHEDRAL = 5
-KIND_TRANS = 6
+from ._codes import (KIND_COMPLEX, KIND_DIHEDRAL, KIND_DISTMULT, KIND_QUATE, KIND_ROTATE,  # noqa: F401
+                     KIND_TRANS, KIND_TRANSE, LOSS_MARGIN, LOSS_NSSA, LOSS_SOFTPLUS, OPT_ADAGRAD, OPT_ADAM,
+                     OPT_SGD, REG_L2, REG_N3, REG_NONE)
 
-LOSS_MARGIN = 0
-LOSS_SOFTPLUS = 1
-LOSS_NSSA = 2
-
-OPT_SGD = 0
-OPT_ADAGRAD = 1
-OPT_ADAM = 2
-
-REG_NONE = 0
-REG_L2 = 1
-REG_N3 = 2
 
 # The 8 elements of the dihedral group D4 as 2x2 matrices (row-major):
 # rotations by m*90 degrees, then reflections.

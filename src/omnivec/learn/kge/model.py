@@ -15,7 +15,9 @@ import numpy as np
 
 from ...embeddings import Embeddings
 from ...errors import FormatError, InputError, KeyNotFound
-from . import _kernels as K
+from ..._lazy import kernels
+
+K = kernels("omnivec.learn.kge._kernels")
 from .models import ModelSpec, get_model
 
 Pair = tuple[str, float]

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..._registry import Registry
 from ...errors import InputError
-from . import _kernels as K
+from . import _codes as C
 
 
 @dataclass(frozen=True)
@@ -48,9 +48,9 @@ class ModelSpec:
             return (np.ascontiguousarray(rng.normal(0, 1, (n_ent, de)), dtype=np.float32),
                     np.ascontiguousarray(rng.normal(0, 1, (n_rel, dr)), dtype=np.float32))
         E = rng.uniform(-1, 1, (n_ent, de)) * math.sqrt(6.0 / de)
-        if self.kind == K.KIND_ROTATE:
+        if self.kind == C.KIND_ROTATE:
             R = rng.uniform(0, 2 * math.pi, (n_rel, dr))  # phases
-        elif self.kind == K.KIND_DIHEDRAL:
+        elif self.kind == C.KIND_DIHEDRAL:
             R = rng.normal(0, 1, (n_rel, dr))  # logits over the 8 group elements per block
         else:
             R = rng.uniform(-1, 1, (n_rel, dr)) * math.sqrt(6.0 / dr)
@@ -66,26 +66,26 @@ def _add(spec: ModelSpec, aliases: tuple[str, ...] = ()) -> None:
     MODELS.register(spec.name, spec, aliases=aliases)
 
 
-_add(ModelSpec("TransE", K.KIND_TRANSE, 1, 1, 1, "real", "d", "euclidean",
+_add(ModelSpec("TransE", C.KIND_TRANSE, 1, 1, 1, "real", "d", "euclidean",
                "Bordes et al., NeurIPS 2013",
                dict(p=1, loss="margin", margin=1.0, normalize_entities=True), unit_relations=True))
-_add(ModelSpec("DistMult", K.KIND_DISTMULT, 1, 1, 1, "real", "d", "cosine",
+_add(ModelSpec("DistMult", C.KIND_DISTMULT, 1, 1, 1, "real", "d", "cosine",
                "Yang et al., ICLR 2015",
                dict(loss="margin", margin=1.0, normalize_entities=True), unit_relations=True))
-_add(ModelSpec("ComplEx", K.KIND_COMPLEX, 2, 2, 2, "complex", "[re | im]", "cosine",
+_add(ModelSpec("ComplEx", C.KIND_COMPLEX, 2, 2, 2, "complex", "[re | im]", "cosine",
                "Trouillon et al., ICML 2016",
                dict(loss="softplus", regularizer="l2", reg_weight=0.01), initializer="normal"))
-_add(ModelSpec("RotatE", K.KIND_ROTATE, 2, 1, 2, "complex", "[re | im]; relations unit modulus",
+_add(ModelSpec("RotatE", C.KIND_ROTATE, 2, 1, 2, "complex", "[re | im]; relations unit modulus",
                "euclidean", "Sun et al., ICLR 2019",
                dict(p=1, loss="nssa", margin=9.0, adversarial_temperature=1.0)))
-_add(ModelSpec("QuatE", K.KIND_QUATE, 4, 4, 4, "quaternion", "[a | b | c | d]; relations unit norm",
+_add(ModelSpec("QuatE", C.KIND_QUATE, 4, 4, 4, "quaternion", "[a | b | c | d]; relations unit norm",
                "cosine", "Zhang et al., NeurIPS 2019",
                dict(loss="softplus", regularizer="l2", reg_weight=0.01)))
-_add(ModelSpec("DihEdral", K.KIND_DIHEDRAL, 1, 4, 2, "dihedral-D4",
+_add(ModelSpec("DihEdral", C.KIND_DIHEDRAL, 1, 4, 2, "dihedral-D4",
                "entities in 2-blocks; relations one 2x2 matrix (row-major) per block", "cosine",
                "Xu & Li, ACL 2019", dict(loss="softplus"),
                even_dim=True), aliases=("Dihedron",))
-_add(ModelSpec("TranS", K.KIND_TRANS, 2, 3, 3, "real",
+_add(ModelSpec("TranS", C.KIND_TRANS, 2, 3, 3, "real",
                "entities [e | e_aux]; relations [r_head | r | r_tail]", "euclidean",
                "Zhang et al., 2022 (arXiv:2204.08401)",
                dict(loss="nssa", margin=9.0, adversarial_temperature=1.0, normalize_entities=True)))

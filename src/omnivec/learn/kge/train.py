@@ -20,14 +20,17 @@ import numpy as np
 from ..._progress import progress
 from ...embeddings import Embeddings
 from ...errors import InputError
-from . import _kernels as K
+from ..._lazy import kernels
+from . import _codes as C
+
+K = kernels("omnivec.learn.kge._kernels")
 from .data import TripleSet
 from .model import KGModel
 from .models import ModelSpec, check_dim, get_model
 
-LOSSES = {"margin": K.LOSS_MARGIN, "softplus": K.LOSS_SOFTPLUS, "nssa": K.LOSS_NSSA}
-OPTIMIZERS = {"sgd": K.OPT_SGD, "adagrad": K.OPT_ADAGRAD, "adam": K.OPT_ADAM}
-REGULARIZERS = {None: K.REG_NONE, "none": K.REG_NONE, "l2": K.REG_L2, "n3": K.REG_N3}
+LOSSES = {"margin": C.LOSS_MARGIN, "softplus": C.LOSS_SOFTPLUS, "nssa": C.LOSS_NSSA}
+OPTIMIZERS = {"sgd": C.OPT_SGD, "adagrad": C.OPT_ADAGRAD, "adam": C.OPT_ADAM}
+REGULARIZERS = {None: C.REG_NONE, "none": C.REG_NONE, "l2": C.REG_L2, "n3": C.REG_N3}
 SAMPLERS = ("uniform", "bernoulli")
 
 
@@ -193,7 +196,7 @@ class KGE:
         known = triples.all_known() if valid is not None else None
         opt = OPTIMIZERS[prm["optimizer"]]
         dense = prm["dense_updates"]
-        eps = 1e-8 if opt == K.OPT_ADAM else 1e-10
+        eps = 1e-8 if opt == C.OPT_ADAM else 1e-10
         tau0 = 3.0
         # anneal the Gumbel-softmax temperature from 3 to tau_final over the first 2/3 of training
         decay = math.log(tau0 / prm["tau_final"]) / max(1.0, 2.0 * prm["epochs"] / 3.0) \
@@ -263,7 +266,7 @@ class KGE:
         """Return (entity blocks, entity mask, relation blocks, relation mask) of the unit-norm projections."""
         if not prm["normalize_entities"]:
             return 1, 0, 1, 0
-        if spec.kind == K.KIND_TRANS:
+        if spec.kind == C.KIND_TRANS:
             # e and e_aux each unit norm; r_head and r_tail unit norm, r free
             return 2, 0b11, 3, 0b101
         return 1, 1, 1, 0
@@ -289,12 +292,12 @@ class KGE:
                 "layout": spec.layout, "p": prm["p"], "paper": spec.paper,
                 "params": {k: v for k, v in prm.items()},
                 "num_entities": triples.num_entities, "num_relations": triples.num_relations}
-        if spec.kind == K.KIND_TRANS:
+        if spec.kind == C.KIND_TRANS:
             meta["u"] = K.TRANS_U
         meta.update(meta_extra or {})
         ent = Embeddings(triples.entities, E.copy(), metric=spec.metric, meta=meta, name="entities")
         rel = Embeddings(triples.relations, Rinf, metric="cosine", meta=dict(meta), name="relations")
-        if spec.kind in (K.KIND_ROTATE, K.KIND_DIHEDRAL):
+        if spec.kind in (C.KIND_ROTATE, C.KIND_DIHEDRAL):
             rel.extras["train_params"] = np.ascontiguousarray(R, dtype=np.float32)
         return KGModel(ent, rel)
 
