@@ -378,3 +378,21 @@ def test_random_damage_gives_omnivec_errors_only(tmp_path):
         except OmnivecError:
             continue
         assert emb.vectors.shape[1] == emb.dim
+
+
+def test_row_options_are_refused_and_nan_names_the_file(tmp_path):
+    src = DATA / MODELS["sg"][0]
+    with pytest.raises(InputError, match="max_rows does not apply"):
+        omnivec.import_vectors(src, format="fasttext-bin", max_rows=10)
+    with pytest.raises(InputError, match="nan='zero' does not apply"):
+        omnivec.import_vectors(src, format="fasttext-bin", nan="zero")
+    emb, _ = read_fasttext_bin(src)
+    d, sw = emb.dim, emb.subwords
+    data = bytearray(_bytes())
+    in_end = len(data) - (1 + 16 + sw.output.shape[0] * d * 4)     # the output matrix closes the file
+    in_start = in_end - (len(emb) + sw.bucket) * d * 4            # word rows, then n-gram buckets
+    data[in_start:in_start + 4] = struct.pack("<f", float("nan"))  # word 0's own row
+    bad = _write(tmp_path, bytes(data))
+    with pytest.raises(CorruptFileError, match="NaN") as e:
+        omnivec.import_vectors(bad, format="fasttext-bin")
+    assert e.value.path is not None and "bad.bin" in str(e.value)

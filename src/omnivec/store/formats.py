@@ -32,7 +32,7 @@ import numpy as np
 
 from .._progress import progress as _progress
 from .._registry import Registry
-from ..errors import FormatError, InputError, ParseError, UnknownNameError, require
+from ..errors import CorruptFileError, FormatError, InputError, ParseError, UnknownNameError, require
 from .._lazy import kernels
 
 KK = kernels("omnivec.store._kernels")
@@ -1284,7 +1284,18 @@ def _read_fasttext_bin(path: str, fmt: str, o: _Options, report: ImportReport):
         if exc.name and exc.name.endswith("fasttext_bin"):
             raise FormatError("fastText .bin import is not available in this installation", path=path) from None
         raise
-    emb, ft_report = fasttext_bin.read_fasttext_bin(path, progress=o.progress)
+    # A .bin is one model (words, n-gram buckets, output matrix): it is read whole or refused,
+    # so the row-by-row options of the vector formats are refused rather than ignored.
+    if o.max_rows is not None:
+        raise InputError(f"{path}: max_rows does not apply to a fastText .bin model, which is read whole "
+                         "(its words and n-gram buckets are one model); import it, then keep the rows you need")
+    if o.nan != "error":
+        raise InputError(f"{path}: nan={o.nan!r} does not apply to a fastText .bin model: it is read whole, "
+                         "and refused if it holds NaN or infinity")
+    try:
+        emb, ft_report = fasttext_bin.read_fasttext_bin(path, progress=o.progress)
+    except InputError as exc:  # e.g. NaN in a matrix: say which file
+        raise CorruptFileError(f"{exc}", path=path) from None
     if isinstance(ft_report, ImportReport):
         for f in ("lines_read", "bytes_read", "notes"):
             setattr(report, f, getattr(ft_report, f))
