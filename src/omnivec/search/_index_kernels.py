@@ -11,6 +11,30 @@ import numpy as np
 from numba import njit, prange
 
 
+@njit(inline="always")
+def _push(best_v, best_i, i, v, idx):
+    """Insert (v, idx) into query i's descending top-k; the caller has checked v > best_v[i, -1].
+
+    Equal keys stay behind those already in (a stable order: the earlier wins).
+    """
+    p = best_v.shape[1] - 1
+    while p > 0 and best_v[i, p - 1] < v:
+        best_v[i, p] = best_v[i, p - 1]
+        best_i[i, p] = best_i[i, p - 1]
+        p -= 1
+    best_v[i, p] = v
+    best_i[i, p] = idx
+
+
+@njit(inline="always")
+def _dot(data, r, Q, i):
+    """Return <data[r], Q[i]> accumulated in float32."""
+    acc = np.float32(0.0)
+    for t in range(data.shape[1]):
+        acc += data[r, t] * Q[i, t]
+    return acc
+
+
 def _merge_block_topk(S, scale, bias, mask, start, best_v, best_i):
     """Fold the scores S (queries x rows) of rows start.. into each query's sorted top-k.
 
@@ -29,13 +53,7 @@ def _merge_block_topk(S, scale, bias, mask, start, best_v, best_i):
                 continue
             v = S[i, j] * scale[j] + bias[j]
             if v > thr:
-                p = k - 1
-                while p > 0 and best_v[i, p - 1] < v:
-                    best_v[i, p] = best_v[i, p - 1]
-                    best_i[i, p] = best_i[i, p - 1]
-                    p -= 1
-                best_v[i, p] = v
-                best_i[i, p] = start + j
+                _push(best_v, best_i, i, v, start + j)
                 thr = best_v[i, k - 1]
 
 
@@ -53,7 +71,7 @@ def scan_topk(data, Q, scale, bias, mask, start, best_v, best_i):
     one or a few queries this reads each row once and wakes no thread pool.
     Keys, mask and ties follow merge_block_topk.
     """
-    nr, d = data.shape
+    nr = data.shape[0]
     nq = Q.shape[0]
     k = best_v.shape[1]
     use_mask = mask.shape[0] > 0
@@ -61,18 +79,9 @@ def scan_topk(data, Q, scale, bias, mask, start, best_v, best_i):
         if use_mask and mask[j] == 0:
             continue
         for i in range(nq):
-            acc = np.float32(0.0)
-            for t in range(d):
-                acc += data[j, t] * Q[i, t]
-            v = acc * scale[j] + bias[j]
+            v = _dot(data, j, Q, i) * scale[j] + bias[j]
             if v > best_v[i, k - 1]:
-                p = k - 1
-                while p > 0 and best_v[i, p - 1] < v:
-                    best_v[i, p] = best_v[i, p - 1]
-                    best_i[i, p] = best_i[i, p - 1]
-                    p -= 1
-                best_v[i, p] = v
-                best_i[i, p] = start + j
+                _push(best_v, best_i, i, v, start + j)
 
 
 def _gather_dots(data, Q, ids, out):
@@ -82,16 +91,11 @@ def _gather_dots(data, Q, ids, out):
     the candidates and no per-query matrix product.
     """
     nq, c = ids.shape
-    d = data.shape[1]
     for i in prange(nq):
         for j in range(c):
             r = ids[i, j]
-            if r < 0:
-                continue
-            acc = np.float32(0.0)
-            for t in range(d):
-                acc += data[r, t] * Q[i, t]
-            out[i, j] = acc
+            if r >= 0:
+                out[i, j] = _dot(data, r, Q, i)
 
 
 gather_dots = njit(cache=True, nogil=True, parallel=True, fastmath=True)(_gather_dots)
@@ -109,11 +113,8 @@ def _refine_topk(data, norms, Q, ids, metric, out_ids, out_scores):
     """
     nq, c = ids.shape
     k = out_ids.shape[1]
-    d = data.shape[1]
     for i in prange(nq):
-        q2 = np.float32(0.0)
-        for t in range(d):
-            q2 += Q[i, t] * Q[i, t]
+        q2 = _dot(Q, i, Q, i)
         qn = np.sqrt(q2)
         for j in range(k):
             out_ids[i, j] = -1
@@ -122,9 +123,7 @@ def _refine_topk(data, norms, Q, ids, metric, out_ids, out_scores):
             r = ids[i, j]
             if r < 0:
                 continue
-            acc = np.float32(0.0)
-            for t in range(d):
-                acc += data[r, t] * Q[i, t]
+            acc = _dot(data, r, Q, i)
             if metric == 0:
                 den = norms[r] * qn
                 v = acc / den if den > 0 else np.float32(0.0)
@@ -133,13 +132,7 @@ def _refine_topk(data, norms, Q, ids, metric, out_ids, out_scores):
             else:
                 v = -np.sqrt(max(norms[r] * norms[r] - 2.0 * acc + q2, 0.0))
             if v > out_scores[i, k - 1]:
-                p = k - 1
-                while p > 0 and out_scores[i, p - 1] < v:
-                    out_scores[i, p] = out_scores[i, p - 1]
-                    out_ids[i, p] = out_ids[i, p - 1]
-                    p -= 1
-                out_scores[i, p] = v
-                out_ids[i, p] = r
+                _push(out_scores, out_ids, i, v, r)
 
 
 refine_topk = njit(cache=True, nogil=True, parallel=True, fastmath=True)(_refine_topk)
