@@ -114,7 +114,8 @@ def run_ours(model, ds, args, seed):
     from omnivec.learn.kge import KGE
 
     est = KGE(model, args.dim, epochs=args.epochs, batch_size=args.batch_size,
-              num_negatives=args.negatives, optimizer="adam", lr=args.lr, regularizer=None,
+              num_negatives=args.negatives, optimizer="adam", lr=args.lr,
+              regularizer=None,
               workers=args.workers, seed=seed, dense_updates=args.dense, progress=False,
               **SETTINGS[model])
     t0, c0 = time.perf_counter(), time.process_time()

@@ -103,3 +103,20 @@ def test_bad_hyper_parameters_are_refused_with_the_valid_range():
         KGE("TransE", 8, lr=0).fit(ts)
     with pytest.raises(InputError, match="valid"):
         KGE("TransE", 8, early_stopping=True).fit(ts)   # no validation split
+
+
+def test_regularizer_none_means_none_and_default_means_the_models():
+    # as in PyKEEN, regularizer=None trains without one; ComplEx's own default is L2
+    assert KGE("ComplEx").resolved_params()["regularizer"] == "l2"
+    assert KGE("ComplEx", regularizer="default").resolved_params()["regularizer"] == "l2"
+    assert KGE("ComplEx", regularizer=None).resolved_params()["regularizer"] is None
+    assert KGE("ComplEx", regularizer="none").resolved_params()["regularizer"] is None
+    assert KGE("TransE").resolved_params()["regularizer"] is None
+    ts, _ = planted.symmetric()
+    kw = dict(epochs=3, batch_size=32, num_negatives=2, progress=False, seed=1)
+    plain, reg = KGE("ComplEx", 8, regularizer=None, **kw), KGE("ComplEx", 8, **kw)
+    plain.fit(ts)
+    reg.fit(ts)
+    assert reg.history_.loss[0] > plain.history_.loss[0]   # the L2 term is in the loss
+    with pytest.raises(InputError, match="regularizer"):
+        KGE("ComplEx", regularizer="l1").resolved_params()

@@ -42,7 +42,7 @@ def train_kge(
     adversarial_temperature: Optional[float] = typer.Option(None, "--adversarial-temperature"),
     optimizer: str = typer.Option("adam", "--optimizer", help="adam|adagrad|sgd."),
     lr: float = typer.Option(0.001, "--lr"),
-    regularizer: Optional[str] = typer.Option(None, "--regularizer", help="none|l2|n3 (default: the model's)."),
+    regularizer: str = typer.Option("default", "--regularizer", help="none|l2|n3|default (the model's: L2 for ComplEx and QuatE)."),
     reg_weight: Optional[float] = typer.Option(None, "--reg-weight"),
     p: Optional[int] = typer.Option(None, "--p", help="Norm of distance models (1 or 2)."),
     workers: int = typer.Option(1, "--workers", help="Hogwild threads; 1 with --seed is reproducible."),

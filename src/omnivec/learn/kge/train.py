@@ -72,10 +72,11 @@ class KGE:
     """Trains a registered KGE model (TransE, DistMult, ComplEx, RotatE, QuatE, DihEdral, TranS).
 
     Parameters left as None take the model's defaults (see `models.MODELS`):
-    loss, margin, adversarial_temperature, regularizer, reg_weight, p (norm of
-    distance models) and normalize_entities (unit-norm entity rows after each
-    update, as TransE does; for TranS the unit-norm parts of its published
-    form).  `fit(triples)` returns a KGModel; the training
+    loss, margin, adversarial_temperature, reg_weight, p (norm of distance
+    models) and normalize_entities (unit-norm entity rows after each update,
+    as TransE does; for TranS the unit-norm parts of its published form).
+    `regularizer` is "l2", "n3", None (none, as in PyKEEN) or "default" (the
+    model's: L2 for ComplEx and QuatE).  `fit(triples)` returns a KGModel; the training
     record is in `history_`.
     """
 
@@ -83,7 +84,7 @@ class KGE:
                  batch_size: int = 256, num_negatives: int = 1, sampler: str = "uniform",
                  loss: str | None = None, margin: float | None = None,
                  adversarial_temperature: float | None = None, optimizer: str = "adam",
-                 lr: float = 0.001, regularizer: str | None = None, reg_weight: float | None = None,
+                 lr: float = 0.001, regularizer: str | None = "default", reg_weight: float | None = None,
                  p: int | None = None, normalize_entities: bool | None = None,
                  workers: int = 1, seed: int = 0, early_stopping: bool = False,
                  eval_every: int = 10, patience: int = 2, tau_final: float = 0.5,
@@ -127,7 +128,8 @@ class KGE:
             "loss": pick("loss", self.loss, "softplus"), "margin": pick("margin", self.margin, 1.0),
             "adversarial_temperature": pick("adversarial_temperature", self.adversarial_temperature, 1.0),
             "optimizer": self.optimizer, "lr": self.lr,
-            "regularizer": pick("regularizer", self.regularizer, None),
+            "regularizer": (d.get("regularizer") if isinstance(self.regularizer, str)
+                            and self.regularizer.lower() == "default" else self.regularizer),
             "reg_weight": pick("reg_weight", self.reg_weight, 0.0),
             "p": pick("p", self.p, 2), "normalize_entities": bool(pick("normalize_entities",
                                                                        self.normalize_entities, False)),
@@ -155,7 +157,7 @@ class KGE:
         _choice("sampler", self.sampler, SAMPLERS)
         _choice("loss", params["loss"], tuple(LOSSES))
         _choice("optimizer", self.optimizer, tuple(OPTIMIZERS))
-        _choice("regularizer", params["regularizer"], (None, "l2", "n3"))
+        _choice("regularizer", params["regularizer"], (None, "none", "l2", "n3", "default"))
         _choice("p", params["p"], (1, 2))
         return params
 
