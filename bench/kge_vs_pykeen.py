@@ -234,6 +234,11 @@ def main(argv=None) -> int:
             if not args.timing_only:
                 row.update({"ours_mrr_mean": float(np.mean(ours_m)), "pykeen_mrr_mean": float(np.mean(theirs_m)),
                             "mrr_diff": float(np.mean(ours_m) - np.mean(theirs_m)),
+                            # the seed-to-seed noise of that difference (standard error of a
+                            # difference of two means), to read mrr_diff against
+                            "mrr_diff_se": float(np.sqrt(np.var(ours_m, ddof=1) / len(ours_m)
+                                                         + np.var(theirs_m, ddof=1) / len(theirs_m)))
+                            if len(ours_m) > 1 else None,
                             "ours_mrr_all": ours_m, "pykeen_mrr_all": theirs_m, "evaluator_agreement": agree})
             print(json.dumps(row), flush=True)
     return 0
