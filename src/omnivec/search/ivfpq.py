@@ -95,6 +95,12 @@ class IVFPQIndex(Index):
             return -np.sqrt(np.maximum(D, 0.0))
         return D
 
+    def _search_one(self, q, k):
+        if not math.isfinite(float(q @ q)):
+            return None  # NaN or infinity: search() says which
+        ids, scores = self._engine_search(q[None, :], k, None, self.total, self.search_params, False)
+        return None if ids[0, -1] < 0 else (ids, scores)
+
     def _engine_search(self, Q, k, allowed, n_ok, sp, filtered):
         faiss = _faiss()
         Qp = self._prepare(Q) if self.metric.name == "cosine" else Q
