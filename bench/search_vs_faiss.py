@@ -22,7 +22,8 @@ anchor are timed interleaved, --rounds times, medians reported with ratios.
 
     .venv/bin/python bench/search_vs_faiss.py --data imdb
     .venv/bin/python bench/search_vs_faiss.py --data glove
-    .venv/bin/python bench/search_vs_faiss.py --data synthetic --n 1000000 --d 300
+    .venv/bin/python bench/search_vs_faiss.py --data synthetic --n 1000000 --d 300 --M 32 --efc 128 \
+        --keep bench/out/keep
 """
 
 from __future__ import annotations
