@@ -164,17 +164,28 @@ def test_learners_are_registered_by_name():
         get_learner("glove")
 
 
-def test_ctrl_c_with_threads_stops_the_workers_and_keeps_the_model(planted_corpus):
+def test_ctrl_c_with_threads_stops_the_workers_and_keeps_the_model(planted_corpus, monkeypatch):
     import _thread
+    import signal
     import threading
 
-    def interrupt_soon(report):
-        if report.epoch == 1:
-            # a real SIGINT-like interrupt of the main thread while the workers train epoch 2
-            threading.Timer(0.05, _thread.interrupt_main).start()
+    real = K.train_chunk
+    calls = {"n": 0}
 
-    learner = Word2Vec(callbacks=[interrupt_soon], **{**FAST, "workers": 2, "epochs": 400})
-    emb = learner.fit(planted_corpus * 4)
+    def interrupting(*args):
+        calls["n"] += 1
+        if calls["n"] == 6:  # a few chunks into epoch 2 (3-4 chunks an epoch), from a training thread
+            _thread.interrupt_main()  # what Ctrl-C does: KeyboardInterrupt in the main thread
+        return real(*args)
+
+    monkeypatch.setattr(K, "train_chunk", interrupting)
+    # Ctrl-C must raise KeyboardInterrupt whatever handler an earlier test left installed
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        learner = Word2Vec(**{**FAST, "workers": 2, "epochs": 400})
+        emb = learner.fit(planted_corpus * 4)
+    finally:
+        signal.signal(signal.SIGINT, old)
     run = emb.meta["training"][-1]
     assert run["interrupted"] and 1 <= run["epochs_done"] < 400
     assert np.isfinite(emb.vectors).all()
