@@ -7,26 +7,10 @@ almost every score with one comparison against the current k-th best.
 
 from __future__ import annotations
 
-import types
-
 import numpy as np
 from numba import njit, prange
 
-
-def _variants(fn, **flags):
-    """Return (threaded, serial) compiled versions of fn.
-
-    numba names a cache entry after the Python function, not the compile
-    flags: two dispatchers over one function would load each other's code
-    (the threaded one then runs serially).  The serial one therefore gets a
-    copy of the function under its own name.
-    """
-    serial_fn = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + "_serial", fn.__defaults__,
-                                   fn.__closure__)
-    serial_fn.__qualname__ = fn.__qualname__ + "_serial"
-    serial_fn.__doc__ = fn.__doc__
-    return (njit(cache=True, nogil=True, parallel=True, **flags)(fn),
-            njit(cache=True, nogil=True, **flags)(serial_fn))
+from .._jit import variants
 
 
 @njit(inline="always")
@@ -77,7 +61,7 @@ def _merge_block_topk(S, scale, bias, mask, start, best_v, best_i):
 
 # Threads pay off only with several queries: waking a pool for one query costs
 # more than its scan on a busy machine, so one or few queries run serially.
-merge_block_topk, merge_block_topk_serial = _variants(_merge_block_topk)
+merge_block_topk, merge_block_topk_serial = variants(_merge_block_topk)
 
 
 @njit(cache=True, nogil=True, fastmath=True)
@@ -115,7 +99,7 @@ def _gather_dots(data, Q, ids, out):
                 out[i, j] = _dot(data, r, Q, i)
 
 
-gather_dots, gather_dots_serial = _variants(_gather_dots, fastmath=True)
+gather_dots, gather_dots_serial = variants(_gather_dots, fastmath=True)
 
 
 def _refine_topk(data, norms, Q, ids, metric, out_ids, out_scores):
@@ -151,4 +135,4 @@ def _refine_topk(data, norms, Q, ids, metric, out_ids, out_scores):
                 _push(out_scores, out_ids, i, v, r)
 
 
-refine_topk, refine_topk_serial = _variants(_refine_topk, fastmath=True)
+refine_topk, refine_topk_serial = variants(_refine_topk, fastmath=True)

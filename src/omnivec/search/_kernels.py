@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from .._jit import variants
 
-@njit(cache=True, nogil=True, parallel=True, fastmath=True)
-def dot_int8(data, q, out):
+
+def _dot_int8(data, q, out):
     """out[i] = sum_j data[i, j] * q[j] for int8 rows and a float32 query (scale folded into q)."""
     n, d = data.shape
     for i in prange(n):
@@ -17,15 +18,8 @@ def dot_int8(data, q, out):
         out[i] = acc
 
 
-@njit(cache=True, nogil=True, fastmath=True)
-def dot_int8_serial(data, q, out):
-    """dot_int8 on one thread: for small tables, where starting threads costs more than it saves."""
-    n, d = data.shape
-    for i in range(n):
-        acc = np.float32(0.0)
-        for j in range(d):
-            acc += np.float32(data[i, j]) * q[j]
-        out[i] = acc
+# the serial one is for small tables, where starting threads costs more than it saves
+dot_int8, dot_int8_serial = variants(_dot_int8, fastmath=True)
 
 
 @njit(cache=True, nogil=True, parallel=True, fastmath=True)
