@@ -119,30 +119,25 @@ class HNSWIndex(Index):
             ids[np.arange(count)[None, :] >= np.asarray(found)[:, None]] = -1
         return ids, dist, found
 
-    def _search_one(self, q, k):
+    def _engine_with_ef(self, sp: dict) -> Any:
+        """Return the engine, its search breadth set to sp['ef']."""
         eng = self.engine
-        ef = int(self.search_params["ef"])
+        ef = int(sp["ef"])
         if eng.expansion_search != ef:
             eng.expansion_search = ef
+        return eng
+
+    def _search_one(self, q, k):
         n2 = float(q @ q)
         if not math.isfinite(n2):
             return None  # NaN or infinity: search() says which
         if self.metric.name == "cosine" and n2 > 0:
             q = q / np.float32(math.sqrt(n2))
-        try:
-            keys, dist, found = eng._compiled.search_many(q[None, :], count=k, exact=False, threads=1,
-                                                          dtype=_unknown_kind())[:3]
-        except (AttributeError, TypeError):
-            return None
-        if found[0] < k:
-            return None
-        return keys.astype(np.int64), self._scores(dist)
+        ids, dist, found = self._run(self._engine_with_ef(self.search_params), q[None, :], k)
+        return None if found[0] < k else (ids, self._scores(dist))
 
     def _engine_search(self, Q, k, allowed, n_ok, sp, filtered):
-        eng = self.engine
-        ef = int(sp["ef"])
-        if eng.expansion_search != ef:
-            eng.expansion_search = ef
+        eng = self._engine_with_ef(sp)
         Qp = self._prepare(Q) if self.metric.name == "cosine" else Q
         total = self.total
         if allowed is None:
