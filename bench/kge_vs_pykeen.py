@@ -13,7 +13,7 @@ PyKEEN's filtered MRR next to ours (the evaluators must agree).
     .venv/bin/python bench/kge_vs_pykeen.py --datasets kinships,umls --seeds 3 --epochs 20 \
         --batch-size 512
     .venv/bin/python bench/kge_vs_pykeen.py --datasets fb15k237 --seeds 1 --epochs 1 \
-        --timing-only --batch-size 1024 --lazy
+        --timing-only --batch-size 1024
 
 Datasets are read from ../shared/data/kg/<name> (train/valid/test, .txt or
 .txt.gz); both tools get the same label <-> id maps.  Needs torch (install
@@ -166,8 +166,8 @@ def main(argv=None) -> int:
     ap.add_argument("--torch-threads", type=int, default=2)
     ap.add_argument("--timing-only", action="store_true", help="skip evaluation (large KGs)")
     ap.add_argument("--lazy", dest="dense", action="store_false",
-                    help="our default optimiser mode (update only the rows a batch touched) instead of "
-                         "PyKEEN's dense one (every row's Adam state advances each batch)")
+                    help="sparse Adam updates (only the rows a batch touched step) instead of the dense "
+                         "ones both tools use by default (every row's Adam state advances each batch)")
     ap.add_argument("--data", default=DATA)
     args = ap.parse_args(argv)
 

@@ -87,3 +87,37 @@ def test_dihedral_elements_form_the_group_d4():
     np.testing.assert_allclose(np.linalg.matrix_power(rot90, 4), np.eye(2))
     for m in mats[1::2]:
         np.testing.assert_allclose(m @ m, np.eye(2))   # reflections are involutions
+
+
+def test_dense_adam_caught_up_lazily_equals_a_dense_step_after_every_batch():
+    """Rows a batch skips take Adam's zero-gradient steps when next touched: the same as updating every row."""
+    rng = np.random.default_rng(3)
+    n, d, steps, lr, b1, b2, eps = 40, 8, 60, 0.01, 0.9, 0.999, 1e-8
+    P0 = rng.standard_normal((n, d)).astype(np.float32)
+    grads = []
+    for _ in range(steps):
+        G = np.zeros((n, d), np.float32)
+        rows = rng.choice(n, size=int(rng.integers(1, 8)), replace=False)
+        G[rows] = rng.standard_normal((len(rows), d))
+        grads.append((np.sort(rows).astype(np.int64), G))
+    # reference: a dense Adam step over every row after every batch
+    P, M, V = P0.astype(np.float64), np.zeros((n, d)), np.zeros((n, d))
+    for t, (_, G) in enumerate(grads, 1):
+        M = b1 * M + (1 - b1) * G
+        V = b2 * V + (1 - b2) * G * G
+        P -= lr * (M / (1 - b1 ** t)) / (np.sqrt(V / (1 - b2 ** t)) + eps)
+    # ours: only touched rows per batch (global step t), the rest caught up at the end
+    Q, Mq, Vq = P0.copy(), np.zeros((n, d), np.float32), np.zeros((n, d), np.float32)
+    step = np.zeros(n, np.int64)
+    for t, (rows, G) in enumerate(grads, 1):
+        K._apply(Q, G.copy(), Mq, Vq, step, rows, len(rows), K.OPT_ADAM, lr, b1, b2, eps, 1, 0, t)
+    K.catch_up(Q, Mq, Vq, step, steps, lr, b1, b2, eps, 1, 0)
+    assert (step == steps).all()
+    np.testing.assert_allclose(Q, P, rtol=0, atol=2e-5)
+    assert np.abs(Q - P0).max() > 0.05  # rows did move
+    # sparse updates differ: untouched rows stay where they were
+    S, Ms, Vs = P0.copy(), np.zeros((n, d), np.float32), np.zeros((n, d), np.float32)
+    step[:] = 0
+    for rows, G in grads:
+        K._apply(S, G.copy(), Ms, Vs, step, rows, len(rows), K.OPT_ADAM, lr, b1, b2, eps, 1, 0, 0)
+    assert np.abs(S - P).max() > 1e-3

@@ -45,6 +45,9 @@ def train_kge(
     regularizer: str = typer.Option("default", "--regularizer", help="none|l2|n3|default (the model's: L2 for ComplEx and QuatE)."),
     reg_weight: Optional[float] = typer.Option(None, "--reg-weight"),
     p: Optional[int] = typer.Option(None, "--p", help="Norm of distance models (1 or 2)."),
+    dense_updates: bool = typer.Option(True, "--dense-updates/--sparse-updates",
+                                       help="Adam moves every row after every batch (dense, as torch's Adam), "
+                                            "or only the rows a batch touched (sparse)."),
     workers: int = typer.Option(1, "--workers", help="Hogwild threads; 1 with --seed is reproducible."),
     seed: int = typer.Option(0, "--seed"),
     early_stopping: bool = typer.Option(False, "--early-stopping", help="Stop when validation MRR stops improving."),
@@ -63,7 +66,7 @@ def train_kge(
               loss=loss, margin=margin, adversarial_temperature=adversarial_temperature,
               optimizer=optimizer, lr=lr, regularizer=regularizer, reg_weight=reg_weight, p=p,
               workers=workers, seed=seed, early_stopping=early_stopping, eval_every=eval_every,
-              patience=patience)
+              patience=patience, dense_updates=dense_updates)
     with timed() as tm:
         km = est.fit(triples)
     km.save(output)

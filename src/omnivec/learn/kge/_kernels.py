@@ -389,19 +389,75 @@ def _normalize_blocks(x, nblocks, mask):
 
 
 @njit(cache=True, nogil=True, fastmath=True)
-def _apply(P, G, M, V, step, rows, nrows, opt, lr, beta1, beta2, eps, nblocks, mask):
+def _adam_skip(p, m, v, s, T, lr, beta1, beta2, eps):
+    """Advance one row's Adam state from step s to step T, as T - s steps with zero gradient would.
+
+    A zero-gradient step only decays the moments (m *= beta1, v *= beta2), so
+    the parameter moves by m_s / sqrt(v_s) times the scalar
+    sum_j lr_t * (beta1 / sqrt(beta2))^j, with lr_t Adam's bias-corrected rate at
+    step t = s + j.  The sum is a loop over the skipped steps (it stops once the
+    factor falls below 1e-9), not over the row.  It is exact but for eps, which
+    this takes at its value at step T instead of growing relative to the
+    decaying sqrt(v).
+    """
+    rho = beta1 / math.sqrt(beta2)
+    b1t = beta1 ** s
+    b2t = beta2 ** s
+    c = 0.0
+    rj = 1.0
+    for _ in range(T - s):
+        rj *= rho
+        b1t *= beta1
+        b2t *= beta2
+        c += lr * math.sqrt(1.0 - b2t) / (1.0 - b1t) * rj
+        if rj < 1e-9:
+            break
+    k = T - s
+    f1 = np.float32(beta1 ** k)
+    f2 = np.float32(beta2 ** k)
+    cc = np.float32(c)
+    e = np.float32(eps * math.sqrt(1.0 - beta2 ** T))
+    for q in range(p.shape[0]):
+        vq = v[q]
+        if vq > 0:
+            p[q] -= cc * m[q] / (np.sqrt(vq) + e)
+        m[q] *= f1
+        v[q] *= f2
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def catch_up(P, M, V, step, T, lr, beta1, beta2, eps, nblocks, mask):
+    """Bring every row whose Adam state is behind global step T up to it (see _adam_skip)."""
+    for i in range(P.shape[0]):
+        if step[i] < T:
+            _adam_skip(P[i], M[i], V[i], step[i], T, lr, beta1, beta2, eps)
+            step[i] = T
+            if mask != 0:
+                _normalize_blocks(P[i], nblocks, mask)
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _apply(P, G, M, V, step, rows, nrows, opt, lr, beta1, beta2, eps, nblocks, mask, T):
     """Apply and clear the gradients G of `rows` to P with SGD, Adagrad or Adam; re-project masked blocks.
 
-    Each optimiser has its own plain float32 inner loop over a row (no branch
-    inside it), so the compiler can vectorise it: with dense updates this step
-    runs over every row after every batch.
+    T == 0: sparse ("lazy") updates, each row counts its own Adam steps.  T > 0:
+    dense updates at global step T, as if every row took a step after every
+    batch: a row's skipped zero-gradient Adam steps are caught up first
+    (`_adam_skip`; SGD and Adagrad do nothing on a zero gradient).  Each
+    optimiser has its own plain float32 inner loop over a row (no branch
+    inside it), so the compiler can vectorise it.
     """
     one = np.float32(1.0)
     b1 = np.float32(beta1)
     b2 = np.float32(beta2)
     for ii in range(nrows):
         i = rows[ii]
-        step[i] += 1
+        if T > 0:
+            if opt == OPT_ADAM and step[i] < T - 1:
+                _adam_skip(P[i], M[i], V[i], step[i], T - 1, lr, beta1, beta2, eps)
+            step[i] = T
+        else:
+            step[i] += 1
         p = P[i]
         g = G[i]
         if opt == OPT_ADAM:
@@ -458,15 +514,17 @@ def train_batches(kind, p, E, R, triples, order, b_start, b_end, batch_size, num
                   head_prob, loss_kind, margin, adv_temp, reg_kind, reg_weight,
                   opt, lr, beta1, beta2, eps, e_blocks, e_mask, r_blocks, r_mask, tau,
                   mE, vE, stepE, mR, vR, stepR, gE, gR, markE, markR, listE, listR,
-                  state, out, dense):
+                  state, out, gstep):
     """Train on batches [b_start, b_end) of `order`, updating E and R in place (Hogwild-safe).
 
     out[0] += summed batch losses, out[1] += number of batches.  After each
     update, rows are projected to unit norm block-wise: the e_blocks (r_blocks)
     equal parts of an entity (relation) row whose bit is set in e_mask (r_mask).
-    dense=True
-    updates every row after each batch (as a dense optimiser does: moments keep
-    moving rows a batch did not touch); otherwise only the touched rows.  Gradient
+    gstep[0] >= 0 counts the global optimiser steps of dense updates: every row
+    moves after every batch, as with a dense optimiser (Adam's moments keep
+    moving rows a batch did not touch), caught up lazily when a batch next
+    touches the row (`_apply`) and by `catch_up` at the end of an epoch.
+    gstep[0] < 0: sparse updates, only the touched rows take a step.  Gradient
     buffers gE/gR, marks and row lists are this thread's own; E, R and the
     optimiser moments are shared between threads.
     """
@@ -579,15 +637,12 @@ def train_batches(kind, p, E, R, triples, order, b_start, b_end, batch_size, num
             markE[listE[ii]] = 0
         for ii in range(nR):
             markR[listR[ii]] = 0
-        if dense:
-            nE = n_ent
-            for ii in range(n_ent):
-                listE[ii] = ii
-            nR = R.shape[0]
-            for ii in range(nR):
-                listR[ii] = ii
-        _apply(E, gE, mE, vE, stepE, listE, nE, opt, lr, beta1, beta2, eps, e_blocks, e_mask)
-        _apply(R, gR, mR, vR, stepR, listR, nR, opt, lr, beta1, beta2, eps, r_blocks, r_mask)
+        T = 0
+        if gstep[0] >= 0:
+            T = gstep[0] + 1
+            gstep[0] = T
+        _apply(E, gE, mE, vE, stepE, listE, nE, opt, lr, beta1, beta2, eps, e_blocks, e_mask, T)
+        _apply(R, gR, mR, vR, stepR, listR, nR, opt, lr, beta1, beta2, eps, r_blocks, r_mask, T)
         out[0] += loss
         out[1] += 1.0
 

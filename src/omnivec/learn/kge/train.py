@@ -76,7 +76,15 @@ class KGE:
     models) and normalize_entities (unit-norm entity rows after each update,
     as TransE does; for TranS the unit-norm parts of its published form).
     `regularizer` is "l2", "n3", None (none, as in PyKEEN) or "default" (the
-    model's: L2 for ComplEx and QuatE).  `fit(triples)` returns a KGModel; the training
+    model's: L2 for ComplEx and QuatE).  `dense_updates` (the default)
+    gives Adam's dense semantics, as torch's Adam: every row's moments and
+    position advance after every batch, also rows the batch did not touch; the
+    zero-gradient steps a row skipped are taken in one closed-form step when a
+    batch next touches it and at the end of each epoch, so the cost is that of
+    sparse updates.  `dense_updates=False`: only touched rows step, each
+    counting its own Adam steps (like torch's SparseAdam, with per-row bias
+    correction).  SGD and Adagrad take no step on a zero gradient, so for
+    them both are the same.  `fit(triples)` returns a KGModel; the training
     record is in `history_`.
     """
 
@@ -88,7 +96,7 @@ class KGE:
                  p: int | None = None, normalize_entities: bool | None = None,
                  workers: int = 1, seed: int = 0, early_stopping: bool = False,
                  eval_every: int = 10, patience: int = 2, tau_final: float = 0.5,
-                 dense_updates: bool = False, progress: bool | None = None) -> None:
+                 dense_updates: bool = True, progress: bool | None = None) -> None:
         self.model = model
         self.dim = dim
         self.epochs = epochs
@@ -197,7 +205,8 @@ class KGE:
         bad_evals = 0
         known = triples.all_known() if valid is not None else None
         opt = OPTIMIZERS[prm["optimizer"]]
-        dense = prm["dense_updates"]
+        # dense updates: one global step count (sparse: each row counts its own, gstep stays -1)
+        gstep = np.array([0 if prm["dense_updates"] else -1], dtype=np.int64)
         eps = 1e-8 if opt == C.OPT_ADAM else 1e-10
         tau0 = 3.0
         # anneal the Gumbel-softmax temperature from 3 to tau_final over the first 2/3 of training
@@ -225,12 +234,17 @@ class KGE:
                                         opt, float(prm["lr"]), 0.9, 0.999, eps,
                                         e_blocks, e_mask, r_blocks, r_mask, tau, mE, vE, stepE, mR, vR, stepR,
                                         bf["gE"], bf["gR"], bf["markE"], bf["markR"], bf["listE"],
-                                        bf["listR"], states[w], outs[w], dense)
+                                        bf["listR"], states[w], outs[w], gstep)
 
                     if pool is None:
                         run(0)
                     else:
                         list(pool.map(run, range(W)))
+                    if gstep[0] > 0 and opt == C.OPT_ADAM:
+                        # rows this epoch's last batches skipped take their pending zero-gradient steps
+                        for P, M, V, S, nbk, msk in ((E, mE, vE, stepE, e_blocks, e_mask),
+                                                     (R, mR, vR, stepR, r_blocks, r_mask)):
+                            K.catch_up(P, M, V, S, int(gstep[0]), float(prm["lr"]), 0.9, 0.999, eps, nbk, msk)
                     tot = np.sum(outs, axis=0)
                     loss = float(tot[0] / max(tot[1], 1.0))
                     if not math.isfinite(loss):
