@@ -120,3 +120,36 @@ def test_regularizer_none_means_none_and_default_means_the_models():
     assert reg.history_.loss[0] > plain.history_.loss[0]   # the L2 term is in the loss
     with pytest.raises(InputError, match="regularizer"):
         KGE("ComplEx", regularizer="l1").resolved_params()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_ctrl_c_stops_training_and_keeps_the_model(monkeypatch, workers):
+    import _thread
+    import signal
+    import threading
+
+    from omnivec.learn.kge import train as T
+
+    real = T.K.train_batches
+    calls = {"n": 0}
+
+    def interrupting(*args):
+        calls["n"] += 1
+        if calls["n"] == 5 * workers:  # in epoch 3 or so, from a training thread when there are two
+            _thread.interrupt_main()  # what Ctrl-C does: KeyboardInterrupt in the main thread
+        return real(*args)
+
+    monkeypatch.setattr(T.K, "train_batches", interrupting)
+    ts, _ = planted.inverse()
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        # batch_size 1: several kernel calls an epoch, so the interrupt lands mid-epoch
+        est = KGE("TransE", 16, epochs=1000, batch_size=1, workers=workers, progress=False)
+        km = est.fit(ts)
+    finally:
+        signal.signal(signal.SIGINT, old)
+    training = km.entities.meta["training"]
+    assert training["interrupted"] and est.history_.interrupted
+    assert 1 <= training["epochs_run"] < 1000
+    assert np.isfinite(km.entities.vectors).all()
+    assert not [t for t in threading.enumerate() if t.name.startswith("ThreadPoolExecutor")]

@@ -514,7 +514,7 @@ def train_batches(kind, p, E, R, triples, order, b_start, b_end, batch_size, num
                   head_prob, loss_kind, margin, adv_temp, reg_kind, reg_weight,
                   opt, lr, beta1, beta2, eps, e_blocks, e_mask, r_blocks, r_mask, tau,
                   mE, vE, stepE, mR, vR, stepR, gE, gR, markE, markR, listE, listR,
-                  state, out, gstep):
+                  state, out, gstep, stop):
     """Train on batches [b_start, b_end) of `order`, updating E and R in place (Hogwild-safe).
 
     out[0] += summed batch losses, out[1] += number of batches.  After each
@@ -524,7 +524,8 @@ def train_batches(kind, p, E, R, triples, order, b_start, b_end, batch_size, num
     moves after every batch, as with a dense optimiser (Adam's moments keep
     moving rows a batch did not touch), caught up lazily when a batch next
     touches the row (`_apply`) and by `catch_up` at the end of an epoch.
-    gstep[0] < 0: sparse updates, only the touched rows take a step.  Gradient
+    gstep[0] < 0: sparse updates, only the touched rows take a step.
+    stop[0] != 0 asks the kernel to return before its next batch (Ctrl-C).  Gradient
     buffers gE/gR, marks and row lists are this thread's own; E, R and the
     optimiser moments are shared between threads.
     """
@@ -543,6 +544,8 @@ def train_batches(kind, p, E, R, triples, order, b_start, b_end, batch_size, num
     sneg = np.zeros(num_neg, dtype=np.float64)
     cneg = np.zeros(num_neg, dtype=np.float64)
     for b in range(b_start, b_end):
+        if stop[0] != 0:
+            break
         lo = b * batch_size
         hi = min(lo + batch_size, n)
         bsz = hi - lo

@@ -10,9 +10,11 @@ workers=1 with a seed is reproducible bit for bit.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,6 +34,9 @@ LOSSES = {"margin": C.LOSS_MARGIN, "softplus": C.LOSS_SOFTPLUS, "nssa": C.LOSS_N
 OPTIMIZERS = {"sgd": C.OPT_SGD, "adagrad": C.OPT_ADAGRAD, "adam": C.OPT_ADAM}
 REGULARIZERS = {None: C.REG_NONE, "none": C.REG_NONE, "l2": C.REG_L2, "n3": C.REG_N3}
 SAMPLERS = ("uniform", "bernoulli")
+SLICE = 64  # batches per kernel call: Ctrl-C is seen between calls even with one worker
+
+log = logging.getLogger("omnivec.learn.kge")
 
 
 @dataclass
@@ -43,12 +48,14 @@ class History:
     valid_mrr: dict[int, float] = field(default_factory=dict)
     best_epoch: int | None = None
     stopped_early: bool = False
+    interrupted: bool = False
 
     def as_dict(self) -> dict:
         """Return the history as a JSON-able dict."""
         return {"loss": self.loss, "seconds": self.seconds,
                 "valid_mrr": {str(k): v for k, v in self.valid_mrr.items()},
-                "best_epoch": self.best_epoch, "stopped_early": self.stopped_early}
+                "best_epoch": self.best_epoch, "stopped_early": self.stopped_early,
+                "interrupted": self.interrupted}
 
 
 def _choice(name: str, value, options) -> None:
@@ -205,6 +212,7 @@ class KGE:
         bad_evals = 0
         known = triples.all_known() if valid is not None else None
         opt = OPTIMIZERS[prm["optimizer"]]
+        stop = np.zeros(1, dtype=np.int64)
         # dense updates: one global step count (sparse: each row counts its own, gstep stays -1)
         gstep = np.array([0 if prm["dense_updates"] else -1], dtype=np.int64)
         eps = 1e-8 if opt == C.OPT_ADAM else 1e-10
@@ -225,26 +233,43 @@ class KGE:
                     outs = [np.zeros(2, dtype=np.float64) for _ in range(W)]
 
                     def run(w, tau=tau, order=order, states=states, outs=outs):
-                        b0, b1 = (nb * w) // W, (nb * (w + 1)) // W
                         bf = bufs[w]
-                        K.train_batches(spec.kind, prm["p"], E, R, train, order, b0, b1, bs,
-                                        prm["num_negatives"], head_prob, LOSSES[prm["loss"]],
-                                        float(prm["margin"]), float(prm["adversarial_temperature"]),
-                                        REGULARIZERS[prm["regularizer"]], float(prm["reg_weight"]),
-                                        opt, float(prm["lr"]), 0.9, 0.999, eps,
-                                        e_blocks, e_mask, r_blocks, r_mask, tau, mE, vE, stepE, mR, vR, stepR,
-                                        bf["gE"], bf["gR"], bf["markE"], bf["markR"], bf["listE"],
-                                        bf["listR"], states[w], outs[w], gstep)
+                        first, last = (nb * w) // W, (nb * (w + 1)) // W
+                        for b0 in range(first, last, SLICE):
+                            if stop[0]:
+                                break
+                            K.train_batches(spec.kind, prm["p"], E, R, train, order, b0, min(b0 + SLICE, last),
+                                            bs, prm["num_negatives"], head_prob, LOSSES[prm["loss"]],
+                                            float(prm["margin"]), float(prm["adversarial_temperature"]),
+                                            REGULARIZERS[prm["regularizer"]], float(prm["reg_weight"]),
+                                            opt, float(prm["lr"]), 0.9, 0.999, eps,
+                                            e_blocks, e_mask, r_blocks, r_mask, tau, mE, vE, stepE, mR, vR,
+                                            stepR, bf["gE"], bf["gR"], bf["markE"], bf["markR"], bf["listE"],
+                                            bf["listR"], states[w], outs[w], gstep, stop)
 
-                    if pool is None:
-                        run(0)
-                    else:
-                        list(pool.map(run, range(W)))
+                    futures = []
+                    try:
+                        if pool is None:
+                            run(0)
+                        else:
+                            futures = [pool.submit(run, w) for w in range(W)]
+                            while wait_futures(futures, timeout=0.25).not_done:
+                                pass  # the main thread waits in short steps so Ctrl-C reaches it
+                    except KeyboardInterrupt:
+                        stop[0] = 1
+                        wait_futures(futures)
+                        hist.interrupted = True
+                    for f in futures:
+                        f.result()  # a worker's error surfaces here
                     if gstep[0] > 0 and opt == C.OPT_ADAM:
                         # rows this epoch's last batches skipped take their pending zero-gradient steps
                         for P, M, V, S, nbk, msk in ((E, mE, vE, stepE, e_blocks, e_mask),
                                                      (R, mR, vR, stepR, r_blocks, r_mask)):
                             K.catch_up(P, M, V, S, int(gstep[0]), float(prm["lr"]), 0.9, 0.999, eps, nbk, msk)
+                    if hist.interrupted:
+                        log.warning("training interrupted in epoch %d of %d; keeping the model trained so far",
+                                    epoch + 1, prm["epochs"])
+                        break
                     tot = np.sum(outs, axis=0)
                     loss = float(tot[0] / max(tot[1], 1.0))
                     if not math.isfinite(loss):
@@ -327,6 +352,7 @@ class KGE:
         reports = {k: v.as_dict() for k, v in triples.reports.items()}
         extra = {"training": {"epochs_run": len(hist.loss), "final_loss": hist.loss[-1] if hist.loss else None,
                               "best_epoch": hist.best_epoch, "stopped_early": hist.stopped_early,
+                              "interrupted": hist.interrupted,
                               "seconds": float(sum(hist.seconds)),
                               "triples": {k: int(len(v)) for k, v in triples.splits.items()},
                               "input": reports}}
