@@ -10,7 +10,9 @@ CBOW and fastText mode.  Settings:
     cbow    word2vec CBOW        ours Word2Vec | gensim Word2Vec(sg=0) | fastText cbow, maxn=0
     ft-sg   fastText skip-gram   ours FastText | gensim FastText(sg=1) | fastText skipgram (minn 3, maxn 6, bucket 2M)
 
-Every run is its own process (peak RSS is that process's), runs of the tools
+Every run is its own process (peak RSS is that process's; its private part,
+RssAnon, and its shared-library pages, RssFile, are sampled every 50 ms and
+reported apart), runs of the tools
 are interleaved and repeated per seed; throughput is corpus words x epochs
 per wall second of the whole fit (vocabulary scan included), quality is
 measured by one evaluator (omnivec.evaluate) on every tool's vectors:
@@ -61,6 +63,43 @@ def _rss_now() -> float:
     return float("nan")
 
 
+class _MemWatch:
+    """Samples the process's private (RssAnon) and file-backed (RssFile) resident memory every 50 ms.
+
+    Peak RSS counts both; file-backed pages are shared-library code and data
+    (for us mostly LLVM, for gensim scipy's libraries): shared between
+    processes and reclaimable, unlike the private part.
+    """
+
+    def __init__(self) -> None:
+        import threading
+
+        self.peak = {"RssAnon": 0.0, "RssFile": 0.0}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self) -> None:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                key = line.split(":", 1)[0]
+                if key in self.peak:
+                    self.peak[key] = max(self.peak[key], int(line.split()[1]) / 1024)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            self._sample()
+
+    def __enter__(self) -> "_MemWatch":
+        self._sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+
 def child(spec: dict) -> dict:
     import numpy as np
 
@@ -80,6 +119,7 @@ def child(spec: dict) -> dict:
         import fasttext
     # the tool's own import cost (numba and LLVM for us, scipy for gensim), before any work
     base_rss = _rss_now()
+    watch = _MemWatch().__enter__()
     if tool == "omnivec":
         cls = FastText if subwords else Word2Vec
         kw = dict(min_lr=lr * 1e-4) if not subwords else {}
@@ -109,6 +149,7 @@ def child(spec: dict) -> dict:
         keys = [w for w in m.get_words() if w != "</s>"]
         vecs = np.stack([m.get_word_vector(w) for w in keys])
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    watch.__exit__()
     from omnivec import Embeddings
     from omnivec.evaluate.analogy import evaluate_analogies
     from omnivec.evaluate.similarity import evaluate_similarity
@@ -116,7 +157,8 @@ def child(spec: dict) -> dict:
     emb = Embeddings(keys, vecs.astype(np.float32))
     an = evaluate_analogies(emb, EVAL / "questions-words.txt")
     return {"seconds": secs, "words_per_second": spec["tokens"] * HP["epochs"] / secs, "peak_rss_mb": rss,
-            "import_rss_mb": base_rss,
+            "import_rss_mb": base_rss, "peak_private_mb": watch.peak["RssAnon"],
+            "peak_shared_lib_mb": watch.peak["RssFile"],
             "analogy": an.accuracy, "analogy_oov": an.oov_ratio,
             "ws353": evaluate_similarity(emb, EVAL / "wordsim353.tsv").spearman,
             "simlex": evaluate_similarity(emb, EVAL / "simlex999.txt").spearman, "vocab": len(keys)}
@@ -145,6 +187,8 @@ def summarize(runs: list[dict]) -> dict:
             "seconds": [round(r["seconds"], 2) for r in ok],
             "peak_rss_mb": round(max(r["peak_rss_mb"] for r in ok)),
             "import_rss_mb": round(max(r.get("import_rss_mb", float("nan")) for r in ok)),
+            "peak_private_mb": round(max(r["peak_private_mb"] for r in ok)),
+            "peak_shared_lib_mb": round(max(r["peak_shared_lib_mb"] for r in ok)),
             "analogy": ms("analogy"), "ws353": ms("ws353"), "simlex": ms("simlex"), "runs": len(ok),
             "vocab": ok[0]["vocab"]}
 
@@ -191,6 +235,7 @@ def main() -> None:
             if "words_per_second" in ours and "words_per_second" in a:
                 line[f"throughput_vs_{anchor}"] = round(ours["words_per_second"] / a["words_per_second"], 3)
                 line[f"rss_vs_{anchor}"] = round(ours["peak_rss_mb"] / a["peak_rss_mb"], 3)
+                line[f"private_memory_vs_{anchor}"] = round(ours["peak_private_mb"] / a["peak_private_mb"], 3)
                 for q in ("analogy", "ws353", "simlex"):
                     line[f"{q}_minus_{anchor}_points"] = round(100 * (ours[q]["mean"] - a[q]["mean"]), 2)
         line["load_average"] = {"min": round(min(load), 2), "median": round(statistics.median(load), 2),
