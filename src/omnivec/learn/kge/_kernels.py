@@ -567,8 +567,11 @@ def train_batches(kind, p, E, R, triples, order, b_start, b_end, batch_size, num
             t = triples[tr, 2]
             rel_forward(kind, R[r], tau, True, state, rinf, aux)
             spos = score_one(kind, p, E[h], rinf, E[t])
+            # one side per positive, all its negatives corrupt it (as PyKEEN and the RotatE
+            # reference code do): self-adversarial weights compare like with like
+            head_side = _uniform(state) < head_prob[r]
             for j in range(num_neg):
-                if _uniform(state) < head_prob[r]:
+                if head_side:
                     x = _randint(state, n_ent - 1)
                     negh[j] = x + 1 if x >= h else x
                     negt[j] = t

@@ -1,7 +1,8 @@
 """KGE: the one training loop every registered knowledge-graph model shares.
 
 Mini-batches of positive triples, each with `num_negatives` corrupted
-triples (uniform or Bernoulli choice of the side to corrupt), a margin,
+triples (uniform or Bernoulli choice of the side to corrupt, one side per
+positive for all its negatives), a margin,
 softplus or self-adversarial (NSSA) loss, optional L2/N3 regularisation and
 Adam/Adagrad/SGD updates of the rows a batch touched.  `workers` threads run
 the compiled kernel over disjoint batches on shared arrays (Hogwild);
