@@ -2,10 +2,9 @@
 
 Mini-batches of positive triples, each with `num_negatives` corrupted
 triples (uniform or Bernoulli choice of the side to corrupt, one side per
-positive for all its negatives), a margin,
-softplus or self-adversarial (NSSA) loss, optional L2/N3 regularisation and
-Adam/Adagrad/SGD updates (dense Adam by default, paid for lazily: see
-KGE).  `workers` threads run
+positive for all its negatives), a margin, softplus or self-adversarial
+(NSSA) loss, optional L2/N3 regularisation and Adam/Adagrad/SGD updates
+(dense Adam by default, paid for lazily: see KGE).  `workers` threads run
 the compiled kernel over disjoint batches on shared arrays (Hogwild);
 workers=1 with a seed is reproducible bit for bit.
 """
