@@ -89,12 +89,12 @@ class _MemWatch:
         while not self._stop.wait(0.05):
             self._sample()
 
-    def __enter__(self) -> "_MemWatch":
+    def start(self) -> "_MemWatch":
         self._sample()
         self._thread.start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def stop(self) -> None:
         self._stop.set()
         self._thread.join()
         self._sample()
@@ -119,7 +119,7 @@ def child(spec: dict) -> dict:
         import fasttext
     # the tool's own import cost (numba and LLVM for us, scipy for gensim), before any work
     base_rss = _rss_now()
-    watch = _MemWatch().__enter__()
+    watch = _MemWatch().start()
     if tool == "omnivec":
         cls = FastText if subwords else Word2Vec
         kw = dict(min_lr=lr * 1e-4) if not subwords else {}
@@ -149,7 +149,7 @@ def child(spec: dict) -> dict:
         keys = [w for w in m.get_words() if w != "</s>"]
         vecs = np.stack([m.get_word_vector(w) for w in keys])
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    watch.__exit__()
+    watch.stop()
     from omnivec import Embeddings
     from omnivec.evaluate.analogy import evaluate_analogies
     from omnivec.evaluate.similarity import evaluate_similarity
