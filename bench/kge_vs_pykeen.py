@@ -213,6 +213,9 @@ def main(argv=None) -> int:
                             agree = {"ours_evaluator_mrr": mrr, "pykeen_evaluator_mrr": pykeen_eval(pm, tfs),
                                      "max_score_diff": score_diff}
                             agree["abs_diff"] = abs(agree["ours_evaluator_mrr"] - agree["pykeen_evaluator_mrr"])
+                    # one line per finished run, so a long run's partial results are not lost
+                    print(json.dumps({"progress": {"dataset": name, "model": model, "seed": seed, "tool": who,
+                                                   "epoch_s": sec, "mrr": mrr}}), file=sys.stderr, flush=True)
             row = {"dataset": name, "model": PYKEEN_NAMES[model],
                    "triples": {k: int(len(v)) for k, v in ds.splits.items()},
                    "entities": ds.num_entities, "relations": ds.num_relations,
