@@ -38,6 +38,36 @@ def test_gradient_matches_finite_differences(name, p):
         np.testing.assert_allclose(got, 2.0 * num, atol=1e-5, err_msg=f"{name} argument {which}")
 
 
+@pytest.mark.parametrize("name", [n for n in MODELS.names() if K.has_query(MODELS.get(n).kind)])
+@pytest.mark.parametrize("p", [1, 2])
+@pytest.mark.parametrize("tail", [True, False])
+def test_query_of_the_fixed_side_gives_the_full_score_and_gradients(name, p, tail):
+    """Training scores negatives against one query per positive: same score, same parameter gradients."""
+    spec = MODELS.get(name)
+    rng = np.random.default_rng(11)
+    de, dr, dro = spec.widths(6)
+    h, t, rp = rng.normal(size=de), rng.normal(size=de), rng.normal(size=dr)
+    ri, aux = np.zeros(dro), np.zeros(dr)
+    K.rel_forward(spec.kind, rp, 1.0, False, np.ones(1, np.uint64), ri, aux)
+    fixed, x = (h, t) if tail else (t, h)
+    q = np.zeros(de)
+    K.make_query(spec.kind, tail, fixed, ri, q)
+    assert K.score_query(spec.kind, p, x, q) == pytest.approx(K.score_one(spec.kind, p, h, ri, t), rel=1e-12)
+    # full path
+    gh, gri, gt, gr = np.zeros(de), np.zeros(dro), np.zeros(de), np.zeros(dr)
+    K.grad_one(spec.kind, p, h, ri, t, 1.5, gh, gri, gt)
+    K.rel_backward(spec.kind, rp, ri, gri, aux, 1.0, gr)
+    # query path: gradient to x and the query, then the query's to the fixed side and relation
+    gx, gq, gf, gri2, gr2 = np.zeros(de), np.zeros(de), np.zeros(de), np.zeros(dro), np.zeros(dr)
+    K.grad_query(spec.kind, p, x, q, 1.5, gx, gq)
+    K.query_backward(spec.kind, tail, fixed, ri, gq, gf, gri2)
+    K.rel_backward(spec.kind, rp, ri, gri2, aux, 1.0, gr2)
+    want_x, want_f = (gt, gh) if tail else (gh, gt)
+    np.testing.assert_allclose(gx, want_x, atol=1e-12)
+    np.testing.assert_allclose(gf, want_f, atol=1e-12)
+    np.testing.assert_allclose(gr2, gr, atol=1e-12)   # RotatE: equal on the phases (|r| = 1)
+
+
 def test_scores_match_the_published_formulas():
     rng = np.random.default_rng(1)
     d = 5
@@ -89,17 +119,26 @@ def test_dihedral_elements_form_the_group_d4():
         np.testing.assert_allclose(m @ m, np.eye(2))   # reflections are involutions
 
 
-def test_dense_adam_caught_up_lazily_equals_a_dense_step_after_every_batch():
-    """Rows a batch skips take Adam's zero-gradient steps when next touched: the same as updating every row."""
+@pytest.mark.parametrize("steps", [60, 300])
+def test_dense_adam_caught_up_lazily_equals_a_dense_step_after_every_batch(steps):
+    """Rows a batch skips take Adam's zero-gradient steps when next touched: the same as updating every row.
+
+    With 300 steps row 0 is touched at steps 1 and 200 only: a gap longer than
+    the shared coefficient table, so its own coefficients are computed.
+    """
     rng = np.random.default_rng(3)
-    n, d, steps, lr, b1, b2, eps = 40, 8, 60, 0.01, 0.9, 0.999, 1e-8
+    n, d, lr, b1, b2, eps = 40, 8, 0.01, 0.9, 0.999, 1e-8
+    assert 200 - 1 > K.SKIP_TABLE
     P0 = rng.standard_normal((n, d)).astype(np.float32)
     grads = []
-    for _ in range(steps):
+    for t in range(1, steps + 1):
         G = np.zeros((n, d), np.float32)
-        rows = rng.choice(n, size=int(rng.integers(1, 8)), replace=False)
+        rows = set(rng.choice(np.arange(1, n), size=int(rng.integers(1, 8)), replace=False).tolist())
+        if t in (1, 200):
+            rows.add(0)
+        rows = np.array(sorted(rows), np.int64)
         G[rows] = rng.standard_normal((len(rows), d))
-        grads.append((np.sort(rows).astype(np.int64), G))
+        grads.append((rows, G))
     # reference: a dense Adam step over every row after every batch
     P, M, V = P0.astype(np.float64), np.zeros((n, d)), np.zeros((n, d))
     for t, (_, G) in enumerate(grads, 1):
@@ -121,3 +160,13 @@ def test_dense_adam_caught_up_lazily_equals_a_dense_step_after_every_batch():
     for rows, G in grads:
         K._apply(S, G.copy(), Ms, Vs, step, rows, len(rows), K.OPT_ADAM, lr, b1, b2, eps, 1, 0, 0)
     assert np.abs(S - P).max() > 1e-3
+
+
+def test_skip_table_equals_the_coefficients_computed_one_gap_at_a_time():
+    lr, b1, b2 = 0.01, 0.9, 0.999
+    tab = np.zeros((K.SKIP_TABLE, 3))
+    for T1 in (1, 2, 7, 127, 128, 129, 5000):
+        n = K._skip_tables(T1, lr, b1, b2, tab)
+        assert n == min(K.SKIP_TABLE, T1 + 1)
+        for k in range(n):
+            np.testing.assert_allclose(tab[k], K._skip_coefs(T1 - k, T1, lr, b1, b2), rtol=1e-9, atol=1e-15)

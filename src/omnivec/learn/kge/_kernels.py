@@ -70,7 +70,7 @@ def _randint(state, n):
 
 
 # -- scores and gradients on inference-form vectors --------------------------------------------
-@njit(cache=True, nogil=True, fastmath=True)
+@njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
 def score_one(kind, p, h, r, t):
     """Return the score of one triple (higher is more plausible)."""
     s = 0.0
@@ -130,7 +130,7 @@ def score_one(kind, p, h, r, t):
     return -s
 
 
-@njit(cache=True, nogil=True, fastmath=True)
+@njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
 def grad_one(kind, p, h, r, t, c, gh, gr, gt):
     """Add c times the gradient of score_one(h, r, t) to gh, gr, gt; returns nothing."""
     if c == 0.0:
@@ -256,8 +256,137 @@ def grad_one(kind, p, h, r, t, c, gh, gr, gt):
         gr[2 * d + k] += g * te
 
 
+# -- queries: one side fixed ------------------------------------------------------------------
+# For TransE, DistMult, ComplEx and RotatE the score of (h, r, x) or (x, r, t) is a
+# function of x and one "query" vector q computed once from the fixed entity and
+# the relation: a dot product <x, q> (DistMult, ComplEx) or a distance
+# -||x - q|| (TransE, RotatE; for RotatE |r| = 1, so ||x o r - t|| = ||x - t o conj(r)||).
+# A positive and its negatives share the fixed side, so each negative costs one
+# pass over x instead of the full three-vector score and gradient.
+
+@njit(cache=True, nogil=True, inline="always")
+def has_query(kind):
+    return kind == KIND_TRANSE or kind == KIND_DISTMULT or kind == KIND_COMPLEX or kind == KIND_ROTATE
+
+
+@njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
+def make_query(kind, tail, f, r, q):
+    """Write into q the query of fixed entity f and relation r (inference form); tail: f is the head."""
+    if kind == KIND_TRANSE:
+        sg = 1.0 if tail else -1.0
+        for k in range(f.shape[0]):
+            q[k] = f[k] + sg * r[k]
+        return
+    if kind == KIND_DISTMULT:
+        for k in range(f.shape[0]):
+            q[k] = f[k] * r[k]
+        return
+    # ComplEx, RotatE: q = f o r (tail side) or f o conj(r) (head side), [re | im]
+    d = f.shape[0] // 2
+    sg = 1.0 if tail else -1.0
+    for k in range(d):
+        a, b, c, dd = f[k], f[d + k], r[k], sg * r[d + k]
+        q[k] = a * c - b * dd
+        q[d + k] = a * dd + b * c
+
+
+@njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
+def query_backward(kind, tail, f, r, gq, gf, gr):
+    """Add the gradients of the query w.r.t. f and r, given gq w.r.t. the query, to gf and gr."""
+    if kind == KIND_TRANSE:
+        sg = 1.0 if tail else -1.0
+        for k in range(f.shape[0]):
+            gf[k] += gq[k]
+            gr[k] += sg * gq[k]
+        return
+    if kind == KIND_DISTMULT:
+        for k in range(f.shape[0]):
+            gf[k] += gq[k] * r[k]
+            gr[k] += gq[k] * f[k]
+        return
+    d = f.shape[0] // 2
+    sg = 1.0 if tail else -1.0
+    for k in range(d):
+        a, b, c, dd = f[k], f[d + k], r[k], sg * r[d + k]
+        gre, gim = gq[k], gq[d + k]
+        gf[k] += gre * c + gim * dd
+        gf[d + k] += -gre * dd + gim * c
+        gr[k] += gre * a + gim * b
+        gr[d + k] += sg * (-gre * b + gim * a)
+
+
+@njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
+def score_query(kind, p, x, q):
+    """Score of candidate x against query q (equal to score_one of the full triple)."""
+    s = 0.0
+    if kind == KIND_DISTMULT or kind == KIND_COMPLEX:
+        for k in range(x.shape[0]):
+            s += x[k] * q[k]
+        return s
+    if p == 1:
+        if kind == KIND_TRANSE:
+            for k in range(x.shape[0]):
+                s += abs(x[k] - q[k])
+        else:
+            d = x.shape[0] // 2
+            for k in range(d):
+                vr = x[k] - q[k]
+                vi = x[d + k] - q[d + k]
+                s += math.sqrt(vr * vr + vi * vi)
+        return -s
+    for k in range(x.shape[0]):
+        v = x[k] - q[k]
+        s += v * v
+    return -math.sqrt(s)
+
+
+@njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
+def grad_query(kind, p, x, q, c, gx, gq):
+    """Add c times the gradient of score_query(x, q) w.r.t. x to gx and w.r.t. q to gq."""
+    if c == 0.0:
+        return
+    if kind == KIND_DISTMULT or kind == KIND_COMPLEX:
+        for k in range(x.shape[0]):
+            gx[k] += c * q[k]
+            gq[k] += c * x[k]
+        return
+    if p == 1:
+        if kind == KIND_TRANSE:
+            for k in range(x.shape[0]):
+                v = x[k] - q[k]
+                g = -c if v > 0 else (c if v < 0 else 0.0)
+                gx[k] += g
+                gq[k] -= g
+        else:
+            d = x.shape[0] // 2
+            for k in range(d):
+                vr = x[k] - q[k]
+                vi = x[d + k] - q[d + k]
+                m = math.sqrt(vr * vr + vi * vi)
+                if m < 1e-12:
+                    continue
+                gr_, gi_ = -c * vr / m, -c * vi / m
+                gx[k] += gr_
+                gx[d + k] += gi_
+                gq[k] -= gr_
+                gq[d + k] -= gi_
+        return
+    s = 0.0
+    for k in range(x.shape[0]):
+        v = x[k] - q[k]
+        s += v * v
+    nrm = math.sqrt(s)
+    if nrm < 1e-12:
+        return
+    w = -c / nrm
+    for k in range(x.shape[0]):
+        g = w * (x[k] - q[k])
+        gx[k] += g
+        gq[k] -= g
+
+
 # -- relation forms -----------------------------------------------------------------------------
-@njit(cache=True, nogil=True, fastmath=True)
+@njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
 def rel_forward(kind, rp, tau, gumbel, state, rinf, aux):
     """Write the inference form of relation parameters rp into rinf (aux keeps what backward needs)."""
     if kind == KIND_ROTATE:
@@ -304,7 +433,7 @@ def rel_forward(kind, rp, tau, gumbel, state, rinf, aux):
         rinf[k] = rp[k]
 
 
-@njit(cache=True, nogil=True, fastmath=True)
+@njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
 def rel_backward(kind, rp, rinf, grinf, aux, tau, gr):
     """Add the gradient w.r.t. relation parameters rp, given grinf w.r.t. the inference form, to gr."""
     if kind == KIND_ROTATE:
@@ -358,7 +487,7 @@ def rel_inference(kind, R, dri, tau):
 
 
 # -- training -----------------------------------------------------------------------------------
-@njit(cache=True, nogil=True, fastmath=True)
+@njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
 def _sigmoid(x):
     if x >= 0:
         return 1.0 / (1.0 + math.exp(-x))
@@ -366,14 +495,14 @@ def _sigmoid(x):
     return e / (1.0 + e)
 
 
-@njit(cache=True, nogil=True, fastmath=True)
+@njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
 def _softplus(x):
     if x > 30:
         return x
     return math.log1p(math.exp(x))
 
 
-@njit(cache=True, nogil=True, fastmath=True)
+@njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
 def _normalize_blocks(x, nblocks, mask):
     """Scale to unit L2 norm each of the nblocks equal parts of x whose bit is set in mask."""
     w = x.shape[0] // nblocks
@@ -388,16 +517,21 @@ def _normalize_blocks(x, nblocks, mask):
                     x[k] /= s
 
 
-@njit(cache=True, nogil=True, fastmath=True)
-def _adam_skip(p, m, v, s, T, lr, beta1, beta2, eps):
-    """Advance one row's Adam state from step s to step T, as T - s steps with zero gradient would.
+# Rows whose last update is at most this many steps behind take their skipped
+# Adam steps from per-call tables; older ones compute their coefficients alone.
+SKIP_TABLE = 128
+
+
+@njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
+def _skip_coefs(s, T1, lr, beta1, beta2):
+    """Return (c, f1, f2): T1 - s zero-gradient Adam steps after step s, in closed form.
 
     A zero-gradient step only decays the moments (m *= beta1, v *= beta2), so
     the parameter moves by m_s / sqrt(v_s) times the scalar
-    sum_j lr_t * (beta1 / sqrt(beta2))^j, with lr_t Adam's bias-corrected rate at
-    step t = s + j.  The sum is a loop over the skipped steps (it stops once the
-    factor falls below 1e-9), not over the row.  It is exact but for eps, which
-    this takes at its value at step T instead of growing relative to the
+    c = sum_j lr_t * (beta1 / sqrt(beta2))^j, with lr_t Adam's bias-corrected rate at
+    step t = s + j; f1 = beta1^(T1 - s) and f2 = beta2^(T1 - s) decay the moments.
+    The sum stops once its factor falls below 1e-9.  It is exact but for eps,
+    which is taken at its value at step T1 instead of growing relative to the
     decaying sqrt(v).
     """
     rho = beta1 / math.sqrt(beta2)
@@ -405,77 +539,152 @@ def _adam_skip(p, m, v, s, T, lr, beta1, beta2, eps):
     b2t = beta2 ** s
     c = 0.0
     rj = 1.0
-    for _ in range(T - s):
+    for _ in range(T1 - s):
         rj *= rho
         b1t *= beta1
         b2t *= beta2
         c += lr * math.sqrt(1.0 - b2t) / (1.0 - b1t) * rj
         if rj < 1e-9:
             break
-    k = T - s
-    f1 = np.float32(beta1 ** k)
-    f2 = np.float32(beta2 ** k)
-    cc = np.float32(c)
-    e = np.float32(eps * math.sqrt(1.0 - beta2 ** T))
+    k = T1 - s
+    return c, beta1 ** k, beta2 ** k
+
+
+@njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
+def _skip_tables(T1, lr, beta1, beta2, tab):
+    """Fill tab[k] = _skip_coefs(T1 - k, T1) for k < min(len(tab), T1 + 1); return that count.
+
+    One pass backwards from T1: with s = T1 - k, c(k) = rho * (lr_(s+1) + c(k - 1)).
+    """
+    n = min(tab.shape[0], T1 + 1)
+    rho = beta1 / math.sqrt(beta2)
+    b1t = beta1 ** T1
+    b2t = beta2 ** T1
+    c = 0.0
+    f1 = 1.0
+    f2 = 1.0
+    tab[0, 0] = 0.0
+    tab[0, 1] = 1.0
+    tab[0, 2] = 1.0
+    for k in range(1, n):
+        # step t = T1 - k + 1 joins the front of the skipped run
+        c = rho * (lr * math.sqrt(1.0 - b2t) / (1.0 - b1t) + c)
+        b1t /= beta1
+        b2t /= beta2
+        f1 *= beta1
+        f2 *= beta2
+        tab[k, 0] = c
+        tab[k, 1] = f1
+        tab[k, 2] = f2
+    return n
+
+
+@njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
+def _adam_row(p, g, m, v, cs, es, f1, f2, a, e, b1, b2):
+    """One pass over a row: its skipped zero-gradient steps (cs, es, f1, f2), then an Adam step with g.
+
+    cs = 0 and f1 = f2 = 1 skip nothing; es must be > 0 (m and v are 0 together).
+    """
+    one = np.float32(1.0)
     for q in range(p.shape[0]):
-        vq = v[q]
-        if vq > 0:
-            p[q] -= cc * m[q] / (np.sqrt(vq) + e)
-        m[q] *= f1
-        v[q] *= f2
+        m0 = m[q]
+        v0 = v[q]
+        gq = g[q]
+        pq = p[q] - cs * m0 / (np.sqrt(v0) + es)
+        mq = b1 * (f1 * m0) + (one - b1) * gq
+        vq = b2 * (f2 * v0) + (one - b2) * gq * gq
+        m[q] = mq
+        v[q] = vq
+        p[q] = pq - a * mq / (np.sqrt(vq) + e)
+        g[q] = 0.0
 
 
-@njit(cache=True, nogil=True, fastmath=True)
+@njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
+def _skip_row(p, m, v, cs, es, f1, f2):
+    """Take a row's skipped zero-gradient Adam steps: move by cs * m / sqrt(v), decay m and v."""
+    for q in range(p.shape[0]):
+        m0 = m[q]
+        v0 = v[q]
+        p[q] -= cs * m0 / (np.sqrt(v0) + es)
+        m[q] = f1 * m0
+        v[q] = f2 * v0
+
+
+@njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
 def catch_up(P, M, V, step, T, lr, beta1, beta2, eps, nblocks, mask):
-    """Bring every row whose Adam state is behind global step T up to it (see _adam_skip)."""
+    """Bring every row whose Adam state is behind global step T up to it (see _skip_coefs)."""
+    tab = np.empty((SKIP_TABLE, 3), dtype=np.float64)
+    nt = _skip_tables(T, lr, beta1, beta2, tab)
+    es = np.float32(eps * math.sqrt(1.0 - beta2 ** T))
     for i in range(P.shape[0]):
-        if step[i] < T:
-            _adam_skip(P[i], M[i], V[i], step[i], T, lr, beta1, beta2, eps)
-            step[i] = T
-            if mask != 0:
-                _normalize_blocks(P[i], nblocks, mask)
+        k = T - step[i]
+        if k <= 0:
+            continue
+        if k < nt:
+            c, f1, f2 = tab[k, 0], tab[k, 1], tab[k, 2]
+        else:
+            c, f1, f2 = _skip_coefs(step[i], T, lr, beta1, beta2)
+        _skip_row(P[i], M[i], V[i], np.float32(c), es, np.float32(f1), np.float32(f2))
+        step[i] = T
+        if mask != 0:
+            _normalize_blocks(P[i], nblocks, mask)
 
 
-@njit(cache=True, nogil=True, fastmath=True)
+@njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
 def _apply(P, G, M, V, step, rows, nrows, opt, lr, beta1, beta2, eps, nblocks, mask, T):
     """Apply and clear the gradients G of `rows` to P with SGD, Adagrad or Adam; re-project masked blocks.
 
     T == 0: sparse ("lazy") updates, each row counts its own Adam steps.  T > 0:
     dense updates at global step T, as if every row took a step after every
-    batch: a row's skipped zero-gradient Adam steps are caught up first
-    (`_adam_skip`; SGD and Adagrad do nothing on a zero gradient).  Each
-    optimiser has its own plain float32 inner loop over a row (no branch
-    inside it), so the compiler can vectorise it.
+    batch: a row's skipped zero-gradient Adam steps (SGD and Adagrad do
+    nothing on a zero gradient) are taken in the same pass over the row as
+    this step, with coefficients from a table shared by the call.  Each
+    optimiser's inner loop is plain float32 over a row, so it vectorises.
     """
     one = np.float32(1.0)
     b1 = np.float32(beta1)
     b2 = np.float32(beta2)
+    if opt == OPT_ADAM:
+        tab = np.empty((SKIP_TABLE, 3), dtype=np.float64)
+        nt = 0
+        es = np.float32(1.0)
+        if T > 1:
+            nt = _skip_tables(T - 1, lr, beta1, beta2, tab)
+            es = np.float32(eps * math.sqrt(1.0 - beta2 ** (T - 1)))
+        a = np.float32(lr)
+        e = np.float32(eps)
+        if T > 0:
+            a = np.float32(lr * math.sqrt(1.0 - beta2 ** T) / (1.0 - beta1 ** T))
+            e = np.float32(eps * math.sqrt(1.0 - beta2 ** T))
+        for ii in range(nrows):
+            i = rows[ii]
+            c, f1, f2 = 0.0, 1.0, 1.0
+            if T > 0:
+                k = T - 1 - step[i]
+                if k > 0:
+                    if k < nt:
+                        c, f1, f2 = tab[k, 0], tab[k, 1], tab[k, 2]
+                    else:
+                        c, f1, f2 = _skip_coefs(step[i], T - 1, lr, beta1, beta2)
+                step[i] = T
+            else:
+                step[i] += 1
+                bc2 = 1.0 - beta2 ** step[i]
+                a = np.float32(lr * math.sqrt(bc2) / (1.0 - beta1 ** step[i]))
+                e = np.float32(eps * math.sqrt(bc2))
+            _adam_row(P[i], G[i], M[i], V[i], np.float32(c), es, np.float32(f1), np.float32(f2), a, e, b1, b2)
+            if mask != 0:
+                _normalize_blocks(P[i], nblocks, mask)
+        return
     for ii in range(nrows):
         i = rows[ii]
         if T > 0:
-            if opt == OPT_ADAM and step[i] < T - 1:
-                _adam_skip(P[i], M[i], V[i], step[i], T - 1, lr, beta1, beta2, eps)
             step[i] = T
         else:
             step[i] += 1
         p = P[i]
         g = G[i]
-        if opt == OPT_ADAM:
-            bc1 = 1.0 - beta1 ** step[i]
-            bc2 = 1.0 - beta2 ** step[i]
-            a = np.float32(lr * math.sqrt(bc2) / bc1)
-            e = np.float32(eps * math.sqrt(bc2))
-            m = M[i]
-            v = V[i]
-            for k in range(p.shape[0]):
-                gk = g[k]
-                mk = b1 * m[k] + (one - b1) * gk
-                vk = b2 * v[k] + (one - b2) * gk * gk
-                m[k] = mk
-                v[k] = vk
-                p[k] -= a * mk / (np.sqrt(vk) + e)
-                g[k] = 0.0
-        elif opt == OPT_ADAGRAD:
+        if opt == OPT_ADAGRAD:
             a = np.float32(lr)
             e = np.float32(eps)
             v = V[i]
@@ -494,7 +703,7 @@ def _apply(P, G, M, V, step, rows, nrows, opt, lr, beta1, beta2, eps, nblocks, m
             _normalize_blocks(p, nblocks, mask)
 
 
-@njit(cache=True, nogil=True, fastmath=True)
+@njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
 def _reg(x, g, kind, w):
     loss = 0.0
     if kind == REG_L2:
@@ -509,7 +718,7 @@ def _reg(x, g, kind, w):
     return w * loss
 
 
-@njit(cache=True, nogil=True, fastmath=True)
+@njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
 def train_batches(kind, p, E, R, triples, order, b_start, b_end, batch_size, num_neg,
                   head_prob, loss_kind, margin, adv_temp, reg_kind, reg_weight,
                   opt, lr, beta1, beta2, eps, e_blocks, e_mask, r_blocks, r_mask, tau,
@@ -543,6 +752,16 @@ def train_batches(kind, p, E, R, triples, order, b_start, b_end, batch_size, num
     negt = np.zeros(num_neg, dtype=np.int64)
     sneg = np.zeros(num_neg, dtype=np.float64)
     cneg = np.zeros(num_neg, dtype=np.float64)
+    qv = np.zeros(E.shape[1], dtype=np.float32)
+    gq = np.zeros(E.shape[1], dtype=np.float32)
+    # a relation's inference form changes only when the batch's update is applied:
+    # computed once per batch and relation (not for DihEdral, whose Gumbel noise is per triple)
+    cache_rel = kind != KIND_DIHEDRAL
+    n_rc = R.shape[0] if cache_rel else 1
+    RC = np.zeros((n_rc, dri), dtype=np.float32)
+    AC = np.zeros((n_rc, aux.shape[0]), dtype=np.float32)
+    rstamp = np.full(n_rc, -1, dtype=np.int64)
+    query = has_query(kind)
     for b in range(b_start, b_end):
         if stop[0] != 0:
             break
@@ -565,21 +784,35 @@ def train_batches(kind, p, E, R, triples, order, b_start, b_end, batch_size, num
             h = triples[tr, 0]
             r = triples[tr, 1]
             t = triples[tr, 2]
-            rel_forward(kind, R[r], tau, True, state, rinf, aux)
-            spos = score_one(kind, p, E[h], rinf, E[t])
+            if cache_rel:
+                if rstamp[r] != b:
+                    rel_forward(kind, R[r], tau, True, state, RC[r], AC[r])
+                    rstamp[r] = b
+                rel = RC[r]
+                ax = AC[r]
+            else:
+                rel_forward(kind, R[r], tau, True, state, rinf, aux)
+                rel = rinf
+                ax = aux
             # one side per positive, all its negatives corrupt it (as PyKEEN and the RotatE
             # reference code do): self-adversarial weights compare like with like
             head_side = _uniform(state) < head_prob[r]
+            fixed = t if head_side else h      # the side the negatives keep
+            true_x = h if head_side else t     # the side they replace
+            if query:
+                make_query(kind, not head_side, E[fixed], rel, qv)
+                spos = score_query(kind, p, E[true_x], qv)
+            else:
+                spos = score_one(kind, p, E[h], rel, E[t])
             for j in range(num_neg):
-                if head_side:
-                    x = _randint(state, n_ent - 1)
-                    negh[j] = x + 1 if x >= h else x
-                    negt[j] = t
+                x = _randint(state, n_ent - 1)
+                x = x + 1 if x >= true_x else x
+                negh[j] = x if head_side else h
+                negt[j] = t if head_side else x
+                if query:
+                    sneg[j] = score_query(kind, p, E[x], qv)
                 else:
-                    x = _randint(state, n_ent - 1)
-                    negt[j] = x + 1 if x >= t else x
-                    negh[j] = h
-                sneg[j] = score_one(kind, p, E[negh[j]], rinf, E[negt[j]])
+                    sneg[j] = score_one(kind, p, E[negh[j]], rel, E[negt[j]])
             cpos = 0.0
             if loss_kind == LOSS_MARGIN:
                 for j in range(num_neg):
@@ -614,15 +847,26 @@ def train_batches(kind, p, E, R, triples, order, b_start, b_end, batch_size, num
             # loss gradients: negative scores are minimised, so descend on +dL/ds
             for k in range(dri):
                 grinf[k] = 0.0
-            grad_one(kind, p, E[h], rinf, E[t], cpos, gE[h], grinf, gE[t])
+            if query:
+                for k in range(gq.shape[0]):
+                    gq[k] = 0.0
+                grad_query(kind, p, E[true_x], qv, cpos, gE[true_x], gq)
+            else:
+                grad_one(kind, p, E[h], rel, E[t], cpos, gE[h], grinf, gE[t])
             for j in range(num_neg):
-                grad_one(kind, p, E[negh[j]], rinf, E[negt[j]], cneg[j], gE[negh[j]], grinf, gE[negt[j]])
+                if query:
+                    x = negh[j] if head_side else negt[j]
+                    grad_query(kind, p, E[x], qv, cneg[j], gE[x], gq)
+                else:
+                    grad_one(kind, p, E[negh[j]], rel, E[negt[j]], cneg[j], gE[negh[j]], grinf, gE[negt[j]])
                 for e in (negh[j], negt[j]):
                     if markE[e] == 0:
                         markE[e] = 1
                         listE[nE] = e
                         nE += 1
-            rel_backward(kind, R[r], rinf, grinf, aux, tau, gR[r])
+            if query:
+                query_backward(kind, not head_side, E[fixed], rel, gq, gE[fixed], grinf)
+            rel_backward(kind, R[r], rel, grinf, ax, tau, gR[r])
             if reg_kind != REG_NONE and reg_weight > 0:
                 w = reg_weight / bsz
                 loss += _reg(E[h], gE[h], reg_kind, w)
@@ -654,13 +898,19 @@ def train_batches(kind, p, E, R, triples, order, b_start, b_end, batch_size, num
 
 
 # -- scoring all candidates and filtered ranking ------------------------------------------------
-@njit(cache=True, nogil=True, parallel=True, fastmath=True)
+@njit(cache=True, nogil=True, parallel=True, fastmath=True, error_model="numpy")
 def score_candidates(kind, p, E, Rinf, anchors, rels, side_tail, out):
     """Fill out[i, e] with the score of (anchor_i, rel_i, e) (tails) or (e, rel_i, anchor_i) (heads)."""
+    query = has_query(kind)
     for i in prange(anchors.shape[0]):
         a = E[anchors[i]]
         r = Rinf[rels[i]]
-        if side_tail:
+        if query:
+            q = np.empty(E.shape[1], dtype=E.dtype)
+            make_query(kind, side_tail, a, r, q)
+            for e in range(E.shape[0]):
+                out[i, e] = score_query(kind, p, E[e], q)
+        elif side_tail:
             for e in range(E.shape[0]):
                 out[i, e] = score_one(kind, p, a, r, E[e])
         else:
