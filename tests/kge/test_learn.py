@@ -7,6 +7,7 @@ import kge_planted as planted
 from omnivec.errors import InputError, UnknownNameError
 from omnivec.evaluate.linkpred import evaluate
 from omnivec.learn.kge import KGE, MODELS
+from omnivec.learn.kge.train import hogwild_threads
 
 # model -> planted patterns the model can express (and learns at these settings)
 EXPRESSES = {
@@ -54,8 +55,20 @@ def test_one_worker_with_a_seed_is_reproducible():
 
 def test_hogwild_workers_train_too():
     ts, held = planted.inverse()
-    km = _fit("TransE", ts, workers=2, batch_size=16)
+    km = _fit("TransE", ts, workers=2, batch_size=1)   # 24 entities, 10 rows a batch: room for 2 threads
+    assert km.entities.meta["training"]["threads"] == 2
     assert evaluate(km, held, known=ts.all_known()).mrr >= 0.6
+
+
+def test_threads_are_capped_when_every_batch_touches_most_entities():
+    """Lock-free threads on a graph each batch covers would overwrite each other's updates."""
+    ts, _ = planted.inverse()
+    est = KGE("TransE", 8, epochs=2, batch_size=16, workers=4, progress=False)
+    km = est.fit(ts)
+    assert est.history_.threads == 1 == km.entities.meta["training"]["threads"]
+    assert hogwild_threads(8, 14541, 1024, 4) == 2      # FB15k-237 at batch 1024: two threads
+    assert hogwild_threads(8, 1_000_000, 1024, 4) == 8  # never more than asked
+    assert hogwild_threads(2, 104, 512, 4) == 1         # Kinships: one
 
 
 @pytest.mark.parametrize("loss", ["margin", "softplus", "nssa"])

@@ -48,7 +48,7 @@ def train_kge(
     dense_updates: bool = typer.Option(True, "--dense-updates/--sparse-updates",
                                        help="Adam moves every row after every batch (dense, as torch's Adam), "
                                             "or only the rows a batch touched (sparse)."),
-    workers: int = typer.Option(1, "--workers", help="Hogwild threads; 1 with --seed is reproducible."),
+    workers: int = typer.Option(1, "--workers", help="Most Hogwild threads (fewer when each batch covers much of the graph); 1 with --seed is reproducible."),
     seed: int = typer.Option(0, "--seed"),
     early_stopping: bool = typer.Option(False, "--early-stopping", help="Stop when validation MRR stops improving."),
     eval_every: int = typer.Option(10, "--eval-every"),
