@@ -193,6 +193,7 @@ def main(argv=None) -> int:
         tfs = pykeen_factories(ds)
         for model in models:
             ours_t, theirs_t, ours_m, theirs_m, ours_c, theirs_c = [], [], [], [], [], []
+            threads = set()
             agree = None
             for seed in range(args.seeds):
                 # alternate who goes first so drifting load favours neither
@@ -208,6 +209,7 @@ def main(argv=None) -> int:
                         ours_t.append(sec)
                         ours_c.append(cpu)
                         ours_m.append(mrr)
+                        threads.add(km.entities.meta["training"]["threads"])
                         if seed == 0 and not args.timing_only:
                             pm, score_diff = load_into_pykeen(model, km, tfs, args)
                             agree = {"ours_evaluator_mrr": mrr, "pykeen_evaluator_mrr": pykeen_eval(pm, tfs),
@@ -222,6 +224,8 @@ def main(argv=None) -> int:
                    "settings": {"dim": args.dim, "epochs": args.epochs, "batch_size": args.batch_size,
                                 "negatives": args.negatives, "optimizer": "adam", "lr": args.lr,
                                 "regularizer": None, "workers": args.workers,
+                                # what our trainer used: fewer than asked when a batch covers the graph
+                                "ours_threads": sorted(threads),
                                 "ours_dense_updates": args.dense,
                                 "torch_threads": args.torch_threads, **SETTINGS[model]},
                    "seeds": args.seeds,
