@@ -45,6 +45,13 @@ for _m in range(4):
     D4[2 * _m] = (_c, -_s, _s, _c)
     D4[2 * _m + 1] = (_c, _s, _s, -_c)
 
+# Options of the arithmetic kernels.  error_model="numpy": a float division by
+# zero gives inf/nan instead of raising, so numba emits no zero check inside a
+# loop, and loops with a division or square root (Adam's update, norms)
+# vectorise; with the default "python" model they stay scalar, about 4x slower.
+# The kernels guard their own divisions (norms below 1e-12, Adam's eps).
+FAST = dict(cache=True, nogil=True, fastmath=True, error_model="numpy")
+
 TRANS_U = 1.0  # the constant offset added to the auxiliary entity vectors in TranS
 
 
@@ -70,7 +77,7 @@ def _randint(state, n):
 
 
 # -- scores and gradients on inference-form vectors --------------------------------------------
-@njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
+@njit(**FAST)
 def score_one(kind, p, h, r, t):
     """Return the score of one triple (higher is more plausible)."""
     s = 0.0
@@ -130,7 +137,7 @@ def score_one(kind, p, h, r, t):
     return -s
 
 
-@njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
+@njit(**FAST)
 def grad_one(kind, p, h, r, t, c, gh, gr, gt):
     """Add c times the gradient of score_one(h, r, t) to gh, gr, gt; returns nothing."""
     if c == 0.0:
@@ -269,7 +276,7 @@ def has_query(kind):
     return kind == KIND_TRANSE or kind == KIND_DISTMULT or kind == KIND_COMPLEX or kind == KIND_ROTATE
 
 
-@njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
+@njit(**FAST)
 def make_query(kind, tail, f, r, q):
     """Write into q the query of fixed entity f and relation r (inference form); tail: f is the head."""
     if kind == KIND_TRANSE:
@@ -290,7 +297,7 @@ def make_query(kind, tail, f, r, q):
         q[d + k] = a * dd + b * c
 
 
-@njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
+@njit(**FAST)
 def query_backward(kind, tail, f, r, gq, gf, gr):
     """Add the gradients of the query w.r.t. f and r, given gq w.r.t. the query, to gf and gr."""
     if kind == KIND_TRANSE:
@@ -315,7 +322,7 @@ def query_backward(kind, tail, f, r, gq, gf, gr):
         gr[d + k] += sg * (-gre * b + gim * a)
 
 
-@njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
+@njit(**FAST)
 def score_query(kind, p, x, q):
     """Score of candidate x against query q (equal to score_one of the full triple)."""
     s = 0.0
@@ -340,7 +347,7 @@ def score_query(kind, p, x, q):
     return -math.sqrt(s)
 
 
-@njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
+@njit(**FAST)
 def grad_query(kind, p, x, q, c, gx, gq):
     """Add c times the gradient of score_query(x, q) w.r.t. x to gx and w.r.t. q to gq."""
     if c == 0.0:
@@ -386,7 +393,7 @@ def grad_query(kind, p, x, q, c, gx, gq):
 
 
 # -- relation forms -----------------------------------------------------------------------------
-@njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
+@njit(**FAST)
 def rel_forward(kind, rp, tau, gumbel, state, rinf, aux):
     """Write the inference form of relation parameters rp into rinf (aux keeps what backward needs)."""
     if kind == KIND_ROTATE:
@@ -433,7 +440,7 @@ def rel_forward(kind, rp, tau, gumbel, state, rinf, aux):
         rinf[k] = rp[k]
 
 
-@njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
+@njit(**FAST)
 def rel_backward(kind, rp, rinf, grinf, aux, tau, gr):
     """Add the gradient w.r.t. relation parameters rp, given grinf w.r.t. the inference form, to gr."""
     if kind == KIND_ROTATE:
@@ -487,7 +494,7 @@ def rel_inference(kind, R, dri, tau):
 
 
 # -- training -----------------------------------------------------------------------------------
-@njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
+@njit(**FAST)
 def _sigmoid(x):
     if x >= 0:
         return 1.0 / (1.0 + math.exp(-x))
@@ -495,14 +502,14 @@ def _sigmoid(x):
     return e / (1.0 + e)
 
 
-@njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
+@njit(**FAST)
 def _softplus(x):
     if x > 30:
         return x
     return math.log1p(math.exp(x))
 
 
-@njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
+@njit(**FAST)
 def _normalize_blocks(x, nblocks, mask):
     """Scale to unit L2 norm each of the nblocks equal parts of x whose bit is set in mask."""
     w = x.shape[0] // nblocks
@@ -522,7 +529,7 @@ def _normalize_blocks(x, nblocks, mask):
 SKIP_TABLE = 128
 
 
-@njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
+@njit(**FAST)
 def _skip_coefs(s, T1, lr, beta1, beta2):
     """Return (c, f1, f2): T1 - s zero-gradient Adam steps after step s, in closed form.
 
@@ -550,7 +557,7 @@ def _skip_coefs(s, T1, lr, beta1, beta2):
     return c, beta1 ** k, beta2 ** k
 
 
-@njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
+@njit(**FAST)
 def _skip_tables(T1, lr, beta1, beta2, tab):
     """Fill tab[k] = _skip_coefs(T1 - k, T1) for k < min(len(tab), T1 + 1); return that count.
 
@@ -579,7 +586,7 @@ def _skip_tables(T1, lr, beta1, beta2, tab):
     return n
 
 
-@njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
+@njit(**FAST)
 def _adam_row(p, g, m, v, cs, es, f1, f2, a, e, b1, b2):
     """One pass over a row: its skipped zero-gradient steps (cs, es, f1, f2), then an Adam step with g.
 
@@ -599,7 +606,7 @@ def _adam_row(p, g, m, v, cs, es, f1, f2, a, e, b1, b2):
         g[q] = 0.0
 
 
-@njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
+@njit(**FAST)
 def _skip_row(p, m, v, cs, es, f1, f2):
     """Take a row's skipped zero-gradient Adam steps: move by cs * m / sqrt(v), decay m and v."""
     for q in range(p.shape[0]):
@@ -610,7 +617,7 @@ def _skip_row(p, m, v, cs, es, f1, f2):
         v[q] = f2 * v0
 
 
-@njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
+@njit(**FAST)
 def catch_up(P, M, V, step, T, lr, beta1, beta2, eps, nblocks, mask):
     """Bring every row whose Adam state is behind global step T up to it (see _skip_coefs)."""
     tab = np.empty((SKIP_TABLE, 3), dtype=np.float64)
@@ -630,7 +637,7 @@ def catch_up(P, M, V, step, T, lr, beta1, beta2, eps, nblocks, mask):
             _normalize_blocks(P[i], nblocks, mask)
 
 
-@njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
+@njit(**FAST)
 def _apply(P, G, M, V, step, rows, nrows, opt, lr, beta1, beta2, eps, nblocks, mask, T):
     """Apply and clear the gradients G of `rows` to P with SGD, Adagrad or Adam; re-project masked blocks.
 
@@ -703,7 +710,7 @@ def _apply(P, G, M, V, step, rows, nrows, opt, lr, beta1, beta2, eps, nblocks, m
             _normalize_blocks(p, nblocks, mask)
 
 
-@njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
+@njit(**FAST)
 def _reg(x, g, kind, w):
     loss = 0.0
     if kind == REG_L2:
@@ -718,7 +725,7 @@ def _reg(x, g, kind, w):
     return w * loss
 
 
-@njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
+@njit(**FAST)
 def train_batches(kind, p, E, R, triples, order, b_start, b_end, batch_size, num_neg,
                   head_prob, loss_kind, margin, adv_temp, reg_kind, reg_weight,
                   opt, lr, beta1, beta2, eps, e_blocks, e_mask, r_blocks, r_mask, tau,
@@ -898,7 +905,7 @@ def train_batches(kind, p, E, R, triples, order, b_start, b_end, batch_size, num
 
 
 # -- scoring all candidates and filtered ranking ------------------------------------------------
-@njit(cache=True, nogil=True, parallel=True, fastmath=True, error_model="numpy")
+@njit(parallel=True, **FAST)
 def score_candidates(kind, p, E, Rinf, anchors, rels, side_tail, out):
     """Fill out[i, e] with the score of (anchor_i, rel_i, e) (tails) or (e, rel_i, anchor_i) (heads)."""
     query = has_query(kind)
