@@ -66,9 +66,9 @@ def hogwild_threads(workers: int, n_entities: int, batch_size: int, num_negative
 
     Hogwild pays off when concurrent batches touch mostly different rows.  On a
     small graph every batch touches nearly every entity, the threads' updates
-    to the same rows overwrite each other, and quality drops (Kinships, 104
-    entities, DistMult: filtered MRR 0.449 with 2 threads vs 0.457 with 1, 10
-    seeds) for no gain in speed.
+    to the same rows overwrite each other, and quality drops for no gain in
+    speed (Kinships, 104 entities, DistMult, batch 512, seeds 0-9 before this
+    cap: filtered MRR 0.449 with 2 threads, 0.457 with 1).
     """
     rows_per_batch = batch_size * (2 + num_negatives)
     return int(max(1, min(workers, n_entities // rows_per_batch)))
