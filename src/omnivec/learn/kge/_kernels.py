@@ -906,9 +906,13 @@ def train_batches(kind, p, E, R, triples, order, b_start, b_end, batch_size, num
 
 # -- scoring all candidates and filtered ranking ------------------------------------------------
 @njit(parallel=True, **FAST)
-def score_candidates(kind, p, E, Rinf, anchors, rels, side_tail, out):
-    """Fill out[i, e] with the score of (anchor_i, rel_i, e) (tails) or (e, rel_i, anchor_i) (heads)."""
-    query = has_query(kind)
+def score_candidates(kind, p, E, Rinf, anchors, rels, side_tail, out, use_query):
+    """Fill out[i, e] with the score of (anchor_i, rel_i, e) (tails) or (e, rel_i, anchor_i) (heads).
+
+    use_query: score against one query vector per row (see make_query); the
+    caller says False for RotatE relations that are not of unit modulus.
+    """
+    query = use_query and has_query(kind)
     for i in prange(anchors.shape[0]):
         a = E[anchors[i]]
         r = Rinf[rels[i]]

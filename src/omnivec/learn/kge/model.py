@@ -8,6 +8,7 @@ vectors.
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Sequence
 
@@ -18,6 +19,7 @@ from ...errors import FormatError, InputError, KeyNotFound
 from ..._lazy import kernels
 
 K = kernels("omnivec.learn.kge._kernels")
+from . import _codes as C
 from .models import ModelSpec, get_model
 
 Pair = tuple[str, float]
@@ -148,13 +150,23 @@ class KGModel:
                              f"relation ids in [0, {self.num_relations})")
         return arr
 
+    @functools.cached_property
+    def _use_query(self) -> bool:
+        # one query vector per row is exact for RotatE only with unit-modulus relations (ours always are)
+        if self.spec.kind != C.KIND_ROTATE:
+            return True
+        R = self.relation_array.astype(np.float64)
+        d = R.shape[1] // 2
+        modulus = np.sqrt(R[:, :d] ** 2 + R[:, d:] ** 2)
+        return bool(modulus.size == 0 or np.abs(modulus - 1.0).max() < 1e-4)
+
     def score_tails(self, heads: np.ndarray, relations: np.ndarray) -> np.ndarray:
         """Return a (len(heads) x num_entities) float32 array: the score of every tail per (head, relation)."""
         heads = np.ascontiguousarray(heads, dtype=np.int64)
         relations = np.ascontiguousarray(relations, dtype=np.int64)
         out = np.empty((len(heads), self.num_entities), dtype=np.float32)
         K.score_candidates(self.spec.kind, self.p, self.entity_array, self.relation_array,
-                           heads, relations, True, out)
+                           heads, relations, True, out, self._use_query)
         return out
 
     def score_heads(self, relations: np.ndarray, tails: np.ndarray) -> np.ndarray:
@@ -163,7 +175,7 @@ class KGModel:
         relations = np.ascontiguousarray(relations, dtype=np.int64)
         out = np.empty((len(tails), self.num_entities), dtype=np.float32)
         K.score_candidates(self.spec.kind, self.p, self.entity_array, self.relation_array,
-                           tails, relations, False, out)
+                           tails, relations, False, out, self._use_query)
         return out
 
     def _top(self, scores: np.ndarray, k: int, exclude: Sequence[str]) -> list[Pair]:
