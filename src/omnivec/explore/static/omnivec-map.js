@@ -393,9 +393,11 @@
   function hexCss(h) { return /^#[0-9a-f]{6}$/i.test(String(h)) ? h : "#999999"; }
 
   async function setScheme(i) {
+    // switch only once the colours are loaded, so the scheme reported, the colours and the legend agree
+    const codes = new Uint8Array(await load(S.schemes[i].file, "bin"));
+    if (codes.length !== S.n) throw new Error(`colour file holds ${codes.length} codes for ${S.n} points`);
     S.scheme = i;
-    S.codes = new Uint8Array(await load(S.schemes[i].file, "bin"));
-    if (S.codes.length !== S.n) throw new Error(`colour file holds ${S.codes.length} codes for ${S.n} points`);
+    S.codes = codes;
     uploadColors();
     renderLegend();
     requestDraw();
