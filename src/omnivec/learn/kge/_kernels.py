@@ -606,6 +606,15 @@ def _adam_row(p, g, m, v, cs, es, f1, f2, a, e, b1, b2):
         g[q] = 0.0
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _skip_lookup(tab, nt, s, T1, lr, beta1, beta2):
+    """(c, f1, f2) of the steps from s to T1: from the call's table when the gap fits, else computed."""
+    k = T1 - s
+    if k < nt:
+        return tab[k, 0], tab[k, 1], tab[k, 2]
+    return _skip_coefs(s, T1, lr, beta1, beta2)
+
+
 @njit(**FAST)
 def _skip_row(p, m, v, cs, es, f1, f2):
     """Take a row's skipped zero-gradient Adam steps: move by cs * m / sqrt(v), decay m and v."""
@@ -627,10 +636,7 @@ def catch_up(P, M, V, step, T, lr, beta1, beta2, eps, nblocks, mask):
         k = T - step[i]
         if k <= 0:
             continue
-        if k < nt:
-            c, f1, f2 = tab[k, 0], tab[k, 1], tab[k, 2]
-        else:
-            c, f1, f2 = _skip_coefs(step[i], T, lr, beta1, beta2)
+        c, f1, f2 = _skip_lookup(tab, nt, step[i], T, lr, beta1, beta2)
         _skip_row(P[i], M[i], V[i], np.float32(c), es, np.float32(f1), np.float32(f2))
         step[i] = T
         if mask != 0:
@@ -669,10 +675,7 @@ def _apply(P, G, M, V, step, rows, nrows, opt, lr, beta1, beta2, eps, nblocks, m
             if T > 0:
                 k = T - 1 - step[i]
                 if k > 0:
-                    if k < nt:
-                        c, f1, f2 = tab[k, 0], tab[k, 1], tab[k, 2]
-                    else:
-                        c, f1, f2 = _skip_coefs(step[i], T - 1, lr, beta1, beta2)
+                    c, f1, f2 = _skip_lookup(tab, nt, step[i], T - 1, lr, beta1, beta2)
                 step[i] = T
             else:
                 step[i] += 1
