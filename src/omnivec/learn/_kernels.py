@@ -256,7 +256,7 @@ def _predict(h, grad, out, word, loss_hs, negs, codes, points, hoff, state, alia
              lr, sig, nls):
     # dL/dh of predicting `word` from h into grad (zeroed here); returns (loss, predictions).
     # Negative sampling: this prediction's negatives are negs[0] (drawn one prediction
-    # ahead); the next prediction's are drawn into negs[1], and the two rows swap.
+    # ahead); the next prediction's are drawn into negs[1] first, then moved into negs[0].
     for d in range(grad.shape[0]):
         grad[d] = 0.0
     loss = np.float32(0.0)
