@@ -55,7 +55,7 @@ def emit(obj: dict) -> None:
 def bench_build(args) -> None:
     from omnivec.explore import build_map
     from omnivec.metrics import get_metric
-    from omnivec.search import exact
+    from omnivec.core import exact
 
     emb = glove(args.rows)
     load_before = os.getloadavg()[0]

@@ -19,7 +19,7 @@ import pytest
 import omnivec
 from omnivec.errors import (DimensionError, DuplicateKeyError, InputError, KeyNotFound,
                             UnknownNameError)
-from omnivec.store.subwords import Subwords
+from omnivec.core.subwords import Subwords
 
 DATA = Path(__file__).parent / "data" / "glove6b50d_top2100.npz"
 TOL = 1e-5
@@ -636,7 +636,7 @@ def test_lookup_of_unencodable_key_is_not_found_even_beside_an_empty_key():
 
 
 def test_subword_table_must_match_its_bucket_count():
-    from omnivec.store.subwords import Subwords
+    from omnivec.core.subwords import Subwords
 
     sw = Subwords(minn=3, maxn=5, bucket=10, vectors=np.zeros((9, 4), np.float32))
     with pytest.raises(DimensionError, match="10 buckets"):

@@ -43,7 +43,7 @@ _LAZY = {
     "import_vectors": ("omnivec.store.formats", "import_vectors"),
     "export_vectors": ("omnivec.store.formats", "export_vectors"),
     "ImportReport": ("omnivec.store.formats", "ImportReport"),
-    "prepare_oov": ("omnivec.store.oov", "prepare_oov"),
+    "prepare_oov": ("omnivec.core.oov", "prepare_oov"),
     "read_fasttext_bin": ("omnivec.store.fasttext_bin", "read_fasttext_bin"),
     "write_fasttext_bin": ("omnivec.store.fasttext_bin", "write_fasttext_bin"),
 }

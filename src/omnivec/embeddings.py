@@ -18,10 +18,10 @@ import numpy as np
 
 from .errors import DimensionError, InputError, KeyNotFound
 from .metrics import Metric, get_metric
-from .search import exact
-from .store.keys import Key, KeyTable
-from .store.subwords import Subwords
-from .store.vectors import VectorStore, check_vectors
+from .core import exact
+from .core.keys import Key, KeyTable
+from .core.subwords import Subwords
+from .core.vectors import VectorStore, check_vectors
 
 KeyOrVector = Key | np.ndarray
 
@@ -235,7 +235,7 @@ class Embeddings:
     def oov_vector(self, key: Key) -> np.ndarray:
         """Return the out-of-vocabulary vector of `key` (subword composition or Magnitude-style)."""
         if self._oov_model is None:
-            from .store.oov import oov_model_for
+            from .core.oov import oov_model_for
             self._oov_model = oov_model_for(self)
         return self._oov_model.vector(key)
 

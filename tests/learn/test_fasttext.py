@@ -4,7 +4,7 @@ import pytest
 import omnivec
 from omnivec.errors import InputError
 from omnivec.learn.fasttext import FastText
-from omnivec.store.ngrams import ngram_ids, subword_vector
+from omnivec.core.ngrams import ngram_ids, subword_vector
 
 from planted_words import GROUPS
 

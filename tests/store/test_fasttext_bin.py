@@ -19,8 +19,8 @@ import omnivec
 from omnivec.errors import (CorruptFileError, FormatError, InputError, KeyNotFound, OmnivecError,
                             ParseError, UnsupportedVersionError)
 from omnivec.store.fasttext_bin import read_fasttext_bin, write_fasttext_bin
-from omnivec.store.ngrams import fasttext_hash, ngram_ids, ngram_ids_many, word_ngram_ids
-from omnivec.store.subwords import Subwords
+from omnivec.core.ngrams import fasttext_hash, ngram_ids, ngram_ids_many, word_ngram_ids
+from omnivec.core.subwords import Subwords
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "fasttext"
 REF = json.loads((DATA / "reference.json").read_text(encoding="utf-8"))

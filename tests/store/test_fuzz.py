@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 import omnivec
 from omnivec.errors import OmnivecError
 from omnivec.store import model as store_model
-from omnivec.store.subwords import Subwords
+from omnivec.core.subwords import Subwords
 
 FUZZ = settings(max_examples=400, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,
@@ -34,7 +34,7 @@ def _tables() -> dict[str, dict[str, omnivec.Embeddings]]:
     sub = omnivec.Embeddings(words[:4], v[:4], metric="euclidean",
                              subwords=Subwords(minn=2, maxn=3, bucket=4,
                                                vectors=rng.standard_normal((4, 6)).astype(np.float32)))
-    from omnivec.store.oov import prepare_oov
+    from omnivec.core.oov import prepare_oov
 
     return {
         "float32": {"words": plain},

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from omnivec.errors import CorruptFileError, DuplicateKeyError, InputError
-from omnivec.store import _kernels as K
+from omnivec.core import _key_kernels as K
 from omnivec.store.container import crc32 as tensor_crc
-from omnivec.store.keys import KeyTable, check_packed, encode_keys
+from omnivec.core.keys import KeyTable, check_packed, encode_keys
 
 WORDS = ["", "a", "ab", "abc", "b", "Straße", "naïve", "東京", "🙂", "a\x00b", "A", "a b", " a",
          "über", "ü" * 40, "x" * 1000]

@@ -19,7 +19,7 @@ from omnivec.errors import (CorruptFileError, FormatError, InputError, KeyNotFou
                             UnsupportedVersionError)
 from omnivec.store import container
 from omnivec.store import model as store_model
-from omnivec.store.subwords import Subwords
+from omnivec.core.subwords import Subwords
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "format.md"
 

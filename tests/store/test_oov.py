@@ -13,8 +13,8 @@ import pytest
 
 import omnivec
 from omnivec.errors import CorruptFileError, KeyNotFound
-from omnivec.store import oov as O
-from omnivec.store.subwords import Subwords
+from omnivec.core import oov as O
+from omnivec.core.subwords import Subwords
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "fasttext"
 
@@ -163,7 +163,7 @@ def test_subword_tables_use_fasttext_composition(rng):
     buckets = rng.standard_normal((97, 5)).astype(np.float32)
     sw = Subwords(minn=3, maxn=4, bucket=97, vectors=buckets)
     emb = omnivec.Embeddings(["a", "b"], rng.standard_normal((2, 5)).astype(np.float32), subwords=sw)
-    from omnivec.store.ngrams import word_ngram_ids
+    from omnivec.core.ngrams import word_ngram_ids
 
     ids = word_ngram_ids("kitten", 3, 4, 97)
     np.testing.assert_allclose(emb.vector("kitten", oov=True), buckets[ids].mean(axis=0), atol=1e-6)

@@ -11,7 +11,7 @@ import typer
 
 from ..metrics import METRICS
 from ..store.formats import FORMATS, NAN_POLICIES
-from ..store.vectors import STORAGE
+from ..core.vectors import STORAGE
 from . import app
 from ._common import (check_choice, choices, console, emit_json, human_bytes, human_seconds, open_table,
                       timed)
@@ -126,7 +126,7 @@ def convert_file(src: str | os.PathLike, dst: str | os.PathLike, *, from_format:
 
 
 def _with_oov(emb):
-    from ..store.oov import prepare_oov
+    from ..core.oov import prepare_oov
 
     return prepare_oov(emb)
 

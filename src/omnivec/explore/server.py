@@ -25,7 +25,7 @@ class OnDemandNeighbors:
 
     def __init__(self, vectors: np.ndarray, metric: str, k: int) -> None:
         from ..metrics import get_metric
-        from ..store.vectors import VectorStore
+        from ..core.vectors import VectorStore
 
         self.store = VectorStore.encode(np.ascontiguousarray(vectors, np.float32), "float32")
         self.metric = get_metric(metric)
@@ -34,7 +34,7 @@ class OnDemandNeighbors:
 
     def __call__(self, point: int) -> tuple[list[int], list[float]]:
         """Return (neighbour point ids, scores) of `point`, best first, itself left out."""
-        from ..search import exact
+        from ..core import exact
 
         if not 0 <= point < len(self.store):
             raise InputError(f"point must be in [0, {len(self.store)}); got {point}")

@@ -2,7 +2,7 @@
 
 Each word's input is the mean of its own row and the rows of its character
 n-grams (minn..maxn characters of ``<word>``), hashed into `bucket` rows with
-fastText's own FNV-1a variant (`omnivec.store.ngrams`), so a trained model
+fastText's own FNV-1a variant (`omnivec.core.ngrams`), so a trained model
 exports to a fastText `.bin` that fastText loads, and out-of-vocabulary
 vectors equal fastText's for the same weights.
 """
@@ -14,8 +14,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..embeddings import Embeddings
-from ..store.ngrams import ngram_ids_many
-from ..store.subwords import Subwords
+from ..core.ngrams import ngram_ids_many
+from ..core.subwords import Subwords
 from . import _kernels as K
 from ._params import Int
 from ._trainer import COMMON, EpochReport, WordLearner

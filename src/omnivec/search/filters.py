@@ -21,7 +21,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import InputError, KeyNotFound, UnknownNameError
-from ..store.keys import Key
+from ..core.keys import Key
 
 OPS = {"==": operator.eq, "=": operator.eq, "!=": operator.ne, "<": operator.lt,
        "<=": operator.le, ">": operator.gt, ">=": operator.ge}

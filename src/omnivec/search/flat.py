@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 
 from ..metrics import Metric
-from ..store.vectors import VectorStore
-from . import exact
+from ..core.vectors import VectorStore
+from ..core import exact
 from .._lazy import kernels
 
 IK = kernels("omnivec.search._index_kernels")

@@ -35,9 +35,9 @@ from .._registry import Registry
 from ..errors import (CorruptFileError, DimensionError, FormatError, InputError,
                       UnsupportedVersionError)
 from ..store import container
-from ..store.keys import Key, encode_keys
-from ..store.vectors import VectorStore, check_vectors
-from . import exact
+from ..core.keys import Key, encode_keys
+from ..core.vectors import VectorStore, check_vectors
+from ..core import exact
 
 INDEX_FORMAT = "omnivec-index"
 INDEX_VERSION = 1

@@ -23,6 +23,7 @@ from typing import Iterator, Mapping
 
 import numpy as np
 
+from .._checksum import COPY_BLOCK, crc32  # noqa: F401  (re-exported: the writer's checksum)
 from ..errors import CorruptFileError, FormatError, InputError
 
 DTYPES = {"F64": np.float64, "F32": np.float32, "F16": np.float16, "I64": np.int64,
@@ -33,16 +34,6 @@ CODES = {np.dtype(v): k for k, v in DTYPES.items()}
 # tensors are not mapped (no omnivec field uses them; another tool's file may).
 FOREIGN = {"BF16": 2, "F8_E5M2": 1, "F8_E4M3": 1, "F8_E8M0": 1}
 MAX_HEADER = 100 * 2**20
-COPY_BLOCK = 64 * 2**20
-
-
-def crc32(arr: np.ndarray) -> str:
-    """Return the CRC-32 of an array's bytes as 8 hex digits."""
-    crc = 0
-    flat = np.ascontiguousarray(arr).reshape(-1).view(np.uint8)
-    for s in range(0, len(flat), COPY_BLOCK):
-        crc = zlib.crc32(flat[s:s + COPY_BLOCK], crc)
-    return f"{crc & 0xFFFFFFFF:08x}"
 
 
 @contextmanager

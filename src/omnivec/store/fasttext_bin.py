@@ -37,9 +37,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import CorruptFileError, DuplicateKeyError, FormatError, InputError, ParseError, UnsupportedVersionError
-from . import _ngram_kernels as K
-from .ngrams import compose_vectors, decompose_vectors, ngram_ids_many
-from .subwords import Subwords
+from ..core import _ngram_kernels as K
+from ..core.ngrams import compose_vectors, decompose_vectors, ngram_ids_many
+from ..core.subwords import Subwords
 
 if TYPE_CHECKING:
     from ..embeddings import Embeddings
@@ -187,8 +187,8 @@ def read_fasttext_bin(path: str | os.PathLike, *, progress: bool | None = None,
     from .._progress import progress as _progress
     from ..embeddings import Embeddings
     from ..metrics import get_metric
-    from .keys import KeyTable
-    from .vectors import VectorStore
+    from ..core.keys import KeyTable
+    from ..core.vectors import VectorStore
 
     started = time.perf_counter()
     path = str(path)

@@ -35,7 +35,7 @@ from .._registry import Registry
 from ..errors import CorruptFileError, FormatError, InputError, ParseError, UnknownNameError, require
 from .._lazy import kernels
 
-KK = kernels("omnivec.store._kernels")
+KK = kernels("omnivec.core._key_kernels")
 P = kernels("omnivec.store._parse_kernels")
 
 CHUNK = 8 * 2**20           # bytes read per readinto
@@ -363,7 +363,7 @@ class _Options:
 
 def _check_options(o: _Options) -> None:
     from ..metrics import get_metric
-    from .vectors import storage_name
+    from ..core.vectors import storage_name
 
     o.storage = storage_name(o.storage)
     get_metric(o.metric)
@@ -1307,7 +1307,7 @@ def _read_fasttext_bin(path: str, fmt: str, o: _Options, report: ImportReport):
 
 def _keys_table(parsed: _Parsed, path: str, o: _Options, report: ImportReport):
     """Return (KeyTable, keep mask or None): keys checked for UTF-8, duplicates handled per policy."""
-    from .keys import KeyTable
+    from ..core.keys import KeyTable
 
     where_path = parsed.keys_path or path
     if parsed.ids is not None:
@@ -1362,7 +1362,7 @@ def _finish(parsed: _Parsed, path: str, o: _Options, report: ImportReport, meta:
     """Return in-memory Embeddings for parsed rows held in memory."""
     from ..embeddings import Embeddings
     from ..metrics import get_metric
-    from .vectors import VectorStore
+    from ..core.vectors import VectorStore
 
     table, keep = _keys_table(parsed, path, o, report)
     vectors = parsed.vectors
@@ -1399,7 +1399,7 @@ def _write_streamed(dst: str, name: str, table, parsed: _Parsed, keep: np.ndarra
 
     from . import container
     from .model import FORMAT_NAME, FORMAT_VERSION
-    from .vectors import CHUNK_ROWS, VectorStore, encode_block, quant_scale
+    from ..core.vectors import CHUNK_ROWS, VectorStore, encode_block, quant_scale
 
     rows, dim, storage = parsed.rows, parsed.dim, o.storage
     n = rows if keep is None else int(keep.sum())
@@ -1534,7 +1534,7 @@ def _transcode(blob, offsets, encoding, errors, parsed, path, report):
                                  offset=off) from None
             keys.append(b.decode(encoding, "replace"))
             report.replaced_encodings += 1
-    from .keys import encode_keys
+    from ..core.keys import encode_keys
 
     return encode_keys(keys)
 
@@ -1685,7 +1685,7 @@ def _key_arrays(emb) -> tuple[np.ndarray, np.ndarray]:
     keys = emb.keys.checked()
     if keys.kind == "str":
         return np.asarray(keys.blob), np.asarray(keys.offsets)
-    from .keys import encode_keys
+    from ..core.keys import encode_keys
 
     return encode_keys([str(int(i)) for i in keys.ids])
 
@@ -1826,7 +1826,7 @@ def from_gensim(kv: Any, *, metric: str = "cosine", storage: str = "float32", na
     gensim's files are pickles: load them with gensim, then pass the object here.
     """
     from ..embeddings import Embeddings
-    from .subwords import Subwords
+    from ..core.subwords import Subwords
 
     if not hasattr(kv, "index_to_key") or not hasattr(kv, "vectors"):
         raise InputError(f"from_gensim expects a gensim KeyedVectors (or a model's .wv); got "

@@ -17,9 +17,9 @@ import numpy as np
 from ..errors import CorruptFileError, FormatError, InputError, UnsupportedVersionError
 from ..metrics import get_metric
 from . import container
-from .keys import KeyTable
-from .subwords import Subwords
-from .vectors import STORAGE, VectorStore
+from ..core.keys import KeyTable
+from ..core.subwords import Subwords
+from ..core.vectors import STORAGE, VectorStore
 
 FORMAT_NAME = "omnivec"
 FORMAT_VERSION = 1
@@ -308,7 +308,7 @@ def verify(path: str | os.PathLike) -> list[str]:
     problems = container.verify_checksums(c)
     if problems:
         return problems
-    from . import _kernels as K
+    from ..core import _key_kernels as K
 
     try:
         bundle = open_bundle(path)

@@ -14,10 +14,10 @@ from typing import Sequence
 import numpy as np
 
 from ..metrics import Metric
-from ..store.vectors import VectorStore
+from .vectors import VectorStore
 from .._lazy import kernels
 
-K = kernels("omnivec.search._kernels")
+K = kernels("omnivec.core._exact_kernels")
 
 BLOCK_BYTES = 64 * 2**20
 PARALLEL_MIN = 2**24     # int8 values below which one thread beats a parallel region

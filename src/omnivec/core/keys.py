@@ -17,7 +17,7 @@ import numpy as np
 from ..errors import CorruptFileError, DuplicateKeyError, InputError
 from .._lazy import kernels
 
-K = kernels("omnivec.store._kernels")
+K = kernels("omnivec.core._key_kernels")
 
 EMPTY = -1    # a free slot of the hash index
 CORRUPT = -2  # what a probe returns when the index or blob it reads is damaged
@@ -198,7 +198,7 @@ class KeyTable:
         return out
 
     def _check_on_miss(self) -> None:
-        from .container import crc32
+        from .._checksum import crc32
 
         guard, self._guard = self._guard, None
         for field, expected in guard.items():
