@@ -66,9 +66,9 @@ print(json.dumps({"seconds": dt, "peak_mb": peak_mb(), "rows": len(kv)}))
 import numpy as np, omnivec
 from gensim.models import KeyedVectors
 path_ov, path_i8, path_i8r, path_kv, nq, reps = sys.argv[1:5] + [int(sys.argv[5]), int(sys.argv[6])]
-emb = omnivec.open(path_ov).table()
-emb8 = omnivec.open(path_i8).table()
-emb8r = omnivec.open(path_i8r).table()
+emb = omnivec.load(path_ov)
+emb8 = omnivec.load(path_i8)
+emb8r = omnivec.load(path_i8r)
 kv = KeyedVectors.load(path_kv, mmap="r")
 rng = np.random.default_rng(7)
 n = len(emb)
@@ -195,8 +195,8 @@ def main() -> None:
         gen_imp.append(child("gensim_import", text, kvp))
     import omnivec
 
-    omnivec.open(ov).table().save(ov8, storage="int8")
-    omnivec.open(ov).table().save(ov8r, storage="int8", rerank="float16")
+    omnivec.load(ov).save(ov8, storage="int8")
+    omnivec.load(ov).save(ov8r, storage="int8", rerank="float16")
 
     ours_open, gen_open = [], []
     for _ in range(args.repeats):

@@ -274,15 +274,15 @@ def test_analogy(glove):
 def test_search_is_always_2d(glove, glove_arrays):
     keys, V = glove_arrays
     res = glove.search(V[keys.index("king")], k=4)
-    assert res.rows.shape == (1, 4) and res.scores.shape == (1, 4) and len(res.keys) == 1
+    assert res.ids.shape == (1, 4) and res.scores.shape == (1, 4) and len(res.keys) == 1
     assert res.keys[0][0] == "king"
     res = glove.search(V[:3], k=5)
-    assert res.rows.shape == (3, 5) and len(res) == 3
+    assert res.ids.shape == (3, 5) and len(res) == 3
     for i in range(3):
         assert_topk(res.pairs(i), keys, oracle_scores(V, V[i], "cosine"), 5)
     res = glove.search(["king", "queen"], k=3, exclude_self=True)
-    assert res.rows.shape == (2, 3) and "king" not in res.keys[0] and "queen" not in res.keys[1]
-    assert glove.search("king", k=2).rows.shape == (1, 2)
+    assert res.ids.shape == (2, 3) and "king" not in res.keys[0] and "queen" not in res.keys[1]
+    assert glove.search("king", k=2).ids.shape == (1, 2)
     with pytest.raises(DimensionError):
         glove.search(np.ones((2, 7), np.float32))
 
@@ -380,7 +380,7 @@ def test_every_query_works_on_each_storage(glove, glove_arrays, storage):
     assert len(q.most_similar_cosmul(positive=["king"], negative=["man"], topn=3)) == 3
     assert q.doesnt_match(["france", "germany", "britain", "music"]) in {"france", "germany", "britain", "music"}
     assert q.rank("king", "queen") >= 1 and isinstance(q.closer_than("king", "queen"), list)
-    assert q.search(D[:2], k=3).rows.shape == (2, 3)
+    assert q.search(D[:2], k=3).ids.shape == (2, 3)
     assert len(q.similar_by_vector(D[5], topn=4)) == 4
     assert q.distances("king", ["queen"]).shape == (1,)
 
@@ -479,8 +479,8 @@ def test_save_open_round_trip_keeps_everything(glove_arrays, tmp_path, storage):
     emb.extras["pairs"] = np.arange(12, dtype=np.int32).reshape(3, 4)
     p = tmp_path / "m.ov"
     emb.save(p)
-    back = omnivec.open(p)
-    t = back.table("words")
+    t = omnivec.open(p)
+    assert isinstance(t, omnivec.Embeddings) and omnivec.load(p, table="words").name == "words"
     assert t.name == "words" and t.metric == "dot" and t.storage == storage and t.dim == 50
     assert list(t) == keys[:400]
     np.testing.assert_array_equal(t.store.data, emb.store.data)           # bit-identical
@@ -520,7 +520,7 @@ def test_save_with_other_storage_and_empty_table(glove_arrays, tmp_path):
     empty.save(tmp_path / "e.ov")
     e = omnivec.open(tmp_path / "e.ov")
     assert len(e) == 0 and list(e) == [] and "a" not in e and e.dim == 8
-    assert e.search(np.ones((1, 8), np.float32), k=3).rows.shape == (1, 0)
+    assert e.search(np.ones((1, 8), np.float32), k=3).ids.shape == (1, 0)
 
 
 def _big_model(path, n):

@@ -3,40 +3,59 @@
 from __future__ import annotations
 
 import os
+from typing import Mapping
 
-from .embeddings import Embeddings, Neighbors
+from .core.neighbors import Neighbors
+from .embeddings import Embeddings
 from .errors import (CorruptFileError, DimensionError, DuplicateKeyError, FormatError, InputError,
                      KeyNotFound, MissingDependencyError, OmnivecError, ParseError,
                      UnknownNameError, UnsupportedVersionError)
-from .store.model import Bundle
+from .model import Model
+from .store import model as _model_file  # registers the model-file codec of Embeddings and Model
 
 __version__ = "0.1.0"
 
 
-def open(path: str | os.PathLike, *, oov: bool = False) -> Bundle:  # noqa: A001 - the natural name
-    """Return the tables of a model file, memory-mapped; opening reads only the header.
+def open(path: str | os.PathLike, *, oov: bool = False) -> Embeddings | Model:  # noqa: A001
+    """Return what a model file holds, memory-mapped; opening reads only the header.
 
-    A bundle with one table behaves as that table (``omnivec.open(p)["king"]``);
-    with several, pick one with ``bundle.table("entities")``.  With oov=True,
-    unknown keys get out-of-vocabulary vectors instead of KeyNotFound.
+    A file with one table returns that table, an `Embeddings`; a file with
+    several returns a `Model` (a mapping of table name to `Embeddings`), or
+    the typed view its kind names (a knowledge-graph model opens as
+    `omnivec.learn.kge.KGModel`).  Each table finds the nearest-neighbour
+    index stored beside the file (`omnivec index build`) when a query asks
+    for approx=True.  With oov=True, unknown keys get out-of-vocabulary
+    vectors instead of KeyNotFound.
     """
-    from .store.model import open_bundle
+    opened = _model_file.open_file(path, oov=oov)
+    for emb in (opened.values() if isinstance(opened, Model) else (opened,)):
+        emb._find_index = _find_index
+    return opened
 
-    return open_bundle(path, oov=oov)
+
+def _find_index(emb: Embeddings):
+    # The facade sits above every layer: it may hand the table the search layer's finder.
+    from .search import find_index
+
+    return find_index(emb)
 
 
 def load(path: str | os.PathLike, *, table: str | None = None, oov: bool = False) -> Embeddings:
     """Return one table of a model file (the only one when table is None)."""
-    return open(path, oov=oov).table(table)
+    opened = open(path, oov=oov)
+    if isinstance(opened, Embeddings):
+        if table is not None and table != opened.name:
+            raise InputError(f"no table {table!r} in {os.fspath(path)}; its only table is {opened.name!r}")
+        return opened
+    return opened.table(table)
 
 
-def save(path: str | os.PathLike, tables: dict[str, Embeddings] | Embeddings) -> None:
-    """Write one table or several named tables to a model file, atomically."""
-    from .store.model import save_tables
-
-    if isinstance(tables, Embeddings):
-        tables = {tables.name: tables}
-    save_tables(path, tables)
+def save(path: str | os.PathLike, tables: Mapping[str, Embeddings] | Embeddings | Model) -> None:
+    """Write one table, a Model, or several named tables to a model file, atomically."""
+    if isinstance(tables, (Embeddings, Model)):
+        tables.save(path)
+        return
+    Model(tables).save(path)
 
 
 _LAZY = {
@@ -61,7 +80,7 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'omnivec' has no attribute {name!r}")
 
 
-__all__ = [*_LAZY, "Embeddings", "Neighbors", "Bundle", "open", "load", "save", "__version__",
+__all__ = [*_LAZY, "Embeddings", "Neighbors", "Model", "open", "load", "save", "__version__",
            "OmnivecError", "InputError", "DimensionError", "DuplicateKeyError", "UnknownNameError",
            "KeyNotFound", "FormatError", "ParseError", "CorruptFileError",
            "UnsupportedVersionError", "MissingDependencyError"]

@@ -135,8 +135,7 @@ def step_open(d: Demo) -> dict:
     import omnivec
 
     with timed() as t_open:
-        bundle = omnivec.open(d.model)
-    d.emb = bundle.table()
+        d.emb = omnivec.open(d.model)
     word = d.analogy[1]
     with timed() as t_key:
         v = d.emb[word]
@@ -185,7 +184,7 @@ def step_oov(d: Demo) -> dict:
     """Return, per misspelling, its neighbours with OOV vectors on (KeyNotFound is shown without)."""
     import omnivec
 
-    emb = omnivec.open(d.model, oov=True).table()
+    emb = omnivec.load(d.model, oov=True)
     out = {}
     first = True
     for typed, meant in d.misspellings:
@@ -226,7 +225,7 @@ def step_int8(d: Demo) -> dict:
 
     with timed() as t_save:
         convert_file(d.model, d.model_int8, storage="int8")
-    q8 = omnivec.open(d.model_int8).table()
+    q8 = omnivec.load(d.model_int8)
     rng = np.random.default_rng(0)
     rows = np.sort(rng.choice(len(d.emb), size=min(d.agreement_queries, len(d.emb)), replace=False))
     keys = [d.emb.key(int(r)) for r in rows]
@@ -235,8 +234,8 @@ def step_int8(d: Demo) -> dict:
         a = d.emb.search(keys, k=k, exclude_self=True)
     with timed() as t8:
         b = q8.search(keys, k=k, exclude_self=True)
-    overlap = float(np.mean([len(set(x) & set(y)) / k for x, y in zip(a.rows.tolist(), b.rows.tolist())]))
-    same = float(np.mean([set(x) == set(y) for x, y in zip(a.rows.tolist(), b.rows.tolist())]))
+    overlap = float(np.mean([len(set(x) & set(y)) / k for x, y in zip(a.ids.tolist(), b.ids.tolist())]))
+    same = float(np.mean([set(x) == set(y) for x, y in zip(a.ids.tolist(), b.ids.tolist())]))
     s32, s8 = os.path.getsize(d.model), os.path.getsize(d.model_int8)
     v32, v8 = d.emb.store.nbytes, q8.store.nbytes
     d.console.print(f"{d.model_int8.name}: {human_bytes(s8)} vs {human_bytes(s32)} float32 "

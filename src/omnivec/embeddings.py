@@ -11,40 +11,19 @@ from __future__ import annotations
 import datetime as _dt
 import os
 from zlib import crc32 as _crc32
-from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, ClassVar, Iterator, Sequence
 
 import numpy as np
 
 from .errors import DimensionError, InputError, KeyNotFound
 from .metrics import Metric, get_metric
 from .core import exact
+from .core.neighbors import Neighbors
 from .core.keys import Key, KeyTable
 from .core.subwords import Subwords
 from .core.vectors import VectorStore, check_vectors
 
 KeyOrVector = Key | np.ndarray
-
-
-@dataclass
-class Neighbors:
-    """Nearest-neighbour results, always 2-D: one row per query, best first.
-
-    `rows` and `scores` are (queries x k) arrays; `keys[i]` lists the keys of
-    query i.  Scores are higher-is-closer (cosine similarity, dot product, or
-    negated euclidean distance).
-    """
-
-    keys: list[list[Key]]
-    rows: np.ndarray
-    scores: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.keys)
-
-    def pairs(self, i: int = 0) -> list[tuple[Key, float]]:
-        """Return query i's results as (key, score) pairs."""
-        return list(zip(self.keys[i], self.scores[i].tolist()))
 
 
 class Embeddings:
@@ -81,6 +60,24 @@ class Embeddings:
         self._init(name=name, keys=table, store=store, metric=get_metric(metric),
                    counts=counts_arr, meta=meta, subwords=subwords, extras={}, oov=oov)
 
+    @classmethod
+    def from_parts(cls, *, keys: KeyTable, store: VectorStore, metric: Metric | str = "cosine",
+                   name: str = "embeddings", counts: np.ndarray | None = None, meta: dict | None = None,
+                   subwords: Subwords | None = None, extras: dict[str, np.ndarray] | None = None,
+                   oov: bool = False, source: str | None = None) -> "Embeddings":
+        """Return a table over ready-made parts (no copy, no re-encoding): how readers and learners build one.
+
+        `keys` and `store` must have the same number of rows; `extras` are
+        per-row arrays kept beside the vectors (written as ``x.<name>``).
+        """
+        if len(keys) != len(store):
+            raise DimensionError(f"{len(keys)} keys but {len(store)} vectors; each key needs one row")
+        obj = cls.__new__(cls)
+        obj._init(name=name, keys=keys, store=store, metric=get_metric(metric), counts=counts,
+                  meta={} if meta is None else meta, subwords=subwords,
+                  extras={} if extras is None else extras, oov=oov, source=source)
+        return obj
+
     def _init(self, *, name, keys, store, metric, counts, meta, subwords, extras, oov, source=None):
         self.name: str = name
         self._keys: KeyTable = keys
@@ -93,17 +90,13 @@ class Embeddings:
         self.oov: bool = bool(oov)
         self.source: str | None = source
         self._oov_model = None
+        self._index = None
+        self._find_index: Callable[["Embeddings"], Any] | None = None
         # Fast path for the commonest query, emb["word"] on float32 rows: the home-slot probe
         # inlined in __getitem__ (one Python call in all, like a dict lookup); the rest goes
         # through KeyTable.row.
         self._f32 = store.data if store.dtype == "float32" else None
         self._home = keys.home_views() if self._f32 is not None else None
-
-    @classmethod
-    def _from_parts(cls, **parts) -> "Embeddings":
-        obj = cls.__new__(cls)
-        obj._init(**parts)
-        return obj
 
     # -- basic facts ----------------------------------------------------------
     def __len__(self) -> int:
@@ -304,11 +297,8 @@ class Embeddings:
             return exact.all_scores(self._store, self._metric, q, limit=restrict_vocab)
         if topn < 0:
             raise InputError(f"topn must be >= 0 (or None for all scores); got {topn}")
-        if approx:  # the index stored beside the model file (or attached), exact when there is none
-            from .search.index import approx_neighbours
-            found = approx_neighbours(self, q[None, :], topn, exclude=[exclude], restrict_vocab=restrict_vocab)
-            if found is not None:
-                return list(zip(found[0][0], found[2][0].tolist()))
+        if approx and self.index is not None:
+            return self._approx(q[None, :], topn, [exclude], restrict_vocab).pairs(0)
         rows, scores = exact.topk(self._store, self._metric, q, topn, limit=restrict_vocab,
                                   exclude=[exclude])
         return list(zip(self._keys.keys_of(rows[0]), scores[0].tolist()))
@@ -374,14 +364,16 @@ class Embeddings:
                                             restrict_vocab=restrict_vocab)
         raise InputError(f"unknown analogy method {method!r}; valid names are: 3cosadd, 3cosmul")
 
-    def search(self, queries: np.ndarray | Sequence[Key], k: int = 10, *,
-               exclude_self: bool = False, restrict_vocab: int | None = None,
+    def search(self, queries: np.ndarray | Sequence[Key] | Key, k: int = 10, *,
+               exclude_self: bool = True, restrict_vocab: int | None = None,
                approx: bool = False) -> Neighbors:
         """Return the k nearest keys of each query (vectors, or keys) as Neighbors, always 2-D.
 
-        approx=True answers through the index stored beside the model file
-        (`omnivec index build`) or attached with `omnivec.search.attach`; exact
-        search when there is none.
+        A query given as a key never finds itself (as in most_similar);
+        exclude_self=False keeps it.  restrict_vocab searches only the first
+        rows.  approx=True answers through the attached index (`attach`, or
+        the one `omnivec.open` finds beside the model file); exact search
+        when there is none.
         """
         exclude = None
         if isinstance(queries, np.ndarray) and queries.dtype.kind == "f":
@@ -391,20 +383,51 @@ class Embeddings:
             if not np.isfinite(Q).all():
                 raise InputError("queries hold NaN or infinity")
         else:
-            keys = list(queries) if not isinstance(queries, (str, int)) else [queries]
+            keys = [queries] if isinstance(queries, (str, int, np.integer)) else list(queries)
             Q = self.vectors_of(keys)
             if exclude_self:
-                exclude = [[r] for r in self._keys.rows(keys).tolist()]
-        if k < 0:
-            raise InputError(f"k must be >= 0; got {k}")
-        if approx:
-            from .search.index import approx_neighbours
-            found = approx_neighbours(self, Q, k, exclude=exclude, restrict_vocab=restrict_vocab)
-            if found is not None:
-                return Neighbors(keys=found[0], rows=found[1], scores=found[2])
-        rows, scores = exact.topk(self._store, self._metric, Q, k, limit=restrict_vocab, exclude=exclude)
-        keys_out = [self._keys.keys_of(r) for r in rows]
-        return Neighbors(keys=keys_out, rows=rows, scores=scores)
+                exclude = [[r] if r >= 0 else [] for r in self._keys.rows(keys).tolist()]
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
+            raise InputError(f"k must be an int >= 0; got {k!r}")
+        if approx and self.index is not None:
+            return self._approx(Q, int(k), exclude, restrict_vocab)
+        rows, scores = exact.topk(self._store, self._metric, Q, int(k), limit=restrict_vocab, exclude=exclude)
+        return Neighbors(rows, scores, self._keys.keys_of)
+
+    # -- an attached approximate index ---------------------------------------
+    @property
+    def index(self):
+        """Return the attached nearest-neighbour index, or None.
+
+        `attach(index)` sets it; a table opened with `omnivec.open` finds the
+        index stored beside its model file (`omnivec index build`) on first use.
+        """
+        if self._index is None and self._find_index is not None:
+            find, self._find_index = self._find_index, None
+            self._index = find(self)
+        return self._index
+
+    def attach(self, index) -> "Embeddings":
+        """Attach `index` (built over this table) so that approx=True queries use it; None detaches.
+
+        Returns the table, so ``emb = omnivec.open(p).attach(idx)`` reads well.
+        """
+        if index is not None:
+            check = getattr(index, "check_table", None)
+            if check is None:
+                raise InputError(f"attach() takes an index from omnivec.search, not a {type(index).__name__}")
+            check(self)
+        self._index = index
+        self._find_index = None
+        return self
+
+    def _approx(self, Q: np.ndarray, k: int, exclude, restrict_vocab: int | None) -> Neighbors:
+        """Return the attached index's neighbours, restricted to the first rows when asked."""
+        allowed = None
+        if restrict_vocab is not None:
+            allowed = np.zeros(self.index.total, bool)
+            allowed[:max(0, min(int(restrict_vocab), len(self)))] = True
+        return self.index.search(Q, k, filter=allowed, exclude=exclude)
 
     # -- pairwise -------------------------------------------------------------
     def similarity(self, a: KeyOrVector, b: KeyOrVector) -> float:
@@ -478,19 +501,30 @@ class Embeddings:
                     counts=self.counts, meta=dict(self.meta), subwords=self.subwords,
                     extras=dict(self.extras), oov=self.oov, source=self.source)
         base.update(parts)
-        return Embeddings._from_parts(**base)
+        return Embeddings.from_parts(**base)
 
     def save(self, path: str | os.PathLike, *, storage: str | None = None,
              rerank: str | None = None) -> None:
         """Write this table to `path` as a one-table model file (atomically)."""
-        from .store.model import save_tables
-
         emb = self if storage is None else self.astype(storage, rerank=rerank)
-        save_tables(path, {emb.name: emb})
+        Embeddings._codec().save(path, {emb.name: emb})
 
     @classmethod
     def open(cls, path: str | os.PathLike, *, table: str | None = None, oov: bool = False) -> "Embeddings":
-        """Return one table of a model file, memory-mapped."""
-        from .store.model import open_bundle
+        """Return one table of a model file, memory-mapped (the only one when table is None)."""
+        return Embeddings._codec().open_table(path, table=table, oov=oov)
 
-        return open_bundle(path, oov=oov).table(table)
+    def __reduce__(self) -> Any:
+        raise TypeError("Embeddings are not picklable: save them with .save(path) and open them with "
+                        "omnivec.open(path), which memory-maps the file")
+
+    # -- the file layer ---------------------------------------------------------
+    #: The model-file codec: omnivec.store.model registers itself here when it is imported (which
+    #: `import omnivec` does), so this type needs no import of the file layer above it.
+    file_codec: ClassVar[Any] = None
+
+    @staticmethod
+    def _codec() -> Any:
+        if Embeddings.file_codec is None:  # only while `import omnivec` is still running
+            raise RuntimeError("omnivec.store.model has not registered the model-file codec yet")
+        return Embeddings.file_codec

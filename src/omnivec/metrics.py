@@ -1,74 +1,192 @@
 """Similarity metrics: how a table's vectors are compared.
 
-Every metric turns raw dot products plus norms into a *score* where higher
-means closer, so that one top-k routine serves them all:
+A metric is one object that carries everything the rest of omnivec needs to
+know about a geometry, so no other module branches on a metric's name:
+
+- `scores(dots, row_norms, q_norms)`: scores from raw dot products, where
+  higher means closer, so one top-k routine serves every metric;
+- `pair_scores(a, b)`, `to_distance(scores)`: pairwise scores and the
+  metric's own distance;
+- `prepare(X)`: vectors as an engine sees them (unit rows for cosine);
+- `selection(row_norms)` / `finish(keys, q_norms)`: the per-row scale and
+  bias that turn a dot product into a key that ranks rows the same way as
+  the score (what compiled top-k kernels compare), and the way back;
+- `space` and `engine_scores(raw)`: the space an engine (FAISS, usearch)
+  searches in ("ip" or "l2") and the scores of its raw results;
+- `code`: the small integer compiled kernels switch on.
+
+The registered metrics:
 
 - cosine:    score = <a, b> / (|a| |b|)            (similarity in [-1, 1])
 - dot:       score = <a, b>
 - euclidean: score = -|a - b|                       (negated distance)
 
-`distance` is the metric's own distance: 1 - cosine, -dot, |a - b|.
+`distance` is the metric's own distance: 1 - cosine, -dot, |a - b|.  A new
+metric is one subclass plus one `METRICS.register` line; the conformance
+test in tests/test_metrics.py checks every registered metric against a
+direct numpy oracle.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
 from ._registry import Registry
 
 
-@dataclass(frozen=True)
+def _inverse(norms: np.ndarray) -> np.ndarray:
+    """Return 1 / norms as float32, 0 where a norm is 0."""
+    norms = np.asarray(norms, np.float32)
+    return np.divide(1.0, norms, out=np.zeros(norms.shape, np.float32), where=norms > 0)
+
+
 class Metric:
-    name: str
-    normalize_queries: bool
+    """The base of every metric; subclasses fill in the scoring."""
+
+    name: ClassVar[str] = ""
+    code: ClassVar[int] = -1
+    #: queries are compared as unit vectors (means of several queries are taken of unit vectors)
+    normalize_queries: ClassVar[bool] = False
+    #: the space an engine searches in after `prepare`: "ip" (inner product) or "l2" (squared L2)
+    space: ClassVar[str] = "ip"
 
     def scores(self, dots: np.ndarray, row_norms: np.ndarray, q_norms: np.ndarray) -> np.ndarray:
         """Return scores (rows x queries) from raw dot products, in place where possible."""
-        if self.name == "cosine":
-            inv = np.divide(1.0, row_norms, out=np.zeros(row_norms.shape, np.float32),
-                            where=row_norms > 0)
-            qinv = np.divide(1.0, q_norms, out=np.zeros(q_norms.shape, np.float32),
-                             where=q_norms > 0)
-            dots *= inv[:, None]
-            dots *= qinv[None, :]
-            return dots
-        if self.name == "dot":
-            return dots
-        sq = (row_norms.astype(np.float32) ** 2)[:, None] - 2.0 * dots + (q_norms.astype(np.float32) ** 2)[None, :]
+        raise NotImplementedError
+
+    def pair_scores(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Return the score of each row of `a` against the matching row of `b`."""
+        raise NotImplementedError
+
+    def to_distance(self, scores: np.ndarray) -> np.ndarray:
+        """Return the metric's distance for scores."""
+        return -scores
+
+    def prepare(self, X: np.ndarray) -> np.ndarray:
+        """Return rows as an engine sees them: float32, C-ordered (unit length under cosine)."""
+        return np.ascontiguousarray(X, dtype=np.float32)
+
+    def selection(self, row_norms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return (scale, bias) per row: dot * scale + bias ranks rows as the score does for one query."""
+        n = len(row_norms)
+        return np.ones(n, np.float32), np.zeros(n, np.float32)
+
+    def finish(self, keys: np.ndarray, q_norms: np.ndarray) -> np.ndarray:
+        """Return scores (queries x k) from selection keys of the same queries."""
+        return keys.astype(np.float32, copy=False)
+
+    def engine_scores(self, raw: np.ndarray) -> np.ndarray:
+        """Return scores from an engine's raw results: inner products ("ip") or squared distances ("l2")."""
+        return raw.astype(np.float32, copy=False)
+
+    def __repr__(self) -> str:
+        return f"Metric({self.name!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Metric) and other.name == self.name
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+    @staticmethod
+    def _pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        a = np.atleast_2d(a).astype(np.float32, copy=False)
+        b = np.atleast_2d(b).astype(np.float32, copy=False)
+        return a, b, np.einsum("ij,ij->i", a, b).astype(np.float32)
+
+
+class Cosine(Metric):
+    """Cosine similarity: the angle between vectors, their lengths ignored."""
+
+    name = "cosine"
+    code = 0
+    normalize_queries = True
+
+    def scores(self, dots, row_norms, q_norms):
+        dots *= _inverse(row_norms)[:, None]
+        dots *= _inverse(q_norms)[None, :]
+        return dots
+
+    def pair_scores(self, a, b):
+        a, b, dots = self._pairs(a, b)
+        den = (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)).astype(np.float32)
+        return np.divide(dots, den, out=np.zeros_like(dots), where=den > 0)
+
+    def to_distance(self, scores):
+        return 1.0 - scores
+
+    def prepare(self, X):
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        if len(X) == 1:  # one query: the cheapest path, it is paid on every call
+            n = float(np.sqrt(X[0] @ X[0]))
+            return X / np.float32(n) if n > 0 else X
+        norms = np.sqrt(np.einsum("ij,ij->i", X, X))[:, None]
+        if norms.all():
+            return X / norms
+        return np.divide(X, norms, out=np.zeros_like(X), where=norms > 0)
+
+    def selection(self, row_norms):
+        return _inverse(row_norms), np.zeros(len(row_norms), np.float32)
+
+    def finish(self, keys, q_norms):
+        return (keys * _inverse(q_norms)[:, None]).astype(np.float32, copy=False)
+
+
+class Dot(Metric):
+    """The inner product: lengths count (recommendation scores, MIPS)."""
+
+    name = "dot"
+    code = 1
+
+    def scores(self, dots, row_norms, q_norms):
+        return dots
+
+    def pair_scores(self, a, b):
+        return self._pairs(a, b)[2]
+
+
+class Euclidean(Metric):
+    """Euclidean distance, as negated scores (higher is closer)."""
+
+    name = "euclidean"
+    code = 2
+    space = "l2"
+
+    def scores(self, dots, row_norms, q_norms):
+        sq = (np.asarray(row_norms, np.float32) ** 2)[:, None] - 2.0 * dots \
+            + (np.asarray(q_norms, np.float32) ** 2)[None, :]
         np.maximum(sq, 0.0, out=sq)
         np.sqrt(sq, out=sq)
         np.negative(sq, out=sq)
         return sq
 
-    def pair_scores(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """Return the score of each row of `a` against the matching row of `b`."""
-        a = np.atleast_2d(a).astype(np.float32, copy=False)
-        b = np.atleast_2d(b).astype(np.float32, copy=False)
-        dots = np.einsum("ij,ij->i", a, b).astype(np.float32)
-        na = np.linalg.norm(a, axis=1).astype(np.float32)
-        nb = np.linalg.norm(b, axis=1).astype(np.float32)
-        if self.name == "cosine":
-            den = na * nb
-            return np.divide(dots, den, out=np.zeros_like(dots), where=den > 0)
-        if self.name == "dot":
-            return dots
+    def pair_scores(self, a, b):
+        a, b, _ = self._pairs(a, b)
         return -np.linalg.norm(a - b, axis=1).astype(np.float32)
 
-    def to_distance(self, scores: np.ndarray) -> np.ndarray:
-        """Return the metric's distance for scores."""
-        if self.name == "cosine":
-            return 1.0 - scores
-        return -scores
+    def selection(self, row_norms):
+        # -|q - x|^2 = 2<q, x> - |x|^2 - |q|^2: the part that varies with x ranks the rows
+        n = np.asarray(row_norms, np.float32)
+        return np.full(len(n), 2.0, np.float32), -(n * n)
+
+    def finish(self, keys, q_norms):
+        qn = np.asarray(q_norms, np.float32)[:, None]
+        return -np.sqrt(np.maximum(qn * qn - keys, 0.0)).astype(np.float32)
+
+    def engine_scores(self, raw):
+        return -np.sqrt(np.maximum(raw, np.float32(0.0))).astype(np.float32, copy=False)
 
 
 METRICS = Registry[Metric]("metric")
-METRICS.register("cosine", Metric("cosine", True), aliases=("cos", "angular"))
-METRICS.register("dot", Metric("dot", False), aliases=("ip", "inner_product"))
-METRICS.register("euclidean", Metric("euclidean", False), aliases=("l2",))
+METRICS.register("cosine", Cosine(), aliases=("cos", "angular"))
+METRICS.register("dot", Dot(), aliases=("ip", "inner_product"))
+METRICS.register("euclidean", Euclidean(), aliases=("l2",))
 
 
-def get_metric(name: str) -> Metric:
+def get_metric(name: str | Metric) -> Metric:
     """Return the registered Metric called `name` (raises UnknownNameError listing valid ones)."""
+    if isinstance(name, Metric):
+        return name
     return METRICS.get(name)

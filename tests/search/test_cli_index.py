@@ -9,7 +9,7 @@ import pytest
 
 import omnivec
 from omnivec.cli import main
-from omnivec.search import attached_index, open_index
+from omnivec.search import find_index, open_index
 
 
 def run(capsys, *args):
@@ -60,12 +60,11 @@ def test_hnsw_through_the_cli_and_attached_to_the_model(capsys, model, glove_que
     assert code == 0, err
     assert json.loads(out)["recall"] >= 0.95
     emb = omnivec.load(model)
-    idx = attached_index(emb)
+    idx = emb.index
     assert idx is not None and idx.name == "hnsw" and idx.info()["memory_mapped"]
     assert idx.search_params["ef"] == 80
-    from omnivec.search.index import approx_neighbours
-    keys, ids, scores = approx_neighbours(emb, emb["king"][None, :], 5, exclude=[[emb.row("king")]])
-    assert "king" not in keys[0] and len(keys[0]) == 5
+    found = emb.search("king", 5, approx=True)
+    assert "king" not in found.keys[0] and len(found.keys[0]) == 5
     code, out, _ = run(capsys, "index", "search", model, "king", "-k", 3)
     assert code == 0 and ("queen" in out or "prince" in out)
 

@@ -93,9 +93,11 @@ def test_single_and_batch_queries_share_one_shape(built, glove, glove_queries):
     scaled = built.search(glove_queries[0] * np.float32(7.0), 5)
     if built.metric.name == "cosine":  # the length of a query does not change cosine neighbours
         assert scaled.ids[0].tolist() == one.ids[0].tolist()
-    by_key = built.search(["king", "queen"], 3)
+    by_key = built.search(["king", "queen"], 3, exclude_self=False)
     assert by_key.keys[0][0] == "king" and by_key.keys[1][0] == "queen"
     assert by_key.pairs(0)[0][0] == "king"
+    others = built.search(["king", "queen"], 3)      # a key query never finds itself by default
+    assert others.keys[0] == by_key.keys[0][1:] + others.keys[0][2:] and "queen" not in others.keys[1]
     assert by_key.keys[0] == glove.keys_of(by_key.ids[0]) if hasattr(glove, "keys_of") else True
 
 
@@ -289,10 +291,11 @@ def test_integer_keys_and_added_keys_as_queries(glove_arrays):
     _, vecs = glove_arrays
     emb = omnivec.Embeddings(list(range(1000, 1300)), vecs[:300])
     idx = build_index(emb, "flat")
-    hits = idx.search([1005, 1007], 3)               # a list of ints names keys, not a vector
+    hits = idx.search([1005, 1007], 3, exclude_self=False)   # a list of ints names keys, not a vector
     assert [row[0] for row in hits.keys] == [1005, 1007]
     idx.add([7], vecs[400])
-    assert idx.search(7, 1).keys == [[7]]             # added keys can be queries too
+    assert idx.search(7, 1, exclude_self=False).keys == [[7]]   # added keys can be queries too
+    assert 7 not in idx.search(7, 3).keys[0]
     with pytest.raises(KeyNotFound):
         idx.search([8], 1)
     with pytest.raises(InputError, match="integer keys"):

@@ -125,7 +125,7 @@ def test_model_file_keeps_everything_for_write_back(model, tmp_path):
     np.testing.assert_allclose(opened["recieve"], ref[words.index("recieve")], atol=1e-5, rtol=0)
     with pytest.raises(KeyNotFound):
         omnivec.open(path)["recieve"]
-    write_fasttext_bin(opened.table(), tmp_path / "again.bin")
+    write_fasttext_bin(opened, tmp_path / "again.bin")
     assert (tmp_path / "again.bin").read_bytes() == (DATA / MODELS[tag][0]).read_bytes()
 
 
@@ -153,7 +153,7 @@ def test_compact_import_keeps_vectors_and_oov(model, tmp_path):
     small.save(tmp_path / "small.omnivec")
     emb.save(tmp_path / "full.omnivec")
     assert (tmp_path / "small.omnivec").stat().st_size < (tmp_path / "full.omnivec").stat().st_size
-    write_fasttext_bin(omnivec.open(tmp_path / "small.omnivec").table(), tmp_path / "small.bin")
+    write_fasttext_bin(omnivec.load(tmp_path / "small.omnivec"), tmp_path / "small.bin")
     back, _ = read_fasttext_bin(tmp_path / "small.bin")
     np.testing.assert_allclose(back.vectors, emb.vectors, atol=1e-5, rtol=0)
 

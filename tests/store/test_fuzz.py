@@ -64,8 +64,8 @@ def exercise(path) -> None:
         store_model.verify(path)
     except OmnivecError:
         pass
-    bundle = omnivec.open(path)
-    for emb in bundle.tables.values():
+    opened = omnivec.open(path)
+    for emb in (opened.values() if isinstance(opened, omnivec.Model) else [opened]):
         len(emb), repr(emb), emb.dim
         try:
             keys = list(emb)

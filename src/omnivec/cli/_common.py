@@ -107,13 +107,17 @@ def timed() -> Iterator[Timer]:
 
 def open_table(path: str | os.PathLike, table: str | None = None, *, oov: bool = False):
     """Return one table of a model file (the only one, or the one named), memory-mapped."""
-    from ..store.model import open_bundle
+    import omnivec
 
-    bundle = open_bundle(path, oov=oov)
-    if table is None and len(bundle.tables) > 1:
-        raise InputError(f"{os.fspath(path)} holds {len(bundle.tables)} tables "
-                         f"({', '.join(bundle.tables)}); pick one with --table NAME")
-    return bundle.table(table)
+    opened = omnivec.open(path, oov=oov)
+    if isinstance(opened, omnivec.Embeddings):
+        if table is not None and table != opened.name:
+            raise InputError(f"no table {table!r} in {os.fspath(path)}; its only table is {opened.name!r}")
+        return opened
+    if table is None:
+        raise InputError(f"{os.fspath(path)} holds {len(opened)} tables "
+                         f"({', '.join(opened)}); pick one with --table NAME")
+    return opened[table]
 
 
 def parse_key(emb, text: str):

@@ -66,12 +66,12 @@ def run_build(model: str | os.PathLike, backend: str = "hnsw", *, params: dict |
 
 def _open(model, backend: str | None, index: str | os.PathLike | None, table: str | None):
     from ..errors import FormatError
-    from ..search import attached_index, open_index
+    from ..search import find_index, open_index
 
     emb = open_table(model, table)
     if index:
         return emb, open_index(index, emb, backend=backend)
-    idx = attached_index(emb, backend)
+    idx = find_index(emb, backend)
     if idx is None:
         want = f"a {backend} index" if backend else "an index"
         raise FormatError(f"no {want} beside the model (looked for {os.fspath(model)}.hnsw, .ivfpq, .flat); "
@@ -96,13 +96,12 @@ def run_search(model: str | os.PathLike, keys: list[str], *, k: int = 10, backen
     if where or allow or deny:
         flt = Filter(allow=[parse_key(emb, x) for x in allow] if allow else None,
                      deny=[parse_key(emb, x) for x in deny] if deny else None, where=where or ())
-    Q = idx._check_queries(qkeys) if qkeys else np.zeros((0, emb.dim), np.float32)
     with timed() as t:
-        hits = idx.search(Q, k + (0 if include_self else 1), filter=flt, **(params or {}))
+        found = idx.search(qkeys if qkeys else np.zeros((0, emb.dim), np.float32), k, filter=flt,
+                           exclude_self=not include_self, **(params or {}))
     results = []
     for i, qk in enumerate(qkeys):
-        pairs = [(kk, s) for kk, s in hits.pairs(i) if include_self or kk != qk][:k]
-        results.append({"key": qk, "neighbors": [{"key": kk, "score": s} for kk, s in pairs]})
+        results.append({"key": qk, "neighbors": [{"key": kk, "score": s} for kk, s in found.pairs(i)]})
     return {"model": os.fspath(model), "index": idx.path, "backend": idx.name, "k": k,
             "filter": None if flt is None else str(flt), "seconds": t.seconds, "keys": results}
 

@@ -78,9 +78,10 @@ def convert_file(src: str | os.PathLike, dst: str | os.PathLike, *, from_format:
             raise InputError(f"--keys names the keys file of .npy vectors; {src} is a model file "
                              "that holds its keys")
         if dst_fmt == MODEL:
-            from ..store.model import open_bundle, save_tables
+            from ..store.model import open_model, save_tables
 
-            tables = open_bundle(src).tables if table is None else {table: open_table(src, table)}
+            whole = open_model(src) if table is None else None
+            tables = whole.tables if whole is not None else {table: open_table(src, table)}
             out = {}
             for name, emb in tables.items():
                 if storage is not None and (storage != emb.storage or rerank is not None):
@@ -88,7 +89,7 @@ def convert_file(src: str | os.PathLike, dst: str | os.PathLike, *, from_format:
                 if metric is not None and metric != emb.metric:
                     emb = emb.with_metric(metric)
                 out[name] = _with_oov(emb) if oov else emb
-            save_tables(dst, out)
+            save_tables(dst, out, kind=whole.kind or None if whole is not None else None)
             return {**summary, "mode": "copy", "tables": {
                 n: {"rows": len(e), "dim": e.dim, "storage": e.storage, "metric": e.metric}
                 for n, e in out.items()}, "bytes": os.path.getsize(dst)}

@@ -1,17 +1,17 @@
 """Nearest-neighbour search over Embeddings: exact top-k and indexes (flat, HNSW, IVF-PQ).
 
     idx = build_index(emb, "hnsw", M=16)          # or "flat", "ivfpq"
-    hits = idx.search(vectors_or_keys, k=10, filter=Filter(where="counts >= 5"))
+    found = idx.search(vectors_or_keys, k=10, filter=Filter(where="counts >= 5"))  # Neighbors
     idx.save(index_path(model_path, "hnsw"))      # model.ov.hnsw, beside the model
-    idx = open_index(index_path(model_path, "hnsw"), emb)
+    emb.attach(open_index(index_path(model_path, "hnsw"), emb))   # approx=True queries use it
 
 The engines (usearch, faiss) are imported only when an index of theirs is built or opened.
 """
 
 from .filters import Condition, Filter
-from .index import (BACKENDS, Hits, Index, attach, attached_index, build_index, get_backend,
-                    index_path, open_index)
+from ..core.neighbors import Neighbors
+from .index import BACKENDS, Index, build_index, find_index, get_backend, index_path, open_index
 from . import flat, hnsw, ivfpq  # noqa: E402,F401  - registers the backends
 
-__all__ = ["BACKENDS", "Condition", "Filter", "Hits", "Index", "attach", "attached_index",
-           "build_index", "get_backend", "index_path", "open_index"]
+__all__ = ["BACKENDS", "Condition", "Filter", "Index", "Neighbors", "build_index", "find_index",
+           "get_backend", "index_path", "open_index"]

@@ -60,16 +60,7 @@ def fast_topk(store: VectorStore, metric: Metric, Q: np.ndarray, k: int,
             data = data.astype(np.float32)
         if not fused:
             S = Q @ data.T                               # (queries, rows), C-contiguous
-        if metric.name == "cosine":
-            nb = norms[s:e]
-            scale = np.divide(1.0, nb, out=np.zeros(e - s, np.float32), where=nb > 0)
-            bias = np.zeros(e - s, np.float32)
-        elif metric.name == "dot":
-            scale = np.ones(e - s, np.float32)
-            bias = np.zeros(e - s, np.float32)
-        else:  # euclidean: rank by 2<q,x> - |x|^2, the part of -|q-x|^2 that varies with x
-            scale = np.full(e - s, 2.0, np.float32)
-            bias = -(norms[s:e].astype(np.float32) ** 2)
+        scale, bias = metric.selection(norms[s:e])
         mask = empty if allowed is None else np.ascontiguousarray(allowed[s:e]).view(np.uint8)
         if fused:
             IK.scan_topk(data, Q, scale, bias, mask, s, best_v, best_i)
@@ -77,13 +68,7 @@ def fast_topk(store: VectorStore, metric: Metric, Q: np.ndarray, k: int,
             merge(S, scale, bias, mask, s, best_v, best_i)
     qn = np.linalg.norm(Q, axis=1).astype(np.float32)
     found = best_i >= 0
-    if metric.name == "cosine":
-        inv = np.divide(1.0, qn, out=np.zeros_like(qn), where=qn > 0)
-        scores = best_v * inv[:, None]
-    elif metric.name == "dot":
-        scores = best_v
-    else:
-        scores = -np.sqrt(np.maximum(qn[:, None] ** 2 - best_v, 0.0))
+    scores = metric.finish(best_v, qn)
     scores = np.where(found, scores, -np.inf).astype(np.float32)
     return best_i, scores
 

@@ -22,7 +22,7 @@ import numpy as np
 from ..errors import require
 from .index import BACKENDS, Index
 
-_METRIC = {"cosine": "ip", "dot": "ip", "euclidean": "l2sq"}
+_SPACE = {"ip": "ip", "l2": "l2sq"}   # a metric's engine space -> usearch's metric name
 
 
 def _usearch():
@@ -64,7 +64,7 @@ class HNSWIndex(Index):
 
     def _new_engine(self):
         ui = _usearch()
-        return ui.Index(ndim=self.dim, metric=_METRIC[self.metric.name], dtype=self.params["dtype"],
+        return ui.Index(ndim=self.dim, metric=_SPACE[self.metric.space], dtype=self.params["dtype"],
                         connectivity=self.params["M"], expansion_add=self.params["ef_construction"],
                         expansion_search=self.params["ef"])
 
@@ -79,7 +79,7 @@ class HNSWIndex(Index):
         if self._view is not None:
             # A memory view is read-only: adding copies the graph into memory once.
             ui = _usearch()
-            eng = ui.Index(ndim=self.dim, metric=_METRIC[self.metric.name], dtype=self.params["dtype"],
+            eng = ui.Index(ndim=self.dim, metric=_SPACE[self.metric.space], dtype=self.params["dtype"],
                            connectivity=self.params["M"], expansion_add=self.params["ef_construction"],
                            expansion_search=self.params["ef"])
             eng.load(bytes(self._view))
@@ -91,9 +91,8 @@ class HNSWIndex(Index):
 
     def _scores(self, dist: np.ndarray) -> np.ndarray:
         """Return float32 higher-is-closer scores for usearch distances (1 - ip, or squared L2)."""
-        if self.metric.name == "euclidean":
-            return -np.sqrt(np.maximum(dist, np.float32(0.0)))
-        return np.float32(1.0) - dist
+        # usearch's "ip" distance is 1 - <a, b>; its "l2sq" is the squared distance itself
+        return self.metric.engine_scores(np.float32(1.0) - dist if self.metric.space == "ip" else dist)
 
     @staticmethod
     def _run(eng, Q: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -131,14 +130,14 @@ class HNSWIndex(Index):
         n2 = float(q @ q)
         if not math.isfinite(n2):
             return None  # NaN or infinity: search() says which
-        if self.metric.name == "cosine" and n2 > 0:
+        if self.metric.normalize_queries and n2 > 0:
             q = q / np.float32(math.sqrt(n2))
         ids, dist, found = self._run(self._engine_with_ef(self.search_params), q[None, :], k)
         return None if found[0] < k else (ids, self._scores(dist))
 
     def _engine_search(self, Q, k, allowed, n_ok, sp, filtered):
         eng = self._engine_with_ef(sp)
-        Qp = self._prepare(Q) if self.metric.name == "cosine" else Q
+        Qp = self._prepare(Q)
         total = self.total
         if allowed is None:
             ids, dist, _ = self._run(eng, Qp, k)
@@ -177,7 +176,7 @@ class HNSWIndex(Index):
 
     def _engine_load(self, buf: np.ndarray) -> None:
         ui = _usearch()
-        eng = ui.Index(ndim=self.dim, metric=_METRIC[self.metric.name], dtype=self.params["dtype"],
+        eng = ui.Index(ndim=self.dim, metric=_SPACE[self.metric.space], dtype=self.params["dtype"],
                        connectivity=self.params["M"], expansion_search=self.params["ef"])
         # A view over the memory-mapped file: no copy, nothing read until searched.
         eng.view(buf)

@@ -1,8 +1,8 @@
 """One index protocol for every nearest-neighbour backend (exact, HNSW, IVF-PQ).
 
 An index is built from an `Embeddings` table and answers
-``search(queries, k, filter=None) -> Hits`` with one result shape for one
-query or many.  Every backend shares what this module adds around the
+``search(queries, k, filter=None) -> Neighbors`` with one result shape for
+one query or many.  Every backend shares what this module adds around the
 engine:
 
 - **key mapping**: index ids are the table's rows; keys added later get ids
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import os
-import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Sequence
@@ -33,16 +32,16 @@ import numpy as np
 from .._progress import progress
 from .._registry import Registry
 from ..errors import (CorruptFileError, DimensionError, FormatError, InputError,
-                      UnsupportedVersionError)
+                      MissingDependencyError, UnsupportedVersionError)
 from ..store import container
 from ..core.keys import Key, encode_keys
+from ..core.neighbors import Neighbors
 from ..core.vectors import VectorStore, check_vectors
 from ..core import exact
 
 INDEX_FORMAT = "omnivec-index"
 INDEX_VERSION = 1
 BUILD_CHUNK = 65536
-_METRIC_CODE = {"cosine": 0, "dot": 1, "euclidean": 2}  # for the compiled re-ranking kernel
 
 BACKENDS: Registry[type["Index"]] = Registry("index backend")
 
@@ -50,46 +49,6 @@ BACKENDS: Registry[type["Index"]] = Registry("index backend")
 def get_backend(name: str) -> type["Index"]:
     """Return the Index class registered as `name` (UnknownNameError lists the valid names)."""
     return BACKENDS.get(name)
-
-
-# -- results ------------------------------------------------------------------
-class Hits:
-    """Search results, always 2-D: one row per query, best first.
-
-    `ids` (alias `rows`) are index ids — table rows for the table's own keys —
-    and `scores` are higher-is-closer, as in `Embeddings.search`.  `keys` are
-    decoded on first use, so a search that only needs ids pays nothing for them.
-    """
-
-    __slots__ = ("ids", "scores", "_index", "_keys")
-
-    def __init__(self, ids: np.ndarray, scores: np.ndarray, index: "Index") -> None:
-        self.ids = ids
-        self.scores = scores
-        self._index = index
-        self._keys: list[list[Key]] | None = None
-
-    @property
-    def rows(self) -> np.ndarray:
-        """Return the ids (table rows for table keys), (queries x k) int64."""
-        return self.ids
-
-    @property
-    def keys(self) -> list[list[Key]]:
-        """Return the keys of the results, one list per query."""
-        if self._keys is None:
-            self._keys = [self._index.keys_of(r) for r in self.ids]
-        return self._keys
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def pairs(self, i: int = 0) -> list[tuple[Key, float]]:
-        """Return query i's results as (key, score) pairs."""
-        return list(zip(self._index.keys_of(self.ids[i]), self.scores[i].tolist()))
-
-    def __repr__(self) -> str:
-        return f"Hits(queries={self.ids.shape[0]}, k={self.ids.shape[1]})"
 
 
 # -- fingerprint: ties an index file to the table it was built from -----------
@@ -227,16 +186,7 @@ class Index:
     # -- vectors ------------------------------------------------------------
     def _prepare(self, X: np.ndarray) -> np.ndarray:
         """Return vectors as the engine sees them: float32, unit length under cosine."""
-        X = np.ascontiguousarray(X, dtype=np.float32)
-        if self.metric.name == "cosine":
-            if len(X) == 1:  # one query: the cheapest path, it is paid on every call
-                n = float(np.sqrt(X[0] @ X[0]))
-                return X / np.float32(n) if n > 0 else X
-            norms = np.sqrt(np.einsum("ij,ij->i", X, X))[:, None]
-            if norms.all():
-                return X / norms
-            X = np.divide(X, norms, out=np.zeros_like(X), where=norms > 0)
-        return X
+        return self.metric.prepare(X)
 
     def _base_chunks(self):
         """Yield (start, prepared float32 chunk) over the table's rows."""
@@ -250,17 +200,19 @@ class Index:
             self._extra_store = VectorStore.encode(self.extra_vectors, "float32")
         return self._extra_store
 
-    def _check_queries(self, queries) -> np.ndarray:
-        """Return queries as a (queries x dims) float32 array: keys are looked up, vectors checked.
+    def _check_queries(self, queries) -> tuple[np.ndarray, list[Key] | None]:
+        """Return (queries as a (queries x dims) float32 array, the query keys or None).
+
+        Keys are looked up, vectors checked.
 
         A key or a list/tuple of keys (str or int) names table keys; anything
         else (a numpy array, a list of floats) is read as vectors.
         """
         if isinstance(queries, (str, int, np.integer)) and not isinstance(queries, bool):
-            return self._vectors_of_keys([queries])
+            return self._vectors_of_keys([queries]), [queries]
         if isinstance(queries, (list, tuple)) and queries and all(
                 isinstance(x, (str, int, np.integer)) and not isinstance(x, bool) for x in queries):
-            return self._vectors_of_keys(list(queries))
+            return self._vectors_of_keys(list(queries)), list(queries)
         Q = np.asarray(queries)
         if Q.dtype.kind not in "fiu":
             raise InputError(f"queries must be numeric vectors or keys; got dtype {Q.dtype}")
@@ -273,7 +225,7 @@ class Index:
         if not np.isfinite(Q.sum()) and not np.isfinite(Q).all():
             bad = int(np.flatnonzero(~np.isfinite(Q).all(axis=1))[0])
             raise InputError(f"query {bad} holds NaN or infinity")
-        return Q
+        return Q, None
 
     def _vectors_of_keys(self, keys: list[Key]) -> np.ndarray:
         """Return the vectors of keys, added keys included; unknown keys raise KeyNotFound."""
@@ -401,25 +353,46 @@ class Index:
         return ids
 
     # -- search -------------------------------------------------------------
-    def search(self, queries, k: int = 10, *, filter=None, **search_params: Any) -> Hits:
-        """Return the k nearest live ids of each query as Hits (queries x min(k, matches)).
+    def search(self, queries, k: int = 10, *, filter=None, exclude_self: bool = True,
+               exclude: Sequence[Sequence[int]] | None = None, **search_params: Any) -> Neighbors:
+        """Return the k nearest live ids of each query as Neighbors (queries x min(k, matches)).
 
         `queries` are vectors (one (dims,) vector or a (queries, dims) array) or
-        keys.  `filter` is a `Filter` (allow/deny keys, attribute conditions).
+        keys; a query given as a key never finds itself (exclude_self=False
+        keeps it), as in `Embeddings.search`.  `filter` is a `Filter`
+        (allow/deny keys, attribute conditions), a condition text or a boolean
+        mask over ids; `exclude[i]` lists ids never returned for query i.
         Search parameters (e.g. ef for HNSW, nprobe for IVF-PQ) override the
         index defaults for this call.
         """
         if (type(queries) is np.ndarray and queries.ndim == 1 and type(k) is int and filter is None
-                and not search_params and not self.n_deleted and 0 < k <= self.total
+                and exclude is None and not search_params and not self.n_deleted and 0 < k <= self.total
                 and queries.dtype == np.float32 and len(queries) == self.dim):
             # One plain vector: the hot path of a serving loop; the backend may
             # answer it with less checking (None sends it the general way).
             one = self._search_one(queries, k)
             if one is not None:
-                return Hits(one[0], one[1], self)
-        Q = self._check_queries(queries)
+                return Neighbors(one[0], one[1], self.keys_of)
+        Q, query_keys = self._check_queries(queries)
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
             raise InputError(f"k must be an int >= 0; got {k!r}")
+        if exclude is not None and len(exclude) != len(Q):
+            raise InputError(f"exclude needs one list of ids per query ({len(Q)}); got {len(exclude)}")
+        if exclude_self and query_keys is not None:
+            own = self.ids_of(query_keys)
+            exclude = [list(e) + ([int(o)] if o >= 0 else []) for e, o in
+                       zip(exclude if exclude is not None else [[]] * len(Q), own.tolist())]
+        if exclude is not None and not any(len(e) for e in exclude):
+            exclude = None
+        extra = max((len(e) for e in exclude), default=0) if exclude is not None else 0
+        ids, scores = self._search_ids(Q, int(k) + extra, filter, search_params)
+        if extra:
+            ids, scores = _drop_excluded(ids, scores, exclude, int(k))
+        return Neighbors(ids, scores, self.keys_of)
+
+    def _search_ids(self, Q: np.ndarray, k: int, filter, search_params: dict[str, Any]
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        """Return (ids, scores) of the k best live ids per query, (queries x min(k, matches))."""
         sp = self.search_params
         if search_params:
             sp = dict(sp)
@@ -442,10 +415,9 @@ class Index:
         kk = min(int(k), n_ok)
         nq = len(Q)
         if kk == 0 or nq == 0:
-            return Hits(np.zeros((nq, 0), np.int64), np.zeros((nq, 0), np.float32), self)
+            return np.zeros((nq, 0), np.int64), np.zeros((nq, 0), np.float32)
         if allowed is not None and n_ok <= max(kk, self.exact_fraction * self.total):
-            ids, scores = self._exact_over(Q, kk, np.flatnonzero(allowed))
-            return Hits(ids, scores, self)
+            return self._exact_over(Q, kk, np.flatnonzero(allowed))
         ids, scores = self._engine_search(Q, kk, allowed, n_ok, sp, flt is not None)
         if (ids < 0).any():
             short = (ids < 0).any(axis=1)
@@ -453,7 +425,7 @@ class Index:
             cand = np.flatnonzero(allowed) if allowed is not None else np.arange(self.total)
             fid, fsc = self._exact_over(Q[short], kk, cand)
             ids[short], scores[short] = fid, fsc
-        return Hits(ids, scores, self)
+        return ids, scores
 
     def _exact_over(self, Q: np.ndarray, k: int, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Return exact (ids, scores) of the k best among `ids` (sorted int64) for raw queries Q."""
@@ -490,7 +462,7 @@ class Index:
             # a thread pool pays off only with several queries (see flat.SERIAL_BELOW)
             (refine_topk if nq >= 8 else refine_topk_serial)(
                 store.data, store.norms, np.ascontiguousarray(Q, np.float32), np.ascontiguousarray(cand, np.int64),
-                _METRIC_CODE[self.metric.name], ids, scores)
+                self.metric.code, ids, scores)
             return ids, scores
         S = self._rescore(Q, cand)
         order = np.argsort(-S, axis=1, kind="stable")[:, :k]
@@ -525,15 +497,10 @@ class Index:
                 rn[x] = np.linalg.norm(X[x], axis=1)
             dots = np.matmul(X.reshape(nq, c, self.dim), Q[:, :, None])[:, :, 0]
             rn = rn.reshape(nq, c)
-        qn = np.sqrt(np.einsum("ij,ij->i", Q, Q))[:, None]
-        name = self.metric.name
-        if name == "cosine":
-            den = rn * qn
-            s = np.divide(dots, den, out=np.zeros_like(dots), where=den > 0)
-        elif name == "dot":
-            s = dots
-        else:
-            s = -np.sqrt(np.maximum(rn * rn - 2.0 * dots + qn * qn, 0.0))
+        qn = np.sqrt(np.einsum("ij,ij->i", Q, Q)).astype(np.float32)
+        # each query has its own candidate rows: score through the per-row selection keys
+        scale, bias = self.metric.selection(np.asarray(rn, np.float32).reshape(-1))
+        s = self.metric.finish(dots * scale.reshape(nq, c) + bias.reshape(nq, c), qn)
         s = s.astype(np.float32, copy=False)
         s[~valid.reshape(nq, c)] = -np.inf
         return s
@@ -562,6 +529,14 @@ class Index:
     def open(cls, path: str | os.PathLike, emb) -> "Index":
         """Return the index stored at `path`, checked against `emb` (FormatError on a mismatch)."""
         return open_index(path, emb, backend=cls.name or None)
+
+    def check_table(self, emb) -> None:
+        """Raise InputError unless this index was built over `emb`'s vectors and keys (what `attach` asks)."""
+        if emb is self.emb:
+            return
+        problem = _fingerprint_problem(self._fingerprint or fingerprint(self.emb), fingerprint(emb))
+        if problem:
+            raise InputError(f"this {self.name} index does not belong to table {emb.name!r}: {problem}")
 
     def info(self) -> dict[str, Any]:
         """Return a JSON-able summary: backend, sizes, parameters, fingerprint."""
@@ -710,32 +685,30 @@ def build_index(emb, backend: str = "flat", *, show_progress: bool | None = None
     return get_backend(backend).build(emb, show_progress=show_progress, **params)
 
 
-# -- the hook Embeddings uses -------------------------------------------------------
-_ATTACHED: "weakref.WeakKeyDictionary[Any, Index | None]" = weakref.WeakKeyDictionary()
+def _drop_excluded(ids: np.ndarray, scores: np.ndarray, exclude: Sequence[Sequence[int]],
+                   k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return the first k results of each query that are not in its `exclude` list."""
+    keep = np.ones(ids.shape, bool)
+    for i, rows in enumerate(exclude):
+        if len(rows):
+            keep[i] &= ~np.isin(ids[i], np.asarray(rows, np.int64))
+    width = min(k, int(keep.sum(axis=1).min())) if len(ids) else 0
+    order = np.argsort(~keep, axis=1, kind="stable")[:, :width]
+    return np.take_along_axis(ids, order, axis=1), np.take_along_axis(scores, order, axis=1)
+
+
+# -- finding the index stored beside a model file ------------------------------------
 PREFERENCE = ("hnsw", "ivfpq", "flat")
 
 
-def attach(emb, index: Index | None) -> None:
-    """Make `index` the one `attached_index(emb)` returns (None detaches)."""
-    if index is not None and index.emb is not emb:
-        problem = _fingerprint_problem(index._fingerprint or fingerprint(index.emb), fingerprint(emb))
-        if problem:
-            raise InputError(f"this index does not belong to table {emb.name!r}: {problem}")
-    _ATTACHED[emb] = index
-
-
-def attached_index(emb, backend: str | None = None) -> Index | None:
-    """Return the index attached to `emb`, or the one stored beside its model file, or None.
+def find_index(emb, backend: str | None = None) -> Index | None:
+    """Return the index stored beside `emb`'s model file, opened and checked, or None.
 
     Looks for `<model>.hnsw`, `<model>.ivfpq`, `<model>.flat` (in that order, or
-    only `backend`); the first found is opened once and cached on the table.
+    only `backend`).  Without `backend`, an index whose engine is not installed
+    is passed over.  `omnivec.open` gives each table this finder, so
+    approx=True queries use the index without further code.
     """
-    if emb in _ATTACHED:
-        idx = _ATTACHED[emb]
-        if idx is not None and (backend is None or idx.name == BACKENDS.canonical(backend)):
-            return idx
-        if idx is None and backend is None:
-            return None
     if not emb.source:
         return None
     names = [BACKENDS.canonical(backend)] if backend else [b for b in PREFERENCE if b in BACKENDS]
@@ -743,46 +716,9 @@ def attached_index(emb, backend: str | None = None) -> Index | None:
         p = index_path(emb.source, name)
         if p.exists():
             try:
-                idx = open_index(p, emb)
-            except Exception as exc:  # a missing optional engine must not break exact queries
-                from ..errors import MissingDependencyError
-                if isinstance(exc, MissingDependencyError) and backend is None:
+                return open_index(p, emb)
+            except MissingDependencyError:
+                if backend is None:
                     continue
                 raise
-            _ATTACHED[emb] = idx
-            return idx
-    if backend is None:
-        _ATTACHED[emb] = None
     return None
-
-
-def approx_neighbours(emb, Q: np.ndarray, k: int, *, exclude: Sequence[Sequence[int]] | None = None,
-                      restrict_vocab: int | None = None) -> tuple[list[list[Key]], np.ndarray, np.ndarray] | None:
-    """Return (keys, ids, scores) from the index attached to `emb`, or None when it has none.
-
-    The hook `Embeddings.most_similar(approx=True)` and `Embeddings.search`
-    call: `exclude[i]` rows are dropped from query i's results (fetching k
-    extra), `restrict_vocab` keeps only the first rows.
-    """
-    idx = attached_index(emb)
-    if idx is None:
-        return None
-    from .filters import Filter
-
-    flt = None
-    if restrict_vocab is not None:
-        mask = np.zeros(idx.total, bool)
-        mask[:max(0, min(int(restrict_vocab), idx.n_base))] = True
-        flt = Filter(mask=mask)
-    extra = max((len(e) for e in exclude), default=0) if exclude else 0
-    hits = idx.search(Q, k + extra, filter=flt)
-    ids, scores = hits.ids, hits.scores
-    if extra:
-        keep = np.ones(ids.shape, bool)
-        for i, rows in enumerate(exclude):
-            keep[i] &= ~np.isin(ids[i], np.asarray(rows, np.int64))
-        width = min(k, int(keep.sum(axis=1).min()))
-        order = np.argsort(~keep, axis=1, kind="stable")[:, :width]
-        ids, scores = np.take_along_axis(ids, order, axis=1), np.take_along_axis(scores, order, axis=1)
-    ids, scores = ids[:, :k], scores[:, :k]
-    return [idx.keys_of(r) for r in ids], ids, scores

@@ -69,7 +69,7 @@ class IVFPQIndex(Index):
         rng = np.random.default_rng(self.params["seed"])
         sample = np.sort(rng.choice(self.n_base, size=min(train_size, self.n_base), replace=False))
         T = self._prepare(self.emb.store.decode(sample))
-        mt = faiss.METRIC_L2 if self.metric.name == "euclidean" else faiss.METRIC_INNER_PRODUCT
+        mt = faiss.METRIC_L2 if self.metric.space == "l2" else faiss.METRIC_INNER_PRODUCT
         quant = faiss.IndexFlatL2(self.dim) if mt == faiss.METRIC_L2 else faiss.IndexFlatIP(self.dim)
         eng = faiss.IndexIVFPQ(quant, self.dim, nlist, m, nbits, mt)
         eng.cp.seed = int(self.params["seed"])
@@ -91,9 +91,7 @@ class IVFPQIndex(Index):
             self.engine.remove_ids(np.asarray(ids, np.int64))
 
     def _scores(self, D: np.ndarray) -> np.ndarray:
-        if self.metric.name == "euclidean":
-            return -np.sqrt(np.maximum(D, 0.0))
-        return D
+        return self.metric.engine_scores(D)   # FAISS gives inner products or squared distances
 
     def _search_one(self, q, k):
         if not math.isfinite(float(q @ q)):
@@ -103,7 +101,7 @@ class IVFPQIndex(Index):
 
     def _engine_search(self, Q, k, allowed, n_ok, sp, filtered):
         faiss = _faiss()
-        Qp = self._prepare(Q) if self.metric.name == "cosine" else Q
+        Qp = self._prepare(Q)
         refine = int(sp["refine"])
         fetch = k * refine if refine > 1 else k
         nprobe = int(sp["nprobe"])

@@ -334,7 +334,7 @@ def read_fasttext_bin(path: str | os.PathLike, *, progress: bool | None = None,
             | {"dim": dim, "bucket": bucket, "minn": minn, "maxn": maxn}}
     meta["created"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     store = VectorStore.encode(vectors, "float32")
-    emb = Embeddings._from_parts(name="embeddings", keys=keys, store=store, metric=get_metric("cosine"),
+    emb = Embeddings.from_parts(name="embeddings", keys=keys, store=store, metric=get_metric("cosine"),
                                  counts=counts[:nwords].copy(), meta=meta, subwords=subwords, extras=extras,
                                  oov=False, source=None)
     report = _report(path=path, rows=nwords, dim=dim, labels=nlabels, bucket=bucket, version=version,

@@ -1269,9 +1269,9 @@ def _read_parquet(path: str, fmt: str, o: _Options, report: ImportReport) -> _Pa
 # -- omnivec model files and fastText .bin ------------------------------------------
 
 def _read_model(path: str, fmt: str, o: _Options, report: ImportReport):
-    from .model import open_bundle
+    from .model import open_table
 
-    emb = open_bundle(path).table()
+    emb = open_table(path)
     report.rows, report.dim = len(emb), emb.dim
     report.bytes_read = os.path.getsize(path)
     return emb
@@ -1369,7 +1369,7 @@ def _finish(parsed: _Parsed, path: str, o: _Options, report: ImportReport, meta:
     if keep is not None:
         vectors = vectors[:P.compact_rows(vectors, keep)]
     store = VectorStore.encode(vectors, o.storage)
-    return Embeddings._from_parts(name="embeddings", keys=table, store=store,
+    return Embeddings.from_parts(name="embeddings", keys=table, store=store,
                                   metric=get_metric(o.metric), counts=None, meta=meta, subwords=None,
                                   extras={}, oov=False, source=None)
 
@@ -1615,7 +1615,7 @@ def import_vectors(src: str | os.PathLike, dst: str | os.PathLike | None = None,
         emb.meta.setdefault("source", meta["source"])
         _note_import(emb.meta, report)
     elif result.raw_path is not None:
-        from .model import open_bundle
+        from .model import open_table
 
         try:
             table, keep = _keys_table(result, path, o, report)
@@ -1623,7 +1623,7 @@ def import_vectors(src: str | os.PathLike, dst: str | os.PathLike | None = None,
             _write_streamed(os.fspath(dst), name, table, result, keep, o, meta)
         finally:
             Path(result.raw_path).unlink(missing_ok=True)
-        emb = open_bundle(dst).table()
+        emb = open_table(dst)
         report.rows, report.dim = len(emb), emb.dim
         report.dst = os.fspath(dst)
         report.seconds = time.perf_counter() - t0
@@ -1633,10 +1633,10 @@ def import_vectors(src: str | os.PathLike, dst: str | os.PathLike | None = None,
         _note_import(meta, report)
     report.rows, report.dim = len(emb), emb.dim
     if dst is not None:
-        from .model import open_bundle, save_tables
+        from .model import open_table, save_tables
 
         save_tables(dst, {name: emb.replace(name=name)})
-        emb = open_bundle(dst).table()
+        emb = open_table(dst)
         report.dst = os.fspath(dst)
     elif name != emb.name:
         emb = emb.replace(name=name)

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Iterator, Mapping
+from typing import Mapping
 
 import numpy as np
 
+from ..embeddings import Embeddings
 from ..errors import CorruptFileError, FormatError, InputError, UnsupportedVersionError
 from ..metrics import get_metric
+from ..model import MODEL_KINDS, Model, model_class
 from . import container
 from ..core.keys import KeyTable
 from ..core.subwords import Subwords
@@ -48,15 +50,20 @@ def _table_meta(emb) -> dict:
             "extras": sorted(emb.extras), "meta": emb.meta}
 
 
-def save_tables(path: str | os.PathLike, tables: Mapping[str, object]) -> None:
-    """Write `tables` (name -> Embeddings) to one model file, atomically."""
+def save_tables(path: str | os.PathLike, tables: Mapping[str, Embeddings], *,
+                kind: str | None = None) -> None:
+    """Write `tables` (name -> Embeddings) to one model file, atomically; `kind` names a typed model."""
     if not tables:
         raise InputError("a model file needs at least one table")
     tensors: dict[str, np.ndarray] = {}
-    header = {"format_version": FORMAT_VERSION, "tables": {}}
+    header: dict = {"format_version": FORMAT_VERSION, "tables": {}}
+    if kind:
+        header["kind"] = MODEL_KINDS.canonical(kind)
     for name, emb in tables.items():
-        if not name or "." in name:
+        if not isinstance(name, str) or not name or "." in name:
             raise InputError(f"table name {name!r} must be non-empty and contain no '.'")
+        if not isinstance(emb, Embeddings):
+            raise InputError(f"table {name!r} is a {type(emb).__name__}, not Embeddings")
         for field, arr in _table_tensors(emb).items():
             tensors[f"{name}.{field}"] = arr
         header["tables"][name] = _table_meta(emb)
@@ -65,52 +72,6 @@ def save_tables(path: str | os.PathLike, tables: Mapping[str, object]) -> None:
     except (TypeError, ValueError) as exc:
         raise InputError(f"table metadata must be plain JSON (str, numbers, lists, dicts): {exc}") from None
     container.write(path, tensors, {"format": FORMAT_NAME, FORMAT_NAME: meta_json})
-
-
-class Bundle:
-    """The tables of one model file.  A bundle with one table behaves as that table."""
-
-    def __init__(self, tables: dict[str, object], path: str | None = None) -> None:
-        self.tables = tables
-        self.path = path
-
-    def table(self, name: str | None = None):
-        """Return the table called `name` (the only table when name is None)."""
-        if name is None:
-            if len(self.tables) == 1:
-                return next(iter(self.tables.values()))
-            raise InputError(f"{self.path or 'this bundle'} holds {len(self.tables)} tables "
-                             f"({', '.join(self.tables)}); name one")
-        try:
-            return self.tables[name]
-        except KeyError:
-            raise InputError(f"no table {name!r} in {self.path or 'this bundle'}; "
-                             f"its tables are: {', '.join(self.tables)}") from None
-
-    def __getattr__(self, attr):
-        if attr.startswith("_") or attr in ("tables", "path"):
-            raise AttributeError(attr)
-        return getattr(self.table(), attr)
-
-    def __getitem__(self, key):
-        return self.table()[key]
-
-    def __contains__(self, key) -> bool:
-        return key in self.table()
-
-    def __len__(self) -> int:
-        return len(self.table())
-
-    def __iter__(self) -> Iterator:
-        return iter(self.table())
-
-    def __repr__(self) -> str:
-        inner = ", ".join(f"{k}: n={len(v)} dim={v.dim}" for k, v in self.tables.items())
-        return f"Bundle({self.path!r}, {{{inner}}})"
-
-    def save(self, path: str | os.PathLike) -> None:
-        """Write every table to `path` (atomically)."""
-        save_tables(path, self.tables)
 
 
 def read_header(c: container.Container) -> dict:
@@ -180,9 +141,7 @@ def _key_sums(c: container.Container, table: str, fields: tuple[str, ...]) -> di
     return out or None
 
 
-def _open_table(c: container.Container, name: str, tm, oov: bool):
-    from ..embeddings import Embeddings
-
+def _open_table(c: container.Container, name: str, tm, oov: bool) -> Embeddings:
     path = c.path
 
     def bad(msg: str):
@@ -258,8 +217,8 @@ def _open_table(c: container.Container, name: str, tm, oov: bool):
         extras[x] = arr
     meta = tm.get("meta") if isinstance(tm.get("meta"), dict) else {}
     store = VectorStore(data=vectors, dtype=storage, dim=dim, norms=norms, scale=scale, rerank=rerank)
-    return Embeddings._from_parts(name=name, keys=keys, store=store, metric=metric, counts=counts,
-                                  meta=meta, subwords=subwords, extras=extras, oov=oov, source=path)
+    return Embeddings.from_parts(name=name, keys=keys, store=store, metric=metric, counts=counts,
+                                 meta=meta, subwords=subwords, extras=extras, oov=oov, source=path)
 
 
 def _open_subwords(path: str, name: str, sm, t: dict, n: int, dim: int) -> Subwords:
@@ -284,14 +243,58 @@ def _open_subwords(path: str, name: str, sm, t: dict, n: int, dim: int) -> Subwo
     return Subwords.from_stored(sm, t)
 
 
-def open_bundle(path: str | os.PathLike, *, oov: bool = False) -> Bundle:
-    """Return the tables of a model file, memory-mapped (reads only the header)."""
+def _open_tables(path: str | os.PathLike, oov: bool) -> tuple[str, dict[str, Embeddings], str | None]:
+    """Return (path, tables, kind) of a model file, memory-mapped (reads only the header)."""
     c = container.read(path)
     header = read_header(c)
     tables = {name: _open_table(c, name, tm, oov) for name, tm in header["tables"].items()}
     if not tables:
         raise CorruptFileError("the model file holds no tables", path=c.path, offset=8)
-    return Bundle(tables, path=c.path)
+    kind = header.get("kind")
+    if kind is not None and (not isinstance(kind, str) or kind not in MODEL_KINDS):
+        raise CorruptFileError(f"unknown model kind {kind!r}; this omnivec knows: "
+                               f"{', '.join(MODEL_KINDS.names())}", path=c.path, offset=8)
+    if kind is None and set(tables) == {"entities", "relations"} \
+            and tables["entities"].meta.get("learner") == "kge":
+        kind = "kge"   # written before files recorded their kind
+    return c.path, tables, kind
+
+
+def open_model(path: str | os.PathLike, *, oov: bool = False, as_class: type[Model] | None = None) -> Model:
+    """Return every table of a model file as a Model (the typed view its kind names, or `as_class`)."""
+    path, tables, kind = _open_tables(path, oov)
+    cls = as_class or model_class(kind)
+    if cls.kind and kind is not None and MODEL_KINDS.canonical(kind) != MODEL_KINDS.canonical(cls.kind):
+        raise FormatError(f"a {kind!r} model, not a {cls.kind!r} one", path=path)
+    try:
+        return cls.from_tables(tables, path=path)
+    except InputError as exc:
+        raise FormatError(f"not a {cls.__name__}: {exc}", path=path) from None
+
+
+def open_file(path: str | os.PathLike, *, oov: bool = False) -> Embeddings | Model:
+    """Return what a model file holds: its one table, or a Model of several (typed by its kind)."""
+    path, tables, kind = _open_tables(path, oov)
+    if kind is None and len(tables) == 1:
+        return next(iter(tables.values()))
+    return model_class(kind).from_tables(tables, path=path)
+
+
+def open_table(path: str | os.PathLike, *, table: str | None = None, oov: bool = False) -> Embeddings:
+    """Return one table of a model file (the only one when table is None)."""
+    path, tables, _ = _open_tables(path, oov)
+    return Model(tables, path=path).table(table)
+
+
+class _Codec:
+    """The model-file codec that `Embeddings.save/open` and `Model.save/open` delegate to."""
+
+    save = staticmethod(save_tables)
+    open_model = staticmethod(open_model)
+    open_table = staticmethod(open_table)
+
+
+Embeddings.file_codec = _Codec()
 
 
 def verify(path: str | os.PathLike) -> list[str]:
@@ -311,10 +314,10 @@ def verify(path: str | os.PathLike) -> list[str]:
     from ..core import _key_kernels as K
 
     try:
-        bundle = open_bundle(path)
+        _, tables, _ = _open_tables(path, False)
     except CorruptFileError as exc:
         return [str(exc)]
-    for name, emb in bundle.tables.items():
+    for name, emb in tables.items():
         keys = emb.keys
         n = len(keys)
         if not K.check_index(keys.index, n):

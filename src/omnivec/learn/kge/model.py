@@ -16,6 +16,7 @@ import numpy as np
 
 from ...embeddings import Embeddings
 from ...errors import FormatError, InputError, KeyNotFound
+from ...model import Model
 from ..._lazy import kernels
 
 K = kernels("omnivec.learn.kge._kernels")
@@ -25,10 +26,19 @@ from .models import ModelSpec, get_model
 Pair = tuple[str, float]
 
 
-class KGModel:
-    """Entity and relation tables plus the model that scores (head, relation, tail) triples."""
+class KGModel(Model):
+    """Entity and relation tables plus the model that scores (head, relation, tail) triples.
 
-    def __init__(self, entities: Embeddings, relations: Embeddings) -> None:
+    A `Model` of kind "kge": ``m["entities"]`` and ``m["relations"]`` are
+    ordinary tables; ``omnivec.open(path)`` returns a KGModel for a file
+    written by `save`.
+    """
+
+    kind = "kge"
+    required = ("entities", "relations")
+
+    def __init__(self, entities: Embeddings, relations: Embeddings, *, path: str | None = None) -> None:
+        super().__init__({"entities": entities, "relations": relations}, path=path)
         meta = entities.meta or {}
         if meta.get("learner") != "kge" or "model" not in meta:
             raise FormatError("the 'entities' table has no knowledge-graph model metadata "
@@ -45,24 +55,14 @@ class KGModel:
         self._E: np.ndarray | None = None
         self._R: np.ndarray | None = None
 
-    # -- construction -------------------------------------------------------------------------
     @classmethod
-    def from_bundle(cls, bundle) -> "KGModel":
-        """Return the KGModel held by an opened bundle with 'entities' and 'relations' tables."""
-        return cls(bundle.table("entities"), bundle.table("relations"))
-
-    @classmethod
-    def open(cls, path: str | os.PathLike) -> "KGModel":
-        """Return the KGModel stored in a model file written by `save`."""
-        from ... import open as _open
-
-        return cls.from_bundle(_open(path))
-
-    def save(self, path: str | os.PathLike) -> None:
-        """Write both tables to one model file, atomically."""
-        from ... import save as _save
-
-        _save(path, {"entities": self.entities, "relations": self.relations})
+    def from_tables(cls, tables, *, path: str | None = None) -> "KGModel":
+        """Return the KGModel over 'entities' and 'relations' tables (FormatError when they do not fit)."""
+        missing = [n for n in cls.required if n not in tables]
+        if missing or len(tables) != 2:
+            raise FormatError(f"a knowledge-graph model holds exactly the tables entities and relations; "
+                              f"found: {', '.join(tables)}", path=path)
+        return cls(tables["entities"], tables["relations"], path=path)
 
     # -- facts --------------------------------------------------------------------------------
     @property
