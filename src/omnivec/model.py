@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Iterator, Mapping
 
 from ._registry import Registry
 from .embeddings import Embeddings
-from .errors import InputError
+from .errors import InputError, KeyNotFound
 
 #: kind name -> "module:Class" of the Model subclass that views a file of that kind
 MODEL_KINDS: Registry[str] = Registry("model kind")
@@ -70,8 +70,8 @@ class Model(Mapping[str, Embeddings]):
     def __getitem__(self, name: str) -> Embeddings:
         try:
             return self.tables[name]
-        except KeyError:
-            raise InputError(f"no table {name!r} in {self.path or 'this model'}; "
+        except (KeyError, TypeError):
+            raise KeyNotFound(f"no table {name!r} in {self.path or 'this model'}; "
                              f"its tables are: {', '.join(self.tables)}") from None
 
     def __iter__(self) -> Iterator[str]:

@@ -56,7 +56,8 @@ def save_tables(path: str | os.PathLike, tables: Mapping[str, Embeddings], *,
     if not tables:
         raise InputError("a model file needs at least one table")
     tensors: dict[str, np.ndarray] = {}
-    header: dict = {"format_version": FORMAT_VERSION, "tables": {}}
+    # the JSON header sorts its keys; "order" keeps the tables in the order they were given
+    header: dict = {"format_version": FORMAT_VERSION, "tables": {}, "order": list(tables)}
     if kind:
         header["kind"] = MODEL_KINDS.canonical(kind)
     for name, emb in tables.items():
@@ -247,7 +248,11 @@ def _open_tables(path: str | os.PathLike, oov: bool) -> tuple[str, dict[str, Emb
     """Return (path, tables, kind) of a model file, memory-mapped (reads only the header)."""
     c = container.read(path)
     header = read_header(c)
-    tables = {name: _open_table(c, name, tm, oov) for name, tm in header["tables"].items()}
+    names = list(header["tables"])
+    order = header.get("order")
+    if isinstance(order, list) and sorted(map(str, order)) == sorted(names):
+        names = [str(n) for n in order]
+    tables = {name: _open_table(c, name, header["tables"][name], oov) for name in names}
     if not tables:
         raise CorruptFileError("the model file holds no tables", path=c.path, offset=8)
     kind = header.get("kind")
