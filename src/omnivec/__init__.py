@@ -16,7 +16,7 @@ from .store import model as _model_file  # registers the model-file codec of Emb
 __version__ = "0.1.0"
 
 
-def open(path: str | os.PathLike, *, oov: bool = False) -> Embeddings | Model:  # noqa: A001
+def open(path: str | os.PathLike, *, oov: bool | None = None) -> Embeddings | Model:  # noqa: A001
     """Return what a model file holds, memory-mapped; opening reads only the header.
 
     A file with one table returns that table, an `Embeddings`; a file with
@@ -24,8 +24,9 @@ def open(path: str | os.PathLike, *, oov: bool = False) -> Embeddings | Model:  
     the typed view its kind names (a knowledge-graph model opens as
     `omnivec.learn.kge.KGModel`).  Each table finds the nearest-neighbour
     index stored beside the file (`omnivec index build`) when a query asks
-    for approx=True.  With oov=True, unknown keys get out-of-vocabulary
-    vectors instead of KeyNotFound.
+    for approx=True.  Unknown keys raise KeyNotFound, except in tables with
+    subword vectors (fastText), where n-gram composition gives their vector;
+    oov=True gives every table out-of-vocabulary vectors, oov=False none.
     """
     opened = _model_file.open_file(path, oov=oov)
     for emb in (opened.values() if isinstance(opened, Model) else (opened,)):
@@ -40,7 +41,7 @@ def _find_index(emb: Embeddings):
     return find_index(emb)
 
 
-def load(path: str | os.PathLike, *, table: str | None = None, oov: bool = False) -> Embeddings:
+def load(path: str | os.PathLike, *, table: str | None = None, oov: bool | None = None) -> Embeddings:
     """Return one table of a model file (the only one when table is None)."""
     opened = open(path, oov=oov)
     if isinstance(opened, Embeddings):

@@ -70,3 +70,16 @@ class Registry(Generic[T]):
 
 
 Factory = Callable[..., T]
+
+
+def resolve(target: str):
+    """Return the object named "package.module:attr", importing its module on first use.
+
+    How a lower layer names a function or class of a higher one (a typed model
+    view, a convenience that delegates) without importing it: the name is
+    resolved when it is called, never when the lower module loads.
+    """
+    import importlib
+
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)

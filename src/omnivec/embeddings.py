@@ -11,10 +11,11 @@ from __future__ import annotations
 import datetime as _dt
 import os
 from zlib import crc32 as _crc32
-from typing import Any, Callable, ClassVar, Iterator, Sequence
+from typing import Any, Callable, ClassVar, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from ._registry import resolve
 from .errors import DimensionError, InputError, KeyNotFound
 from .metrics import Metric, get_metric
 from .core import exact
@@ -24,6 +25,76 @@ from .core.subwords import Subwords
 from .core.vectors import VectorStore, check_vectors
 
 KeyOrVector = Key | np.ndarray
+
+# Higher layers that the gensim-named conveniences delegate to, resolved when called (rule 2 of
+# docs/architecture.md: the table imports nothing above it).
+_EXPORT = "omnivec.store.formats:export_vectors"
+_WRITE_TEXT = "omnivec.store.container:write_text"
+_ANALOGIES = "omnivec.evaluate.analogy:evaluate_analogies"
+_SIMILARITY = "omnivec.evaluate.similarity:evaluate_similarity"
+
+
+class Correlation(tuple):
+    """A (statistic, pvalue) pair, as scipy's correlation results unpack and name them."""
+
+    def __new__(cls, statistic: float, pvalue: float) -> "Correlation":
+        return super().__new__(cls, (float(statistic), float(pvalue)))
+
+    @property
+    def statistic(self) -> float:
+        return self[0]
+
+    correlation = statistic
+
+    @property
+    def pvalue(self) -> float:
+        return self[1]
+
+
+class _KeyToIndex(Mapping):
+    """key -> row over a table's key index, read-only (gensim's key_to_index dict)."""
+
+    def __init__(self, emb: "Embeddings") -> None:
+        self._emb = emb
+
+    def __getitem__(self, key):
+        r = self._emb.keys.row(key)
+        if r < 0:
+            raise KeyError(key)
+        return r
+
+    def __contains__(self, key) -> bool:
+        return key in self._emb
+
+    def __iter__(self):
+        return iter(self._emb.keys)
+
+    def __len__(self) -> int:
+        return len(self._emb)
+
+
+class _IndexToKey(Sequence):
+    """The keys in row order, read-only (gensim's index_to_key list)."""
+
+    def __init__(self, emb: "Embeddings") -> None:
+        self._emb = emb
+
+    def __getitem__(self, i):
+        n = len(self._emb)
+        if isinstance(i, slice):
+            return self._emb.keys.keys_of(range(*i.indices(n)))
+        i = int(i)
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError(f"row {i} is out of range for {n} keys")
+        return self._emb.keys.key(i)
+
+    def __iter__(self):
+        return iter(self._emb.keys)
+
+    def __len__(self) -> int:
+        return len(self._emb)
 
 
 class Embeddings:
@@ -39,7 +110,7 @@ class Embeddings:
                  metric: str = "cosine", counts: Sequence[int] | np.ndarray | None = None,
                  meta: dict | None = None, storage: str = "float32",
                  subwords: Subwords | None = None, name: str = "embeddings",
-                 oov: bool = False) -> None:
+                 oov: bool | None = None) -> None:
         vectors = check_vectors(vectors)
         table, _ = KeyTable.from_keys(keys)
         if len(table) != len(vectors):
@@ -64,7 +135,7 @@ class Embeddings:
     def from_parts(cls, *, keys: KeyTable, store: VectorStore, metric: Metric | str = "cosine",
                    name: str = "embeddings", counts: np.ndarray | None = None, meta: dict | None = None,
                    subwords: Subwords | None = None, extras: dict[str, np.ndarray] | None = None,
-                   oov: bool = False, source: str | None = None) -> "Embeddings":
+                   oov: bool | None = None, source: str | None = None) -> "Embeddings":
         """Return a table over ready-made parts (no copy, no re-encoding): how readers and learners build one.
 
         `keys` and `store` must have the same number of rows; `extras` are
@@ -87,7 +158,9 @@ class Embeddings:
         self.meta: dict = meta
         self.subwords: Subwords | None = subwords
         self.extras: dict[str, np.ndarray] = extras
-        self.oov: bool = bool(oov)
+        # unknown keys get OOV vectors: asked for, or by default where subword vectors define them
+        # (a fastText model's own word-vector definition, as fastText and gensim answer)
+        self.oov: bool = subwords is not None if oov is None else bool(oov)
         self.source: str | None = source
         self._oov_model = None
         self._index = None
@@ -193,7 +266,9 @@ class Embeddings:
         """Return the float32 vector of `key` (its unit vector with norm=True).
 
         An unknown key raises KeyNotFound unless `oov` is true (or the table was
-        opened with oov=True): then it gets a deterministic out-of-vocabulary vector.
+        opened with oov=True, or has subword vectors, whose n-gram composition
+        is then the key's vector): then it gets a deterministic
+        out-of-vocabulary vector.
         """
         r = self._keys.row(key)
         if r >= 0:
@@ -480,6 +555,159 @@ class Embeddings:
         mean = self._unit(vs.mean(axis=0))
         return keys[int(np.argmin(vs @ mean))]
 
+    # -- gensim KeyedVectors names ------------------------------------------------
+    @property
+    def vector_size(self) -> int:
+        """Return the number of dimensions (gensim's name for `dim`)."""
+        return self.dim
+
+    @property
+    def key_to_index(self) -> Mapping[Key, int]:
+        """Return a read-only mapping of key to row, as gensim's dict (built lazily: no copy of the keys)."""
+        return _KeyToIndex(self)
+
+    @property
+    def index_to_key(self) -> Sequence[Key]:
+        """Return the keys in row order as a read-only sequence, as gensim's list."""
+        return _IndexToKey(self)
+
+    def get_index(self, key: Key, default: int | None = None) -> int:
+        """Return the row of `key`; `default` when it is absent and a default is given, else KeyNotFound."""
+        r = self._keys.row(key)
+        if r >= 0:
+            return r
+        if default is not None:
+            return default
+        self._missing(key)
+
+    def has_index_for(self, key: Key) -> bool:
+        """Return whether `key` has a row (gensim's name for `key in emb`)."""
+        return key in self
+
+    def get_normed_vectors(self) -> np.ndarray:
+        """Return every vector scaled to unit length (zero rows stay zero), float32."""
+        V = np.array(self.vectors, dtype=np.float32)
+        n = np.asarray(self.norms, np.float32)
+        np.divide(V, n[:, None], out=V, where=n[:, None] > 0)
+        return V
+
+    def fill_norms(self, force: bool = False) -> None:
+        """Do nothing: norms are stored with the vectors (gensim computes them here)."""
+
+    def get_mean_vector(self, keys: Sequence[KeyOrVector], weights: Sequence[float] | None = None,
+                        pre_normalize: bool = True, post_normalize: bool = False,
+                        ignore_missing: bool = True) -> np.ndarray:
+        """Return the weighted mean of the vectors of `keys`, as gensim's get_mean_vector."""
+        keys = [keys] if isinstance(keys, (str, int, np.integer)) else list(keys)
+        if not keys:
+            raise InputError("get_mean_vector needs at least one key or vector")
+        w = np.ones(len(keys), np.float32) if weights is None else np.asarray(weights, np.float32)
+        if w.shape != (len(keys),):
+            raise DimensionError(f"{len(keys)} keys but {w.size} weights")
+        acc, used = np.zeros(self.dim, np.float64), 0
+        for item, wt in zip(keys, w.tolist()):
+            if not isinstance(item, np.ndarray) and item not in self:
+                if ignore_missing:
+                    continue
+                self._missing(item)
+            v = self._as_vector(item)
+            acc += wt * (self._unit(v) if pre_normalize else v)
+            used += 1
+        if not used:
+            raise KeyNotFound(f"none of the {len(keys)} keys is in {self.name!r}")
+        mean = (acc / used).astype(np.float32)
+        return self._unit(mean) if post_normalize else mean
+
+    def most_similar_to_given(self, key1: Key, keys_list: Sequence[Key]) -> Key:
+        """Return the key of `keys_list` most similar to `key1`."""
+        if not len(keys_list):
+            raise InputError("most_similar_to_given needs a non-empty list of keys")
+        return keys_list[int(np.argmax([self.similarity(key1, k) for k in keys_list]))]
+
+    def save_word2vec_format(self, fname: str | os.PathLike, fvocab: str | os.PathLike | None = None,
+                             binary: bool = False, total_vec: int | None = None, write_header: bool = True,
+                             prefix: str = "", append: bool = False, sort_attr: str = "count") -> None:
+        """Write the table as word2vec text (or binary), as gensim's save_word2vec_format.
+
+        Keys are written most frequent first when the table has counts
+        (gensim's sort_attr="count"); `fvocab` also writes "key count" lines;
+        write_header=False writes GloVe-style text. The file appears
+        atomically, so append=True is refused.
+        """
+        if append:
+            raise InputError("save_word2vec_format(append=True) is not supported: omnivec writes files "
+                             "atomically; write a new file")
+        if total_vec is not None and total_vec != len(self):
+            raise InputError(f"total_vec={total_vec} but the table has {len(self)} rows")
+        if sort_attr not in ("count", None):
+            raise InputError(f"sort_attr must be 'count' or None; got {sort_attr!r}")
+        emb = self
+        if sort_attr == "count" and self.counts is not None and (np.diff(self.counts) > 0).any():
+            order = np.argsort(-self.counts, kind="stable")
+            emb = Embeddings(self._keys.keys_of(order), self._store.decode(order), metric=self.metric,
+                             counts=self.counts[order], name=self.name)
+        if prefix:
+            if self._keys.kind != "str":
+                raise InputError("prefix applies to string keys; this table has integer keys")
+            emb = Embeddings([prefix + str(k) for k in emb.keys], emb.vectors, metric=emb.metric,
+                             counts=emb.counts, name=emb.name)
+        fmt = "word2vec-binary" if binary else ("word2vec-text" if write_header else "glove")
+        if binary and not write_header:
+            raise InputError("word2vec binary files always have a header; write_header=False applies to text")
+        resolve(_EXPORT)(emb, fname, fmt)
+        if fvocab is not None:
+            if emb.counts is None:
+                raise InputError("fvocab needs counts; this table has none")
+            text = "".join(f"{k} {int(c)}\n" for k, c in zip(emb.keys, emb.counts.tolist()))
+            resolve(_WRITE_TEXT)(fvocab, text)
+
+    def evaluate_word_analogies(self, analogies: str | os.PathLike, restrict_vocab: int = 300000,
+                                case_insensitive: bool = True, dummy4unknown: bool = False,
+                                similarity_function: str = "most_similar") -> tuple[float, list[dict]]:
+        """Return (accuracy, sections) as gensim's evaluate_word_analogies, on a Google-format file.
+
+        Each section is {"section": name, "correct": [(a, b, c, d), ...],
+        "incorrect": [...]}, with a last "Total accuracy" section; words are
+        upper-cased when case_insensitive, as gensim reports them.  Questions
+        with an unknown word are left out, or counted as incorrect with
+        dummy4unknown.  Malformed lines are skipped, as gensim does.
+        """
+        methods = {"most_similar": "3cosadd", "most_similar_cosmul": "3cosmul"}
+        if similarity_function not in methods:
+            raise InputError(f"similarity_function must be one of {', '.join(methods)}; "
+                             f"got {similarity_function!r}")
+        res = resolve(_ANALOGIES)(self, analogies, method=methods[similarity_function],
+                                  restrict_vocab=restrict_vocab, case_insensitive=case_insensitive,
+                                  skip_bad=True)
+
+        def shown(qs):
+            return [tuple(w.upper() for w in q) if case_insensitive else tuple(q) for q in qs]
+
+        sections = []
+        for s in res.sections:
+            wrong = s.wrong + (s.unknown if dummy4unknown else [])
+            sections.append({"section": s.name, "correct": shown(s.right), "incorrect": shown(wrong)})
+        total = {"section": "Total accuracy", "correct": [q for s in sections for q in s["correct"]],
+                 "incorrect": [q for s in sections for q in s["incorrect"]]}
+        n = len(total["correct"]) + len(total["incorrect"])
+        return (len(total["correct"]) / n if n else 0.0), sections + [total]
+
+    def evaluate_word_pairs(self, pairs: str | os.PathLike, delimiter: str = "\t", encoding: str = "utf8",
+                            restrict_vocab: int = 300000, case_insensitive: bool = True,
+                            dummy4unknown: bool = False) -> tuple[Any, Any, float]:
+        """Return (pearson, spearman, oov percent) as gensim's evaluate_word_pairs.
+
+        pearson and spearman are (statistic, pvalue) pairs with those attribute
+        names too, as scipy returns them; lines that are not two words and a
+        number are skipped, as gensim does.  The delimiter and encoding of
+        the file are detected (UTF-8; tabs, spaces, commas).
+        """
+        res = resolve(_SIMILARITY)(self, pairs, restrict_vocab=restrict_vocab,
+                                   case_insensitive=case_insensitive, skip_bad=True,
+                                   dummy4unknown=dummy4unknown)
+        return (Correlation(res.pearson, res.pearson_pvalue), Correlation(res.spearman, res.spearman_pvalue),
+                100.0 * res.oov_ratio)
+
     # -- conversion and files -------------------------------------------------
     def astype(self, storage: str, *, rerank: str | None = None) -> "Embeddings":
         """Return a copy stored as `storage` ('float32', 'float16', 'int8', 'binary').
@@ -510,7 +738,7 @@ class Embeddings:
         Embeddings._codec().save(path, {emb.name: emb})
 
     @classmethod
-    def open(cls, path: str | os.PathLike, *, table: str | None = None, oov: bool = False) -> "Embeddings":
+    def open(cls, path: str | os.PathLike, *, table: str | None = None, oov: bool | None = None) -> "Embeddings":
         """Return one table of a model file, memory-mapped (the only one when table is None)."""
         return Embeddings._codec().open_table(path, table=table, oov=oov)
 

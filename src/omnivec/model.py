@@ -13,11 +13,10 @@ never imports the learners that define them.
 
 from __future__ import annotations
 
-import importlib
 import os
 from typing import Any, ClassVar, Iterator, Mapping
 
-from ._registry import Registry
+from ._registry import Registry, resolve
 from .embeddings import Embeddings
 from .errors import InputError, KeyNotFound
 
@@ -30,8 +29,7 @@ def model_class(kind: str | None) -> type["Model"]:
     """Return the Model subclass registered for `kind` (Model itself for None or "")."""
     if not kind:
         return Model
-    module, _, name = MODEL_KINDS.get(kind).partition(":")
-    return getattr(importlib.import_module(module), name)
+    return resolve(MODEL_KINDS.get(kind))
 
 
 class Model(Mapping[str, Embeddings]):
@@ -104,6 +102,6 @@ class Model(Mapping[str, Embeddings]):
         Embeddings._codec().save(path, self.tables, kind=self.kind or None)
 
     @classmethod
-    def open(cls, path: str | os.PathLike, *, oov: bool = False) -> "Model":
+    def open(cls, path: str | os.PathLike, *, oov: bool | None = None) -> "Model":
         """Return the model stored at `path` as this class (FormatError if its tables do not fit)."""
         return Embeddings._codec().open_model(path, oov=oov, as_class=cls)

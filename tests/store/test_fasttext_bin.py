@@ -124,7 +124,9 @@ def test_model_file_keeps_everything_for_write_back(model, tmp_path):
     opened = omnivec.open(path, oov=True)
     np.testing.assert_allclose(opened["recieve"], ref[words.index("recieve")], atol=1e-5, rtol=0)
     with pytest.raises(KeyNotFound):
-        omnivec.open(path)["recieve"]
+        omnivec.open(path, oov=False)["recieve"]
+    # a model with subwords composes unknown words by default, as fastText's get_word_vector does
+    np.testing.assert_array_equal(omnivec.open(path)["recieve"], opened["recieve"])
     write_fasttext_bin(opened, tmp_path / "again.bin")
     assert (tmp_path / "again.bin").read_bytes() == (DATA / MODELS[tag][0]).read_bytes()
 

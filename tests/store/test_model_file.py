@@ -508,9 +508,9 @@ def test_multi_table_round_trip(tmp_path):
     assert sorted(b.tables) == ["entities", "relations"]
     assert b.table("relations").metric == "dot"
     np.testing.assert_array_equal(b.table("entities")["tokyo"], ent["tokyo"])
-    with pytest.raises(InputError, match="entities, relations"):
-        b["paris"]
-    with pytest.raises(InputError, match="its tables are"):
+    with pytest.raises(KeyNotFound, match="entities, relations"):
+        b["paris"]                  # a Model maps table names, not keys
+    with pytest.raises(KeyNotFound, match="its tables are"):
         b.table("nodes")
     assert store_model.verify(p) == []
 

@@ -105,7 +105,7 @@ def timed() -> Iterator[Timer]:
         t.seconds = time.perf_counter() - start
 
 
-def open_table(path: str | os.PathLike, table: str | None = None, *, oov: bool = False):
+def open_table(path: str | os.PathLike, table: str | None = None, *, oov: bool | None = None):
     """Return one table of a model file (the only one, or the one named), memory-mapped."""
     import omnivec
 

@@ -13,7 +13,7 @@ from ._common import console, emit_json, human_seconds, open_table, parse_key, r
 
 
 def run_query(path: str | os.PathLike, keys: list[str], *, topn: int = 10, table: str | None = None,
-              oov: bool = False, similarity: tuple[str, str] | None = None,
+              oov: bool | None = None, similarity: tuple[str, str] | None = None,
               analogy: tuple[str, str, str] | None = None, cosmul: bool = False,
               restrict_vocab: int | None = None, vector: bool = False) -> dict:
     """Return the answers of one `omnivec query` call as a JSON-able dict.
@@ -21,8 +21,8 @@ def run_query(path: str | os.PathLike, keys: list[str], *, topn: int = 10, table
     `keys` lists, per key, whether it is out of vocabulary and its topn
     `neighbors` (with `vector`, its `vector` instead); `similarity` holds the
     score between two keys; `analogy` the topn `answers` to "A is to B as C is
-    to ?".  An unknown key raises
-    KeyNotFound (suggesting --oov) unless oov is true.
+    to ?".  An unknown key raises KeyNotFound (suggesting --oov) unless oov
+    is true or (oov None) the table has subword vectors, which define it.
     """
     from ..errors import InputError
 
@@ -34,7 +34,7 @@ def run_query(path: str | os.PathLike, keys: list[str], *, topn: int = 10, table
     words = [parse_key(emb, k) for k in keys]
     pair = [parse_key(emb, k) for k in similarity] if similarity else []
     abc = [parse_key(emb, k) for k in analogy] if analogy else []
-    require_keys(emb, words + pair + abc, oov=oov, path=path)
+    require_keys(emb, words + pair + abc, oov=emb.oov, path=path)
     method = "3cosmul" if cosmul else "3cosadd"
     out: dict = {"model": os.fspath(path), "table": emb.name, "metric": emb.metric,
                  "rows": len(emb), "dim": emb.dim}
@@ -108,7 +108,9 @@ def query(model: Path = typer.Argument(..., help="A model file."),
           keys: Optional[List[str]] = typer.Argument(None, help="Keys whose neighbours to list."),
           topn: int = typer.Option(10, "--topn", "-n", help="How many neighbours or answers."),
           table: Optional[str] = typer.Option(None, "--table", help="Table to query in a multi-table model."),
-          oov: bool = typer.Option(False, "--oov", help="Give unknown keys out-of-vocabulary vectors."),
+          oov: Optional[bool] = typer.Option(
+              None, "--oov/--no-oov", help="Give unknown keys out-of-vocabulary vectors (default: only "
+              "in models with subword vectors, which define them)."),
           similarity: Optional[Tuple[str, str]] = typer.Option(
               None, "--similarity", metavar="A B", help="Print the similarity of two keys."),
           analogy: Optional[Tuple[str, str, str]] = typer.Option(

@@ -9,7 +9,7 @@ out of the accuracy, as gensim does; `accuracy_all` counts it as wrong.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -35,6 +35,10 @@ class AnalogySection:
     correct: int = 0
     answered: int = 0      # questions with every word in the vocabulary
     oov: int = 0           # questions skipped for an unknown word
+    #: the answered questions (a, b, c, d), by outcome, as in gensim's evaluate_word_analogies
+    right: list[tuple[str, str, str, str]] = field(default_factory=list, repr=False)
+    wrong: list[tuple[str, str, str, str]] = field(default_factory=list, repr=False)
+    unknown: list[tuple[str, str, str, str]] = field(default_factory=list, repr=False)
 
     @property
     def accuracy(self) -> float:
@@ -48,6 +52,7 @@ class AnalogyResult:
 
     method: str
     sections: list[AnalogySection] = field(default_factory=list)
+    skipped: int = 0       # malformed lines passed over (skip_bad=True)
 
     @property
     def correct(self) -> int:
@@ -85,15 +90,27 @@ class AnalogyResult:
         """Return a JSON-able summary."""
         return {"method": self.method, "accuracy": self.accuracy, "accuracy_all": self.accuracy_all,
                 "correct": self.correct, "answered": self.answered, "oov": self.oov,
-                "oov_ratio": self.oov_ratio,
-                "sections": [dict(asdict(s), accuracy=s.accuracy) for s in self.sections]}
+                "oov_ratio": self.oov_ratio, "skipped_lines": self.skipped,
+                "sections": [{"name": s.name, "correct": s.correct, "answered": s.answered, "oov": s.oov,
+                              "accuracy": s.accuracy} for s in self.sections]}
 
 
-def read_analogies(path: str | os.PathLike, *, fmt: str | None = None) -> list[tuple[str, list[tuple[str, str, str, str]]]]:
+class Questions(list):
+    """[(section, [(a, b, c, d), ...]), ...] as read from a file; `skipped` lists passed-over lines."""
+
+    def __init__(self, sections=(), skipped: list[tuple[int, str]] | None = None) -> None:
+        super().__init__(sections)
+        self.skipped: list[tuple[int, str]] = skipped or []
+
+
+def read_analogies(path: str | os.PathLike, *, fmt: str | None = None, skip_bad: bool = False) -> Questions:
     """Return [(section, [(a, b, c, d), ...]), ...] read from a Google or MSR analogy file.
 
     fmt None guesses: a file with ``: section`` lines is Google's, else MSR
     (one section named 'msr'; its ``b a d c`` order is turned into a b c d).
+    A line without exactly four words raises ParseError naming it, unless
+    skip_bad=True: then it is passed over and listed in the result's
+    `skipped` as (line number, reason), as gensim skips such lines.
     """
     p = str(path)
     try:
@@ -109,7 +126,7 @@ def read_analogies(path: str | os.PathLike, *, fmt: str | None = None) -> list[t
     lines = text.split("\n")
     kind = FORMATS.get(fmt) if fmt is not None else (
         "google" if any(ln.startswith(":") for ln in lines) else "msr")
-    sections: list[tuple[str, list]] = []
+    sections = Questions()
     current: list | None = None
     if kind == "msr":
         current = []
@@ -126,7 +143,11 @@ def read_analogies(path: str | os.PathLike, *, fmt: str | None = None) -> list[t
             continue
         parts = s.split()
         if len(parts) != 4:
-            raise ParseError(f"expected 4 words, found {len(parts)}: {s[:80]!r}", path=p, line=no)
+            if skip_bad:
+                sections.skipped.append((no, f"expected 4 words, found {len(parts)}"))
+                continue
+            raise ParseError(f"expected 4 words, found {len(parts)}: {s[:80]!r}; pass skip_bad=True "
+                             "(--skip-bad) to pass over such lines", path=p, line=no)
         if current is None:
             raise ParseError("question before the first ': section' line", path=p, line=no)
         if kind == "msr":
@@ -141,7 +162,7 @@ def read_analogies(path: str | os.PathLike, *, fmt: str | None = None) -> list[t
 
 def evaluate_analogies(emb: Embeddings, questions, *, method: str = "3cosadd",
                        restrict_vocab: int | None = 300000, case_insensitive: bool = True,
-                       batch: int = 256) -> AnalogyResult:
+                       batch: int = 256, skip_bad: bool = False) -> AnalogyResult:
     """Return the analogy accuracy of `emb` on `questions` (a file path or read_analogies' output).
 
     For a : b :: c : ?, 3CosAdd picks argmax cos(x, b - a + c) and 3CosMul
@@ -150,20 +171,22 @@ def evaluate_analogies(emb: Embeddings, questions, *, method: str = "3cosadd",
     """
     method = METHODS.get(method)
     if isinstance(questions, (str, os.PathLike)):
-        questions = read_analogies(questions)
+        questions = read_analogies(questions, skip_bad=skip_bad)
     view = WordView(emb, restrict_vocab, case_insensitive)
     W = view.unit
-    result = AnalogyResult(method=method)
+    result = AnalogyResult(method=method, skipped=len(getattr(questions, "skipped", ())))
     for name, qs in questions:
         sec = AnalogySection(name)
         result.sections.append(sec)
-        rows = []
+        rows, asked = [], []
         for q in qs:
             r = [view.row(w) for w in q]
             if min(r) < 0:
                 sec.oov += 1
+                sec.unknown.append(tuple(q))
             else:
                 rows.append(r)
+                asked.append(tuple(q))
         if not rows:
             continue
         R = np.asarray(rows, np.int64)
@@ -184,6 +207,8 @@ def evaluate_analogies(emb: Embeddings, questions, *, method: str = "3cosadd",
             pred = np.argmax(scores, axis=1)
             # two keys folding to one form count as the same word, as in gensim
             hits = [view.fold(view.keys[p]) == view.fold(view.keys[t]) for p, t in zip(pred.tolist(), d.tolist())]
+            for q, hit in zip(asked[s:s + batch], hits):
+                (sec.right if hit else sec.wrong).append(q)
             sec.correct += int(sum(hits))
             sec.answered += len(blk)
     return result

@@ -290,3 +290,9 @@ def verify_checksums(c: Container) -> list[str]:
         if name not in c.entries:
             problems.append(f"checksum listed for missing tensor {name!r}")
     return problems
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    """Write `text` to `path` as UTF-8, atomically (the old file stays whole until the new one is)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")

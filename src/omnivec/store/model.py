@@ -56,8 +56,10 @@ def save_tables(path: str | os.PathLike, tables: Mapping[str, Embeddings], *,
     if not tables:
         raise InputError("a model file needs at least one table")
     tensors: dict[str, np.ndarray] = {}
-    # the JSON header sorts its keys; "order" keeps the tables in the order they were given
-    header: dict = {"format_version": FORMAT_VERSION, "tables": {}, "order": list(tables)}
+    # the JSON header sorts its keys; "order" keeps several tables in the order they were given
+    header: dict = {"format_version": FORMAT_VERSION, "tables": {}}
+    if len(tables) > 1:
+        header["order"] = list(tables)
     if kind:
         header["kind"] = MODEL_KINDS.canonical(kind)
     for name, emb in tables.items():
@@ -142,7 +144,7 @@ def _key_sums(c: container.Container, table: str, fields: tuple[str, ...]) -> di
     return out or None
 
 
-def _open_table(c: container.Container, name: str, tm, oov: bool) -> Embeddings:
+def _open_table(c: container.Container, name: str, tm, oov: bool | None) -> Embeddings:
     path = c.path
 
     def bad(msg: str):
@@ -244,7 +246,7 @@ def _open_subwords(path: str, name: str, sm, t: dict, n: int, dim: int) -> Subwo
     return Subwords.from_stored(sm, t)
 
 
-def _open_tables(path: str | os.PathLike, oov: bool) -> tuple[str, dict[str, Embeddings], str | None]:
+def _open_tables(path: str | os.PathLike, oov: bool | None) -> tuple[str, dict[str, Embeddings], str | None]:
     """Return (path, tables, kind) of a model file, memory-mapped (reads only the header)."""
     c = container.read(path)
     header = read_header(c)
@@ -265,7 +267,7 @@ def _open_tables(path: str | os.PathLike, oov: bool) -> tuple[str, dict[str, Emb
     return c.path, tables, kind
 
 
-def open_model(path: str | os.PathLike, *, oov: bool = False, as_class: type[Model] | None = None) -> Model:
+def open_model(path: str | os.PathLike, *, oov: bool | None = None, as_class: type[Model] | None = None) -> Model:
     """Return every table of a model file as a Model (the typed view its kind names, or `as_class`)."""
     path, tables, kind = _open_tables(path, oov)
     cls = as_class or model_class(kind)
@@ -277,7 +279,7 @@ def open_model(path: str | os.PathLike, *, oov: bool = False, as_class: type[Mod
         raise FormatError(f"not a {cls.__name__}: {exc}", path=path) from None
 
 
-def open_file(path: str | os.PathLike, *, oov: bool = False) -> Embeddings | Model:
+def open_file(path: str | os.PathLike, *, oov: bool | None = None) -> Embeddings | Model:
     """Return what a model file holds: its one table, or a Model of several (typed by its kind)."""
     path, tables, kind = _open_tables(path, oov)
     if kind is None and len(tables) == 1:
@@ -285,7 +287,7 @@ def open_file(path: str | os.PathLike, *, oov: bool = False) -> Embeddings | Mod
     return model_class(kind).from_tables(tables, path=path)
 
 
-def open_table(path: str | os.PathLike, *, table: str | None = None, oov: bool = False) -> Embeddings:
+def open_table(path: str | os.PathLike, *, table: str | None = None, oov: bool | None = None) -> Embeddings:
     """Return one table of a model file (the only one when table is None)."""
     path, tables, _ = _open_tables(path, oov)
     return Model(tables, path=path).table(table)
