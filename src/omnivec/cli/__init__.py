@@ -18,6 +18,21 @@ app = typer.Typer(name="omnivec", no_args_is_help=True, add_completion=False,
 train_app = typer.Typer(no_args_is_help=True, help="Learn embeddings from text, graphs or triples.")
 eval_app = typer.Typer(no_args_is_help=True, help="Evaluate embeddings on standard benchmarks.")
 index_app = typer.Typer(no_args_is_help=True, help="Build, search and evaluate nearest-neighbour indexes.")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from .. import __version__
+        typer.echo(f"omnivec {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")) -> None:
+    """Learn, store, query, search and evaluate vector embeddings."""
+
+
 app.add_typer(train_app, name="train")
 app.add_typer(eval_app, name="eval")
 app.add_typer(index_app, name="index")
