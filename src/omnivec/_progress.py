@@ -84,7 +84,7 @@ def status_line(done: float, total: float | None, rate: float, elapsed: float, u
     Counts are in human units; when the line would not fit, the extra
     fields go first, then the counts, so the rate and ETA always show.
     """
-    pct = f"{100.0 * done / total:3.0f}%" if total else ""
+    pct = f"{100.0 * done / total:.0f}%" if total else ""
     counts = f"{human_count(done)}/{human_count(total)}" if total else human_count(done)
     eta = (total - done) / rate if total and rate > 0 else None
     times = f"{human_duration(elapsed)} ETA {human_duration(eta)}" if total else human_duration(elapsed)
