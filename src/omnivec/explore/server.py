@@ -44,11 +44,46 @@ class OnDemandNeighbors:
         return rows[0].tolist(), [float(s) for s in scores[0]]
 
 
+#: the Host names a browser sends for this server; any other name means a page elsewhere reached it
+#: through a DNS name that resolves to 127.0.0.1 (DNS rebinding), and is refused
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+
+
+def _host_name(host: str) -> str:
+    """Return the name part of a Host header: 'localhost:8765' -> 'localhost', '[::1]:80' -> '[::1]'."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[:host.find("]") + 1] if "]" in host else host
+    return host.split(":", 1)[0]
+
+
 class _Handler(SimpleHTTPRequestHandler):
     on_demand: OnDemandNeighbors | None = None
 
     def log_message(self, format, *args) -> None:  # keep the terminal quiet; errors still show
         pass
+
+    def _refused(self) -> bool:
+        """Send a 400 and return True for a request this server does not answer (foreign Host, NUL bytes)."""
+        if _host_name(self.headers.get("Host") or "") not in LOCAL_HOSTS:
+            self._send_json(400, {"error": "this server answers only http://127.0.0.1 and http://localhost"})
+            return True
+        if "\x00" in self.path or "%00" in self.path:
+            self._send_json(400, {"error": "bad path"})
+            return True
+        return False
+
+    def list_directory(self, path):  # no folder listings, only the map's files
+        self.send_error(404, "Not Found")
+        return None
+
+    def do_HEAD(self) -> None:
+        if self._refused():
+            return
+        try:
+            super().do_HEAD()
+        except (ValueError, OSError):
+            self._send_json(400, {"error": "bad path"})
 
     def end_headers(self) -> None:
         self.send_header("Cache-Control", "no-cache")
@@ -56,10 +91,15 @@ class _Handler(SimpleHTTPRequestHandler):
         super().end_headers()
 
     def do_GET(self) -> None:
+        if self._refused():
+            return
         url = urlparse(self.path)
         if url.path == "/api/neighbors":
             return self._neighbors(parse_qs(url.query))
-        return super().do_GET()
+        try:
+            return super().do_GET()
+        except (ValueError, OSError):     # paths the file system cannot name: a clean 400, no traceback
+            return self._send_json(400, {"error": "bad path"})
 
     def _neighbors(self, query: dict) -> None:
         if self.on_demand is None:
