@@ -16,6 +16,8 @@ def test_the_status_line_drops_extras_before_rate_and_eta():
     assert full == "10% 3.05M/31.9M 1.32M words/s 0:02 ETA 0:22 loss 0.5123  lr 0.0234"
     narrow = status_line(3_052_028, 31_947_475, 1_320_000, 2.3, "words", "loss 0.5123", width=40)
     assert len(narrow) <= 40 and "words/s" in narrow and "ETA 0:22" in narrow and "loss" not in narrow
+    mid = status_line(3_052_028, 31_947_475, 1_320_000, 2.3, "words", "loss 0.512 lr 0.0234", width=56)
+    assert mid == "10% 1.32M words/s 0:02 ETA 0:22 loss 0.512 lr 0.0234"   # counts go before the loss
     assert status_line(0, None, 0.0, 41.0, "steps") == "0:41"          # unknown size: elapsed only
 
 

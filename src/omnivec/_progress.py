@@ -53,7 +53,7 @@ class Task:
 
 def _fmt(v) -> str:
     if isinstance(v, float):
-        return f"{v:.4g}"
+        return f"{v:.3g}"
     return str(v)
 
 
@@ -81,8 +81,8 @@ def status_line(done: float, total: float | None, rate: float, elapsed: float, u
                 info: str = "", width: int = 80) -> str:
     """Return the text after the bar: percent, done/total, rate, elapsed and ETA, fitted to `width`.
 
-    Counts are in human units; when the line would not fit, the extra
-    fields go first, then the counts, so the rate and ETA always show.
+    Counts are in human units; when the line would not fit, the counts go
+    first, then the extra fields, so the rate and ETA always show.
     """
     pct = f"{100.0 * done / total:.0f}%" if total else ""
     counts = f"{human_count(done)}/{human_count(total)}" if total else human_count(done)
@@ -91,8 +91,8 @@ def status_line(done: float, total: float | None, rate: float, elapsed: float, u
     rate_s = f"{human_count(rate)} {unit}/s" if done else ""
     if not total and not done:
         counts = ""
-    for parts in ((pct, counts, rate_s, times, info), (pct, counts, rate_s, times),
-                  (pct, rate_s, times), (pct, times)):
+    for parts in ((pct, counts, rate_s, times, info), (pct, rate_s, times, info),
+                  (pct, counts, rate_s, times), (pct, rate_s, times), (pct, times)):
         line = " ".join(p for p in parts if p)
         if len(line) <= width:
             return line
@@ -151,7 +151,7 @@ def progress(description: str, total: float | None = None, *, unit: str = "rows"
 
         def update(self, completed=None, total=None, **fields) -> None:
             if fields:
-                self.info = "  ".join(f"{k} {_fmt(v)}" for k, v in fields.items())
+                self.info = " ".join(f"{k} {_fmt(v)}" for k, v in fields.items())
             super().update(completed, total)
             self._refresh()
 
