@@ -53,6 +53,8 @@ def load(path: str | os.PathLike, *, table: str | None = None, oov: bool | None 
 
 def save(path: str | os.PathLike, tables: Mapping[str, Embeddings] | Embeddings | Model) -> None:
     """Write one table, a Model, or several named tables to a model file, atomically."""
+    if isinstance(path, (Embeddings, Model, Mapping)):
+        raise InputError("omnivec.save(path, tables) takes the path first (as numpy.save does)")
     if isinstance(tables, (Embeddings, Model)):
         tables.save(path)
         return

@@ -9,7 +9,9 @@ missing still loads: it raises MissingDependencyError when its command runs.
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
+import threading
 
 import typer
 
@@ -55,6 +57,15 @@ def main(argv: list[str] | None = None) -> int:
     from ..errors import OmnivecError
 
     _load_stages()
+    terminated = []
+
+    def _on_term(signum, frame):
+        # SIGTERM takes Ctrl-C's path: temporaries removed, a training run keeps its model.
+        terminated.append(signum)
+        raise KeyboardInterrupt
+
+    main_thread = threading.current_thread() is threading.main_thread()
+    old = signal.signal(signal.SIGTERM, _on_term) if main_thread else None
     try:
         # Without standalone mode typer returns the code of a typer.Exit raised by a command.
         rv = app(args=argv, standalone_mode=False)
@@ -62,8 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         typer.echo(f"omnivec: error: {exc}", err=True)
         return 1
     except KeyboardInterrupt:
-        typer.echo("omnivec: interrupted", err=True)
-        return 130
+        typer.echo("omnivec: terminated" if terminated else "omnivec: interrupted", err=True)
+        return 128 + (terminated[0] if terminated else signal.SIGINT)
     except SystemExit as exc:  # typer/click exits for --help and usage errors
         return int(exc.code or 0)
     except Exception as exc:  # click usage errors
@@ -71,6 +82,12 @@ def main(argv: list[str] | None = None) -> int:
             exc.show()
             return exc.exit_code
         raise
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, old)
+    if terminated or rv == 130:   # typer turns a KeyboardInterrupt into exit status 130
+        typer.echo("omnivec: terminated" if terminated else "omnivec: interrupted", err=True)
+        return 128 + (terminated[0] if terminated else signal.SIGINT)
     return rv if isinstance(rv, int) else 0
 
 

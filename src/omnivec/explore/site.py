@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._atomic import file_mode, remove_stale, temp_name
 from ..errors import InputError
 
 FORMAT = "omnivec-map"
@@ -82,12 +83,13 @@ def write_site(m, folder: str | os.PathLike, *, file_copies: bool = True) -> Pat
     _check_target(folder)
     parent = folder.resolve().parent
     parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=parent))
+    remove_stale(parent)
+    tmp = Path(tempfile.mkdtemp(prefix=temp_name(folder), suffix=".tmp", dir=parent))
     try:
         _write(m, tmp, file_copies)
-        os.chmod(tmp, 0o755)
+        os.chmod(tmp, file_mode(folder, folder=True))
         if folder.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".old", dir=parent))
+            old = Path(tempfile.mkdtemp(prefix=temp_name(folder, ".old"), suffix=".tmp", dir=parent))
             os.rmdir(old)
             os.replace(folder, old)
             os.replace(tmp, folder)

@@ -14,15 +14,13 @@ import json
 import mmap
 import os
 import struct
-import tempfile
 import zlib
-from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Iterator, Mapping
+from typing import Mapping
 
 import numpy as np
 
+from .._atomic import atomic_path  # noqa: F401  (re-exported: every writer uses it)
 from .._checksum import COPY_BLOCK, crc32  # noqa: F401  (re-exported: the writer's checksum)
 from ..errors import CorruptFileError, FormatError, InputError
 
@@ -34,34 +32,6 @@ CODES = {np.dtype(v): k for k, v in DTYPES.items()}
 # tensors are not mapped (no omnivec field uses them; another tool's file may).
 FOREIGN = {"BF16": 2, "F8_E5M2": 1, "F8_E4M3": 1, "F8_E8M0": 1}
 MAX_HEADER = 100 * 2**20
-
-
-@contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; on success it is renamed over `path`, else removed."""
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise FormatError(f"folder {folder} does not exist", path=path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    os.close(fd)
-    tmp = Path(tmp)
-    try:
-        yield tmp
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        try:
-            dfd = os.open(folder, os.O_RDONLY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
-        except OSError:
-            pass
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def write(path: str | os.PathLike, tensors: Mapping[str, np.ndarray], metadata: Mapping[str, str],
