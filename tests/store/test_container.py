@@ -108,9 +108,32 @@ def _write_raw(path, header: dict | bytes, body: bytes = b"") -> None:
 
 def test_unaligned_tensors_are_readable(tmp_path):
     p = tmp_path / "odd.safetensors"
-    body = b"\x00" + np.arange(3, dtype=np.int64).tobytes()
-    _write_raw(p, {"a": {"dtype": "I64", "shape": [3], "data_offsets": [1, 25]}}, body)
+    body = b"\x07" + np.arange(3, dtype=np.int64).tobytes()
+    _write_raw(p, {"b": {"dtype": "U8", "shape": [1], "data_offsets": [0, 1]},
+                   "a": {"dtype": "I64", "shape": [3], "data_offsets": [1, 25]}}, body)
     np.testing.assert_array_equal(container.read(p).tensors["a"], [0, 1, 2])
+
+
+@pytest.mark.parametrize("entries, body, message", [
+    ({"a": {"dtype": "U8", "shape": [4], "data_offsets": [0, 4]},
+      "b": {"dtype": "U8", "shape": [4], "data_offsets": [2, 6]}}, bytes(6), "overlap"),
+    ({"a": {"dtype": "U8", "shape": [4], "data_offsets": [0, 4]},
+      "b": {"dtype": "U8", "shape": [2], "data_offsets": [6, 8]}}, bytes(8), "2 bytes before tensor 'b'"),
+    ({"a": {"dtype": "U8", "shape": [4], "data_offsets": [0, 4]}}, bytes(4004), "4000 bytes after the last"),
+])
+def test_every_data_byte_belongs_to_exactly_one_tensor(tmp_path, entries, body, message):
+    p = tmp_path / "bad.safetensors"
+    _write_raw(p, entries, body)
+    with pytest.raises(CorruptFileError, match=message):
+        container.read(p)
+
+
+def test_a_header_with_more_tensors_than_a_model_holds_is_refused_quickly(tmp_path):
+    p = tmp_path / "many.safetensors"
+    n = container.MAX_TENSORS + 1
+    _write_raw(p, {f"t{i}": {"dtype": "U8", "shape": [0], "data_offsets": [0, 0]} for i in range(n)}, b"")
+    with pytest.raises(FormatError, match=f"{n} tensors"):
+        container.read(p)
 
 
 def test_foreign_dtypes_are_checked_but_not_mapped(tmp_path):

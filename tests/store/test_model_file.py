@@ -213,7 +213,7 @@ def test_newer_format_version(tmp_path):
     (lambda h, m: m.update(format_version="1"), "format_version"),
     (lambda h, m: h["embeddings.norms"].update(shape=[39]), "norms"),
     (lambda h, m: h["embeddings.keys_offsets"].update(dtype="I32", shape=[82]), "keys_offsets"),
-    (lambda h, m: h.pop("embeddings.key_index"), "key_index"),
+    (lambda h, m: h.pop("embeddings.key_index"), "belong to no tensor"),
     (lambda h, m: h["embeddings.vectors"].update(dtype="BF16", shape=[40, 16]), "missing"),
     (lambda h, m: h["embeddings.vectors"].update(data_offsets=[0, 4]), "needs"),
 ])
@@ -434,7 +434,8 @@ def test_failed_write_leaves_nothing_behind(tmp_path, monkeypatch, exc, budget, 
         return _FailingFile(fh, budget, exc) if "w" in mode else fh
 
     monkeypatch.setattr(container, "open", failing_open, raising=False)
-    with pytest.raises(type(exc)):
+    # a full disk is a clean error naming the file; Ctrl-C stays a KeyboardInterrupt
+    with pytest.raises(FormatError if isinstance(exc, OSError) else KeyboardInterrupt):
         emb.save(p)
     monkeypatch.undo()
     assert sorted(os.listdir(tmp_path)) == (["m.ov"] if existing else [])

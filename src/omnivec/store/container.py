@@ -32,6 +32,9 @@ CODES = {np.dtype(v): k for k, v in DTYPES.items()}
 # tensors are not mapped (no omnivec field uses them; another tool's file may).
 FOREIGN = {"BF16": 2, "F8_E5M2": 1, "F8_E4M3": 1, "F8_E8M0": 1}
 MAX_HEADER = 100 * 2**20
+# More tensors than any model or index holds (a table has at most a dozen fields): a header
+# listing more is refused before its entries are checked one by one.
+MAX_TENSORS = 10_000
 
 
 def write(path: str | os.PathLike, tensors: Mapping[str, np.ndarray], metadata: Mapping[str, str],
@@ -131,9 +134,13 @@ def read(path: str | os.PathLike) -> Container:
             raise FormatError("header __metadata__ must map strings to strings", path=path, offset=8)
         data_start = 8 + hlen
         data_len = size - data_start
+        if len(header) > MAX_TENSORS:
+            raise FormatError(f"the header lists {len(header)} tensors, more than the {MAX_TENSORS} "
+                              f"a model or index file holds", path=path, offset=8)
         entries: dict[str, dict] = {}
         for name, ent in header.items():
             entries[name] = _check_entry(path, name, ent, data_len, data_start)
+        _check_layout(path, entries, data_len, data_start)
         mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if size else None
     tensors = {}
     for name, ent in entries.items():
@@ -235,6 +242,26 @@ def _check_entry(path: str, name: str, ent, data_len: int, data_start: int) -> d
     # No alignment is required here (safetensors does not require it, and numpy reads
     # unaligned data); model tables require it for their tensors (model._expect).
     return {"dtype": dtype, "shape": shape, "data_offsets": offs}
+
+
+def _check_layout(path: str, entries: dict[str, dict], data_len: int, data_start: int) -> None:
+    """Refuse overlapping tensors, holes and bytes after the last tensor (the safetensors rule:
+    the data is entirely indexed, no holes)."""
+    spans = sorted((e["data_offsets"][0], e["data_offsets"][1], name) for name, e in entries.items())
+    end, prev = 0, None
+    for a, b, name in spans:
+        if a < end:
+            raise CorruptFileError(f"tensors {prev!r} and {name!r} overlap (bytes {data_start + a}.."
+                                   f"{data_start + end})", path=path, offset=data_start + a)
+        if a > end:
+            raise CorruptFileError(f"{a - end} bytes before tensor {name!r} belong to no tensor",
+                                   path=path, offset=data_start + end)
+        if b > a or prev is None:
+            prev = name
+        end = max(end, b)
+    if end != data_len:
+        raise CorruptFileError(f"{data_len - end} bytes after the last tensor belong to no tensor "
+                               f"(appended data, or a damaged header)", path=path, offset=data_start + end)
 
 
 def verify_checksums(c: Container) -> list[str]:
