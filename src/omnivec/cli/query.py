@@ -15,7 +15,9 @@ from ._common import console, emit_json, human_seconds, open_table, parse_key, r
 def run_query(path: str | os.PathLike, keys: list[str], *, topn: int = 10, table: str | None = None,
               oov: bool | None = None, similarity: tuple[str, str] | None = None,
               analogy: tuple[str, str, str] | None = None, cosmul: bool = False,
-              restrict_vocab: int | None = None, vector: bool = False) -> dict:
+              restrict_vocab: int | None = None, vector: bool = False,
+              tails: tuple[str, str] | None = None, heads: tuple[str, str] | None = None,
+              known: list[str] | None = None) -> dict:
     """Return the answers of one `omnivec query` call as a JSON-able dict.
 
     `keys` lists, per key, whether it is out of vocabulary and its topn
@@ -23,11 +25,18 @@ def run_query(path: str | os.PathLike, keys: list[str], *, topn: int = 10, table
     score between two keys; `analogy` the topn `answers` to "A is to B as C is
     to ?".  An unknown key raises KeyNotFound (suggesting --oov) unless oov
     is true or (oov None) the table has subword vectors, which define it.
+    For a knowledge-graph model, `tails` (HEAD, RELATION) and `heads`
+    (RELATION, TAIL) list the topn `predictions`, leaving out the triples of
+    the `known` triples files or folders.
     """
     from ..errors import InputError
 
     if topn < 1:
         raise InputError(f"--topn must be at least 1; got {topn}")
+    if tails or heads:
+        return _run_kg(path, topn=topn, tails=tails, heads=heads, known=known or [])
+    if known:
+        raise InputError("--known filters --tails/--heads predictions; give one of them")
     if restrict_vocab is not None and restrict_vocab < 1:
         raise InputError(f"--restrict-vocab must be at least 1; got {restrict_vocab}")
     emb = open_table(path, table, oov=oov)
@@ -69,6 +78,46 @@ def run_query(path: str | os.PathLike, keys: list[str], *, topn: int = 10, table
     return out
 
 
+def _run_kg(path, *, topn: int, tails, heads, known: list[str]) -> dict:
+    import omnivec
+
+    from ..errors import InputError
+
+    model = omnivec.open(path)
+    if not hasattr(model, "predict_tails"):
+        raise InputError(f"{os.fspath(path)} is not a knowledge-graph model: --tails/--heads need one "
+                         f"trained by `omnivec train kge`")
+    triples = _read_known(known)
+    out: dict = {"model": os.fspath(path), "table": "entities", "metric": model.model,
+                 "rows": model.num_entities, "dim": model.dim, "known_triples": len(triples),
+                 "predictions": []}
+    if tails:
+        h, r = tails
+        found = model.predict_tails(h, r, topn, known=triples)
+        out["predictions"].append({"head": h, "relation": r, "tail": None,
+                                   "answers": [{"key": k, "score": s} for k, s in found]})
+    if heads:
+        r, t = heads
+        found = model.predict_heads(r, t, topn, known=triples)
+        out["predictions"].append({"head": None, "relation": r, "tail": t,
+                                   "answers": [{"key": k, "score": s} for k, s in found]})
+    return out
+
+
+def _read_known(paths: list[str]) -> list[tuple[str, str, str]]:
+    from ..learn.kge import load_triples, read_triples
+
+    out: list[tuple[str, str, str]] = []
+    for p in paths:
+        if os.path.isdir(p):
+            ts = load_triples(p, require=())
+            out += [(ts.entities[h], ts.relations[r], ts.entities[t])
+                    for arr in ts.splits.values() for h, r, t in arr]
+        else:
+            out += read_triples(p)
+    return out
+
+
 def _ranked(items: list[dict]):
     from rich.table import Table
 
@@ -95,6 +144,11 @@ def _print(out: dict, seconds: float) -> None:
     if "similarity" in out:
         s = out["similarity"]
         con.print(f"similarity([bold]{s['a']}[/], [bold]{s['b']}[/]) = {s['score']:.4f} ({out['metric']})")
+    for p in out.get("predictions", []):
+        h, r, t = (f"[bold]{x}[/]" if x is not None else "?" for x in (p["head"], p["relation"], p["tail"]))
+        con.print(f"({h}, {r}, {t})" + (f" [dim]({out['known_triples']:,} known triples left out)[/]"
+                                           if out["known_triples"] else ""))
+        con.print(_ranked(p["answers"]))
     if "analogy" in out:
         a = out["analogy"]
         con.print(f"[bold]{a['a']}[/] is to [bold]{a['b']}[/] as [bold]{a['c']}[/] is to ? ({a['method']})")
@@ -119,15 +173,25 @@ def query(model: Path = typer.Argument(..., help="A model file."),
           restrict_vocab: Optional[int] = typer.Option(
               None, "--restrict-vocab", help="Consider only the first N rows (the most frequent keys)."),
           vector: bool = typer.Option(False, "--vector", help="Print each key's vector instead of neighbours."),
+          tails: Optional[Tuple[str, str]] = typer.Option(
+              None, "--tails", metavar="HEAD REL", help="KG models: the likeliest tails of (HEAD, REL, ?)."),
+          heads: Optional[Tuple[str, str]] = typer.Option(
+              None, "--heads", metavar="REL TAIL", help="KG models: the likeliest heads of (?, REL, TAIL)."),
+          known: Optional[List[str]] = typer.Option(
+              None, "--known", metavar="PATH", help="KG models: leave out triples of this file or folder "
+              "(repeatable)."),
           json_out: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
-    """Query a model: neighbours of keys, --similarity A B, --analogy A B C, --vector."""
-    if not keys and not similarity and not analogy:
-        raise typer.BadParameter("give keys, --similarity A B or --analogy A B C", param_hint="KEYS")
+    """Query a model: neighbours of keys, --similarity A B, --analogy A B C, --vector; --tails/--heads for KG models."""
+    if not keys and not similarity and not analogy and not tails and not heads:
+        raise typer.BadParameter("give keys, --similarity A B, --analogy A B C, or for a KG model "
+                                 "--tails HEAD REL / --heads REL TAIL", param_hint="KEYS")
     with timed() as t:
         out = run_query(model, list(keys or []), topn=topn, table=table, oov=oov,
                         similarity=tuple(similarity) if similarity else None,
                         analogy=tuple(analogy) if analogy else None, cosmul=cosmul,
-                        restrict_vocab=restrict_vocab, vector=vector)
+                        restrict_vocab=restrict_vocab, vector=vector,
+                        tails=tuple(tails) if tails else None, heads=tuple(heads) if heads else None,
+                        known=list(known or []))
     if json_out:
         emit_json({**out, "seconds": t.seconds})
     else:

@@ -190,18 +190,43 @@ class KGModel(Model):
         return [(str(self.entities.key(int(i))), float(s[i])) for i in idx if np.isfinite(s[i])]
 
     def predict_tails(self, head: str, relation: str, k: int = 10, *,
-                      exclude: Sequence[str] = ()) -> list[Pair]:
-        """Return the k most plausible tails of (head, relation, ?) as (entity, score) pairs, best first."""
+                      exclude: Sequence[str] = (), known=None) -> list[Pair]:
+        """Return the k most plausible tails of (head, relation, ?) as (entity, score) pairs, best first.
+
+        `known` (a TripleSet, or (head, relation, tail) label triples) leaves out
+        the tails of triples already known, as PyKEEN's remove_known does.
+        """
         s = self.score_tails(np.array([self.entity_id(head)]), np.array([self.relation_id(relation)]))[0]
-        return self._top(s, k, exclude)
+        seen = [t for h, r, t in _label_triples(known) if h == head and r == relation]
+        return self._top(s, k, [*exclude, *(t for t in seen if t in self.entities)])
 
     def predict_heads(self, relation: str, tail: str, k: int = 10, *,
-                      exclude: Sequence[str] = ()) -> list[Pair]:
-        """Return the k most plausible heads of (?, relation, tail) as (entity, score) pairs, best first."""
+                      exclude: Sequence[str] = (), known=None) -> list[Pair]:
+        """Return the k most plausible heads of (?, relation, tail) as (entity, score) pairs, best first.
+
+        `known` leaves out the heads of triples already known (see predict_tails).
+        """
         s = self.score_heads(np.array([self.relation_id(relation)]), np.array([self.entity_id(tail)]))[0]
-        return self._top(s, k, exclude)
+        seen = [h for h, r, t in _label_triples(known) if t == tail and r == relation]
+        return self._top(s, k, [*exclude, *(h for h in seen if h in self.entities)])
 
     def nearest_entities(self, entity: str, k: int = 10) -> list[Pair]:
         """Return the k entities nearest to `entity` in the model's entity metric, as (entity, score) pairs."""
         self.entity_id(entity)
         return [(str(key), float(s)) for key, s in self.entities.most_similar(entity, topn=k)]
+
+
+def _label_triples(known):
+    """Yield (head, relation, tail) labels from a TripleSet, an id-free iterable of label triples, or None."""
+    if known is None:
+        return
+    if hasattr(known, "splits") and hasattr(known, "entities"):
+        ents, rels = known.entities, known.relations
+        for arr in known.splits.values():
+            for h, r, t in arr:
+                yield ents[h], rels[r], ents[t]
+        return
+    for triple in known:
+        if len(triple) != 3:
+            raise InputError(f"known triples are (head, relation, tail); got {triple!r}")
+        yield tuple(triple)
