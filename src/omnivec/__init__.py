@@ -58,6 +58,9 @@ def save(path: str | os.PathLike, tables: Mapping[str, Embeddings] | Embeddings 
     if isinstance(tables, (Embeddings, Model)):
         tables.save(path)
         return
+    if not isinstance(tables, Mapping):
+        raise InputError(f"omnivec.save takes an Embeddings, a Model or a mapping of names to tables; "
+                         f"got {type(tables).__name__}")
     Model(tables).save(path)
 
 

@@ -111,7 +111,7 @@ def test_bad_files_and_usage(capsys, tmp_path, model):
     code, _, _ = run(capsys, "query", model, "w1", "--topn", "many")
     assert code == 2
     code, _, err = run(capsys, "query", model, "w1", "--topn", 0)
-    assert code == 1 and "--topn" in one_line_error(err)
+    assert code == 1 and "-k must be" in one_line_error(err)
 
 
 def test_oov_misspelling_lands_near_its_word(capsys, tmp_path):

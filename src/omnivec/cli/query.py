@@ -32,7 +32,7 @@ def run_query(path: str | os.PathLike, keys: list[str], *, topn: int = 10, table
     from ..errors import InputError
 
     if topn < 1:
-        raise InputError(f"--topn must be at least 1; got {topn}")
+        raise InputError(f"-k must be at least 1; got {topn}")
     if tails or heads:
         return _run_kg(path, topn=topn, tails=tails, heads=heads, known=known or [])
     if known:
@@ -160,7 +160,7 @@ def _print(out: dict, seconds: float) -> None:
 @app.command()
 def query(model: Path = typer.Argument(..., help="A model file."),
           keys: Optional[List[str]] = typer.Argument(None, help="Keys whose neighbours to list."),
-          topn: int = typer.Option(10, "--topn", "-n", help="How many neighbours or answers."),
+          topn: int = typer.Option(10, "--k", "-k", "--topn", "-n", help="How many neighbours or answers."),
           table: Optional[str] = typer.Option(None, "--table", help="Table to query in a multi-table model."),
           oov: Optional[bool] = typer.Option(
               None, "--oov/--no-oov", help="Give unknown keys out-of-vocabulary vectors (default: only "
