@@ -163,3 +163,14 @@ def test_loading_the_command_line_loads_no_compiler():
             "print('numba' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_choices_fold_names_as_registries_do():
+    from omnivec._registry import normalize_name
+
+    rule = Choice(("skip_gram", "cbow"))
+    for spelling in ("Skip-Gram", "SKIPGRAM", "skip gram", "skip.gram"):
+        assert normalize_name(spelling) == normalize_name("skip_gram")
+        assert rule.check(spelling) == "skip_gram"
+    with pytest.raises(ValueError):
+        rule.check("skip_grams")
