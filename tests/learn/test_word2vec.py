@@ -3,7 +3,7 @@ import pytest
 
 import omnivec
 from omnivec.errors import InputError, UnknownNameError
-from omnivec.learn import _kernels as K
+from omnivec.learn import _trainer
 from omnivec.learn.word2vec import Word2Vec
 
 from planted_words import GROUPS
@@ -61,7 +61,7 @@ def test_callbacks_receive_each_epoch_loss(planted_corpus):
 
 
 def test_ctrl_c_mid_epoch_keeps_a_usable_model(planted_corpus, monkeypatch):
-    real = K.train_chunk
+    real = _trainer.K.train_chunk
     calls = {"n": 0}
 
     def interrupting(*args):
@@ -70,7 +70,7 @@ def test_ctrl_c_mid_epoch_keeps_a_usable_model(planted_corpus, monkeypatch):
             raise KeyboardInterrupt
         return real(*args)
 
-    monkeypatch.setattr(K, "train_chunk", interrupting)
+    monkeypatch.setattr(_trainer.K, "train_chunk", interrupting)
     learner = Word2Vec(**{**FAST, "epochs": 50})
     emb = learner.fit(planted_corpus * 10)   # several chunks per epoch
     run = emb.meta["training"][-1]
@@ -169,7 +169,7 @@ def test_ctrl_c_with_threads_stops_the_workers_and_keeps_the_model(planted_corpu
     import signal
     import threading
 
-    real = K.train_chunk
+    real = _trainer.K.train_chunk
     calls = {"n": 0}
 
     def interrupting(*args):
@@ -178,7 +178,7 @@ def test_ctrl_c_with_threads_stops_the_workers_and_keeps_the_model(planted_corpu
             _thread.interrupt_main()  # what Ctrl-C does: KeyboardInterrupt in the main thread
         return real(*args)
 
-    monkeypatch.setattr(K, "train_chunk", interrupting)
+    monkeypatch.setattr(_trainer.K, "train_chunk", interrupting)
     # Ctrl-C must raise KeyboardInterrupt whatever handler an earlier test left installed
     old = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:

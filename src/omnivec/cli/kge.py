@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, List, Optional
 
 import typer
 
 from . import eval_app, train_app
 from ._common import console, emit_json, human_seconds, timed
-
-
-def _models_help() -> str:
-    from ..learn.kge.models import model_names
-
-    return "|".join(model_names())
+from ._learner_options import learner_command
 
 
 def _split_files(data: Path) -> dict:
@@ -27,46 +22,26 @@ def _split_files(data: Path) -> dict:
     return {"test": str(data)}
 
 
-@train_app.command("kge")
+@learner_command(train_app, "kge", short={"model": "-m"},
+                 rename={"num_negatives": "--negatives",
+                         "dense_updates": "--dense-updates/--sparse-updates"})
 def train_kge(
     data: Path = typer.Argument(..., help="Folder with train.txt (and valid.txt, test.txt): head<TAB>relation<TAB>tail."),
     output: Path = typer.Argument(..., help="Model file to write (tables 'entities' and 'relations')."),
-    model: str = typer.Option("TransE", "--model", "-m", help=f"KGE model: {_models_help()}."),
-    dim: int = typer.Option(50, "--dim", help="Rank (complex/quaternion models: that many complex/quaternion numbers)."),
-    epochs: int = typer.Option(100, "--epochs"),
-    batch_size: int = typer.Option(256, "--batch-size"),
-    negatives: int = typer.Option(1, "--negatives", help="Corrupted triples per positive."),
-    sampler: str = typer.Option("uniform", "--sampler", help="uniform|bernoulli choice of the side to corrupt."),
-    loss: Optional[str] = typer.Option(None, "--loss", help="margin|softplus|nssa (default: the model's)."),
-    margin: Optional[float] = typer.Option(None, "--margin"),
-    adversarial_temperature: Optional[float] = typer.Option(None, "--adversarial-temperature"),
-    optimizer: str = typer.Option("adam", "--optimizer", help="adam|adagrad|sgd."),
-    lr: float = typer.Option(0.001, "--lr"),
-    regularizer: str = typer.Option("default", "--regularizer", help="none|l2|n3|default (the model's: L2 for ComplEx and QuatE)."),
-    reg_weight: Optional[float] = typer.Option(None, "--reg-weight"),
-    p: Optional[int] = typer.Option(None, "--p", help="Norm of distance models (1 or 2)."),
-    dense_updates: bool = typer.Option(True, "--dense-updates/--sparse-updates",
-                                       help="Adam moves every row after every batch (dense, as torch's Adam), "
-                                            "or only the rows a batch touched (sparse)."),
-    workers: int = typer.Option(1, "--workers", help="Most Hogwild threads (fewer when each batch covers much of the graph); 1 with --seed is reproducible."),
-    seed: int = typer.Option(0, "--seed"),
-    early_stopping: bool = typer.Option(False, "--early-stopping", help="Stop when validation MRR stops improving."),
-    eval_every: int = typer.Option(10, "--eval-every"),
-    patience: int = typer.Option(2, "--patience"),
     skip_bad: bool = typer.Option(False, "--skip-bad", help="Count and skip malformed rows instead of stopping."),
     evaluate_test: bool = typer.Option(True, "--evaluate/--no-evaluate", help="Report filtered test metrics."),
     json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    learner: Any = None,
 ) -> None:
-    """Train a knowledge-graph embedding on TSV triples and save it as one model file."""
+    """Train a knowledge-graph embedding on TSV triples and save it as one model file.
+
+    The options are KGE's declared parameters (`omnivec.learn.kge.KGE`).
+    """
     from ..evaluate.linkpred import evaluate
-    from ..learn.kge import KGE, load_triples
+    from ..learn.kge import load_triples
 
     triples = load_triples(data, on_bad="skip" if skip_bad else "error")
-    est = KGE(model, dim, epochs=epochs, batch_size=batch_size, num_negatives=negatives, sampler=sampler,
-              loss=loss, margin=margin, adversarial_temperature=adversarial_temperature,
-              optimizer=optimizer, lr=lr, regularizer=regularizer, reg_weight=reg_weight, p=p,
-              workers=workers, seed=seed, early_stopping=early_stopping, eval_every=eval_every,
-              patience=patience, dense_updates=dense_updates)
+    est = learner
     with timed() as tm:
         km = est.fit(triples)
     km.save(output)

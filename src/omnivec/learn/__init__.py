@@ -2,26 +2,27 @@
 
 Word vectors: `Word2Vec` (skip-gram, CBOW; negative sampling or
 hierarchical softmax) and `FastText` (the same with hashed character
-n-grams, fastText-compatible).  Each learner keeps its hyper-parameters in
-the constructor and does the work in ``fit(corpus) -> Embeddings`` and
-``update(corpus)``; `LEARNERS` lists them by name.
+n-grams, fastText-compatible); knowledge-graph embeddings: `KGE`
+(`omnivec.learn.kge`).  Every learner is a `Learner`: a ``name``, its
+parameters declared in ``_constraints`` (`omnivec._params`) and checked at
+construction, ``get_params()`` and ``fit(source)`` returning an `Embeddings`
+or a `Model`.  `LEARNERS` lists them by name ("module:Class", imported when
+asked for); ``omnivec train <name>`` is generated from the declarations.
 """
 
 from __future__ import annotations
 
-from .._registry import Registry
+from .._registry import Registry, resolve
 
 LEARNERS: Registry[str] = Registry("learner")
 LEARNERS.register("word2vec", "omnivec.learn.word2vec:Word2Vec", aliases=("w2v",))
 LEARNERS.register("fasttext", "omnivec.learn.fasttext:FastText")
+LEARNERS.register("kge", "omnivec.learn.kge.train:KGE")
 
 
 def get_learner(name: str):
     """Return the learner class registered under `name` (UnknownNameError lists the valid names)."""
-    import importlib
-
-    module, _, cls = LEARNERS.get(name).partition(":")
-    return getattr(importlib.import_module(module), cls)
+    return resolve(LEARNERS.get(name))
 
 
 def __getattr__(name: str):
@@ -32,6 +33,9 @@ def __getattr__(name: str):
     if name == "FastText":
         from .fasttext import FastText
         return FastText
+    if name == "Learner":
+        from ._learner import Learner
+        return Learner
     if name == "EpochReport":
         from ._trainer import EpochReport
         return EpochReport

@@ -12,18 +12,20 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .._lazy import kernels
+from .._params import Bool, Callables, Choice, Float, Int
 from .._progress import progress
 from ..embeddings import Embeddings
 from ..errors import InputError
-from . import _kernels as K
 from . import corpus as corpus_mod
 from . import vocab as vocab_mod
-from ._params import Bool, Callables, Choice, Float, Int, validate
+from ._learner import Learner
+
+K = kernels("omnivec.learn._kernels")
 
 log = logging.getLogger("omnivec.learn")
 
 CHUNK_WORDS = 10000
-_SIG, _NLS = K.sigmoid_tables()
 
 
 @dataclass
@@ -40,49 +42,43 @@ class EpochReport:
 
 
 COMMON = {
-    "dim": Int(1, 4096),
-    "window": Int(1, 1000),
-    "min_count": Int(1),
-    "max_vocab_size": Int(1, none_ok=True),
-    "sample": Float(0.0, 1.0, open_hi=True),
-    "architecture": Choice(("skipgram", "cbow"), (("sg", "skipgram"), ("skip-gram", "skipgram"))),
+    "dim": Int(1, 4096, help="Dimensions of the word vectors."),
+    "window": Int(1, 1000, help="Largest context radius; each position draws a radius in [1, window]."),
+    "min_count": Int(1, help="Words seen fewer times are left out of the vocabulary."),
+    "max_vocab_size": Int(1, none_ok=True, help="Keep only this many most frequent words (None: all)."),
+    "sample": Float(0.0, 1.0, open_hi=True, help="Frequent-word subsampling threshold (0: keep every word)."),
+    "architecture": Choice(("skipgram", "cbow"), (("sg", "skipgram"), ("skip-gram", "skipgram")),
+                           help="skipgram: predict the context from the word; cbow: the word from its context."),
     "loss": Choice(("negative", "hierarchical_softmax"),
-                   (("ns", "negative"), ("negative_sampling", "negative"), ("hs", "hierarchical_softmax"))),
-    "negative": Int(1, 100),
-    "ns_exponent": Float(-10.0, 10.0),
-    "epochs": Int(1, 100000),
-    "lr": Float(0.0, 10.0, open_lo=True, none_ok=True),
-    "min_lr": Float(0.0, 10.0, none_ok=True),
-    "workers": Int(1, 1024, none_ok=True),
-    "seed": Int(0, 2**63 - 1),
-    "max_sentence_length": Int(1, 10**8),
-    "metric": Choice(("cosine", "dot", "euclidean")),
-    "progress": Bool(none_ok=True),
-    "callbacks": Callables(),
+                   (("ns", "negative"), ("negative_sampling", "negative"), ("hs", "hierarchical_softmax")),
+                   help="Negative sampling, or hierarchical softmax over a Huffman tree (hs)."),
+    "negative": Int(1, 100, help="Noise words per prediction (negative sampling)."),
+    "ns_exponent": Float(-10.0, 10.0, help="Noise words are drawn in proportion to count ** ns_exponent."),
+    "epochs": Int(1, 100000, help="Passes over the corpus."),
+    "lr": Float(0.0, 10.0, open_lo=True, none_ok=True,
+                help="Starting learning rate (None: 0.025 for skip-gram, 0.05 for CBOW)."),
+    "min_lr": Float(0.0, 10.0, none_ok=True,
+                    help="Learning rate at the end of the linear decay (None: lr * 1e-4)."),
+    "workers": Int(1, 1024, none_ok=True,
+                   help="Training threads (None: all cores); 1 with a seed is reproducible bit for bit."),
+    "seed": Int(0, 2**63 - 1, help="Seed of the random initialisation and sampling."),
+    "max_sentence_length": Int(1, 10**8, help="Longer lines are split into pieces of this many words."),
+    "metric": Choice(("cosine", "dot", "euclidean"), help="Metric of the resulting table."),
+    "progress": Bool(none_ok=True, help="Show a progress bar (None: when writing to a terminal)."),
+    "callbacks": Callables(help="Called after each epoch with an EpochReport."),
 }
 
 
-class WordLearner:
+class WordLearner(Learner):
     """Skip-gram / CBOW word vectors with negative sampling or hierarchical softmax (shared engine)."""
 
-    _name = "WordLearner"
-    _constraints: dict = COMMON
+    _constraints = COMMON
 
     def __init__(self, **params: Any) -> None:
-        self._params = validate(type(self).__name__, self._constraints, params)
-        for k, v in self._params.items():
-            setattr(self, k, v)
+        super().__init__(**params)
         self._fitted = False
 
     # -- parameters -----------------------------------------------------------
-    def get_params(self) -> dict[str, Any]:
-        """Return the constructor parameters (callbacks left out), JSON-able."""
-        return {k: v for k, v in self._params.items() if k not in ("callbacks", "progress")}
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({args})"
-
     @property
     def lr_(self) -> float:
         """Return the starting learning rate (0.025 for skip-gram, 0.05 for CBOW unless set)."""
@@ -205,6 +201,7 @@ class WordLearner:
         hs = self.loss == "hierarchical_softmax"
         workers = self.workers_
         max_len = int(self.max_sentence_length)
+        sig, nls = _sigmoid_tables()
         stop = np.zeros(1, np.int64)
         win, wout = self.win_, self.wout_
         seed_base = (int(self.seed) * 0x9E3779B97F4A7C15 + len(self._corpora) * 0xD1B54A32D192ED03) % 2**64
@@ -218,12 +215,12 @@ class WordLearner:
             K.train_chunk(win, wout, sub_ids, sub_off, tokens, local_ends, 0, s1 - s0,
                           keep, cbow, hs, self.negative, self.window, codes, points, hoff, alias_p,
                           alias_i, lr0, lr1, float(epoch * n_tok + chunk_pos[c]), total, np.uint64(seed), max_len,
-                          _SIG, _NLS, stats, stop)
+                          sig, nls, stats, stop)
 
         # compile (or load from cache) in this thread before the workers start
         K.train_chunk(
             win, wout, sub_ids, sub_off, np.zeros(1, np.int32), ends, 0, 0, keep, cbow, hs, self.negative, self.window,
-            codes, points, hoff, alias_p, alias_i, lr0, lr1, 0.0, total, np.uint64(0), max_len, _SIG, _NLS,
+            codes, points, hoff, alias_p, alias_i, lr0, lr1, 0.0, total, np.uint64(0), max_len, sig, nls,
             np.zeros(3), stop)
 
         interrupted = False
@@ -311,7 +308,7 @@ class WordLearner:
                               "epoch_loss": [round(r.loss, 6) for r in reports],
                               "workers": workers})
         self.interrupted_ = interrupted
-        meta = {"learner": self._name, "params": self.get_params(),
+        meta = {"learner": self.name, "params": self.get_params(),
                 "corpus": enc.stats.to_meta(), "training": self._corpora}
         self.embeddings_ = self._embeddings(meta)
         enc.close()
@@ -321,3 +318,13 @@ class WordLearner:
         done = epoch * n_tok + int(tot[2])
         task.update(completed=done, lr=lr0 - (lr0 - lr1) * min(1.0, done / total),
                     loss=float(tot[0] / max(tot[1], 1)))
+
+
+_TABLES: list = []
+
+
+def _sigmoid_tables() -> tuple[np.ndarray, np.ndarray]:
+    """Return the (sigmoid, -log sigmoid) lookup tables, computed on first use."""
+    if not _TABLES:
+        _TABLES.append(K.sigmoid_tables())
+    return _TABLES[0]

@@ -13,12 +13,14 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..embeddings import Embeddings
-from ..core.ngrams import ngram_ids_many
+from .._lazy import kernels
+from .._params import Int
 from ..core.subwords import Subwords
-from . import _kernels as K
-from ._params import Int
+from ..embeddings import Embeddings
+from ..errors import InputError
 from ._trainer import COMMON, EpochReport, WordLearner
+
+K = kernels("omnivec.learn._kernels")
 
 
 class FastText(WordLearner):
@@ -40,8 +42,11 @@ class FastText(WordLearner):
     hash to the same row.
     """
 
-    _name = "fasttext"
-    _constraints = {**COMMON, "minn": Int(0, 100), "maxn": Int(0, 100), "bucket": Int(0, 2**31 - 1)}
+    name = "fasttext"
+    _constraints = {**COMMON,
+                    "minn": Int(0, 100, help="Shortest character n-gram."),
+                    "maxn": Int(0, 100, help="Longest character n-gram (0: no n-grams)."),
+                    "bucket": Int(0, 2**31 - 1, help="Hash rows shared by the n-grams.")}
 
     def __init__(self, *, dim: int = 100, window: int = 5, min_count: int = 5,
                  max_vocab_size: int | None = None, sample: float = 1e-4,
@@ -56,11 +61,13 @@ class FastText(WordLearner):
                          ns_exponent=ns_exponent, epochs=epochs, lr=lr, min_lr=min_lr, workers=workers,
                          seed=seed, max_sentence_length=max_sentence_length, metric=metric,
                          progress=progress, callbacks=callbacks, minn=minn, maxn=maxn, bucket=bucket)
-        from ..errors import InputError
-        if self.maxn > 0 and self.minn > self.maxn:
-            raise InputError(f"The 'minn' parameter of FastText must be <= maxn ({self.maxn}). "
-                             f"Got {self.minn} instead.")
-        if self.maxn > 0 and self.bucket == 0:
+
+    @classmethod
+    def _check_together(cls, values: dict) -> None:
+        maxn, minn, bucket = values["maxn"], values["minn"], values["bucket"]
+        if maxn > 0 and minn > maxn:
+            raise InputError(f"The 'minn' parameter of FastText must be <= maxn ({maxn}). Got {minn} instead.")
+        if maxn > 0 and bucket == 0:
             raise InputError("The 'bucket' parameter of FastText must be >= 1 when maxn > 0. Got 0 instead.")
 
     @property
@@ -95,6 +102,8 @@ class FastText(WordLearner):
         n = len(vocab)
         if not self._uses_ngrams:
             return np.arange(n, dtype=np.int32), np.arange(n + 1, dtype=np.int64)
+        from ..core.ngrams import ngram_ids_many  # loads the n-gram kernels: not at import
+
         blob, offsets = self._blob()
         grams, goff = ngram_ids_many(blob, offsets, self.minn, self.maxn, self.bucket, skip_eos=False)
         # fastText's order: the word's own row, then its n-grams

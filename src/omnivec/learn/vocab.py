@@ -6,9 +6,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._lazy import kernels
 from ..errors import InputError
-from . import _kernels as K
 from .corpus import EncodedCorpus, token_file
+
+K = kernels("omnivec.learn._kernels")
 
 ALWAYS = np.uint32(0xFFFFFFFF)
 

@@ -38,7 +38,7 @@ class Word2Vec(WordLearner):
     so far (meta['training'][-1]['interrupted'] is True).
     """
 
-    _name = "word2vec"
+    name = "word2vec"
 
     def __init__(self, *, dim: int = 100, window: int = 5, min_count: int = 5,
                  max_vocab_size: int | None = None, sample: float = 1e-3,

@@ -20,16 +20,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..._params import Bool, Choice, Float, Int, Registered
 from ..._progress import progress
 from ...embeddings import Embeddings
 from ...errors import InputError
 from ..._lazy import kernels
+from .._learner import Learner
 from . import _codes as C
 
 K = kernels("omnivec.learn.kge._kernels")
 from .data import TripleSet
 from .model import KGModel
-from .models import ModelSpec, check_dim, get_model
+from .models import MODELS, ModelSpec, check_dim, get_model
 
 LOSSES = {"margin": C.LOSS_MARGIN, "softplus": C.LOSS_SOFTPLUS, "nssa": C.LOSS_NSSA}
 OPTIMIZERS = {"sgd": C.OPT_SGD, "adagrad": C.OPT_ADAGRAD, "adam": C.OPT_ADAM}
@@ -74,24 +76,45 @@ def hogwild_threads(workers: int, n_entities: int, batch_size: int, num_negative
     return int(max(1, min(workers, n_entities // rows_per_batch)))
 
 
-def _choice(name: str, value, options) -> None:
-    if value not in options:
-        raise InputError(f"The {name!r} parameter must be one of {', '.join(str(o) for o in options)}; "
-                         f"got {value!r} instead.")
+PARAMS = {
+    "model": Registered(registry=MODELS, help="The KGE model."),
+    "dim": Int(1, 4096, help="Rank (complex/quaternion models: that many complex/quaternion numbers)."),
+    "epochs": Int(1, 10**6, help="Passes over the training triples."),
+    "batch_size": Int(1, 10**7, help="Positive triples per mini-batch."),
+    "num_negatives": Int(1, 10**4, help="Corrupted triples per positive."),
+    "sampler": Choice(SAMPLERS, help="How the side to corrupt is chosen: uniform, or bernoulli (Wang et al. 2014)."),
+    "loss": Choice(tuple(LOSSES), none_ok=True, help="Training loss (None: the model's)."),
+    "margin": Float(0, 1e6, none_ok=True, help="Margin of the margin and NSSA losses (None: the model's)."),
+    "adversarial_temperature": Float(0, 1e6, none_ok=True,
+                                     help="Temperature of self-adversarial negative weights (None: the model's)."),
+    "optimizer": Choice(tuple(OPTIMIZERS), help="Update rule."),
+    "lr": Float(0, 1e3, open_lo=True, help="Learning rate."),
+    "regularizer": Choice(("none", "l2", "n3", "default"), none_ok=True,
+                          help="Weight penalty; default: the model's (L2 for ComplEx and QuatE); None: none."),
+    "reg_weight": Float(0, 1e6, none_ok=True, help="Weight of the regularisation term (None: the model's)."),
+    "p": Int(1, 2, none_ok=True, help="Norm of distance models, 1 or 2 (None: the model's)."),
+    "normalize_entities": Bool(none_ok=True,
+                               help="Unit-norm entity rows after each update (None: the model's; TransE does)."),
+    "workers": Int(1, 256, help="Most Hogwild threads (fewer when each batch covers much of the graph); "
+                               "1 with a seed is reproducible bit for bit."),
+    "seed": Int(0, 2**63 - 1, help="Seed of the initialisation, the batch order and the negatives."),
+    "early_stopping": Bool(help="Stop when the validation MRR stops improving (needs a valid split)."),
+    "eval_every": Int(1, 10**6, help="Epochs between validation evaluations (early stopping)."),
+    "patience": Int(1, 10**6, help="Evaluations without improvement before stopping early."),
+    "tau_final": Float(0, 100, open_lo=True,
+                       help="Final Gumbel-softmax temperature of DihEdral's relations (annealed from 3)."),
+    "dense_updates": Bool(help="Adam moves every row after every batch (dense, as torch's Adam), "
+                               "or only the rows a batch touched (sparse)."),
+    "progress": Bool(none_ok=True, help="Show a progress bar (None: when writing to a terminal)."),
+}
 
 
-def _number(name: str, value, lo: float, hi: float, *, integer: bool = False, lo_open: bool = False) -> None:
-    ok = isinstance(value, (int, np.integer)) if integer else isinstance(value, (int, float, np.number))
-    ok = ok and not isinstance(value, bool)
-    if ok:
-        ok = (value > lo if lo_open else value >= lo) and value <= hi and math.isfinite(value)
-    if not ok:
-        kind = "an int" if integer else "a number"
-        lo_b = "(" if lo_open else "["
-        raise InputError(f"The {name!r} parameter must be {kind} in {lo_b}{lo}, {hi}]. Got {value!r} instead.")
+# what a parameter left as None means when the model names no default of its own
+DEFAULTS = {"loss": "softplus", "margin": 1.0, "adversarial_temperature": 1.0, "reg_weight": 0.0, "p": 2,
+            "normalize_entities": False}
 
 
-class KGE:
+class KGE(Learner):
     """Trains a registered KGE model (TransE, DistMult, ComplEx, RotatE, QuatE, DihEdral, TranS).
 
     Parameters left as None take the model's defaults (see `models.MODELS`):
@@ -114,6 +137,9 @@ class KGE:
     returns a KGModel; the training record is in `history_`.
     """
 
+    name = "kge"
+    _constraints = PARAMS
+
     def __init__(self, model: str = "TransE", dim: int = 50, *, epochs: int = 100,
                  batch_size: int = 256, num_negatives: int = 1, sampler: str = "uniform",
                  loss: str | None = None, margin: float | None = None,
@@ -123,76 +149,44 @@ class KGE:
                  workers: int = 1, seed: int = 0, early_stopping: bool = False,
                  eval_every: int = 10, patience: int = 2, tau_final: float = 0.5,
                  dense_updates: bool = True, progress: bool | None = None) -> None:
-        self.model = model
-        self.dim = dim
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.num_negatives = num_negatives
-        self.sampler = sampler
-        self.loss = loss
-        self.margin = margin
-        self.adversarial_temperature = adversarial_temperature
-        self.optimizer = optimizer
-        self.lr = lr
-        self.regularizer = regularizer
-        self.reg_weight = reg_weight
-        self.p = p
-        self.normalize_entities = normalize_entities
-        self.workers = workers
-        self.seed = seed
-        self.early_stopping = early_stopping
-        self.eval_every = eval_every
-        self.patience = patience
-        self.tau_final = tau_final
-        self.dense_updates = dense_updates
-        self.progress = progress
+        super().__init__(model=model, dim=dim, epochs=epochs, batch_size=batch_size,
+                         num_negatives=num_negatives, sampler=sampler, loss=loss, margin=margin,
+                         adversarial_temperature=adversarial_temperature, optimizer=optimizer, lr=lr,
+                         regularizer=regularizer, reg_weight=reg_weight, p=p,
+                         normalize_entities=normalize_entities, workers=workers, seed=seed,
+                         early_stopping=early_stopping, eval_every=eval_every, patience=patience,
+                         tau_final=tau_final, dense_updates=dense_updates, progress=progress)
+
+    @classmethod
+    def _check_together(cls, values: dict) -> None:
+        check_dim(get_model(values["model"]), values["dim"])
 
     # -- parameters -----------------------------------------------------------------------------
     def resolved_params(self) -> dict:
         """Return every hyper-parameter with the model's defaults filled in, validated."""
-        spec = get_model(self.model)
+        # checked again: attributes may have been set since construction
+        v = self.check_params({k: getattr(self, k) for k in self._constraints})
+        spec = get_model(v["model"])
         d = spec.defaults
 
-        def pick(name, value, default):
-            return d.get(name, default) if value is None else value
+        def pick(name):
+            return d.get(name, DEFAULTS[name]) if v[name] is None else v[name]
 
         params = {
-            "model": spec.name, "dim": self.dim, "epochs": self.epochs, "batch_size": self.batch_size,
-            "num_negatives": self.num_negatives, "sampler": self.sampler,
-            "loss": pick("loss", self.loss, "softplus"), "margin": pick("margin", self.margin, 1.0),
-            "adversarial_temperature": pick("adversarial_temperature", self.adversarial_temperature, 1.0),
-            "optimizer": self.optimizer, "lr": self.lr,
-            "regularizer": (d.get("regularizer") if isinstance(self.regularizer, str)
-                            and self.regularizer.lower() == "default" else self.regularizer),
-            "reg_weight": pick("reg_weight", self.reg_weight, 0.0),
-            "p": pick("p", self.p, 2), "normalize_entities": bool(pick("normalize_entities",
-                                                                       self.normalize_entities, False)),
-            "workers": self.workers, "seed": self.seed, "early_stopping": self.early_stopping,
-            "eval_every": self.eval_every, "patience": self.patience, "tau_final": self.tau_final,
-            "dense_updates": bool(self.dense_updates),
+            "model": spec.name, "dim": v["dim"], "epochs": v["epochs"], "batch_size": v["batch_size"],
+            "num_negatives": v["num_negatives"], "sampler": v["sampler"],
+            "loss": pick("loss"), "margin": pick("margin"),
+            "adversarial_temperature": pick("adversarial_temperature"),
+            "optimizer": v["optimizer"], "lr": v["lr"],
+            "regularizer": d.get("regularizer") if v["regularizer"] == "default" else v["regularizer"],
+            "reg_weight": pick("reg_weight"), "p": pick("p"),
+            "normalize_entities": bool(pick("normalize_entities")),
+            "workers": v["workers"], "seed": v["seed"], "early_stopping": v["early_stopping"],
+            "eval_every": v["eval_every"], "patience": v["patience"], "tau_final": v["tau_final"],
+            "dense_updates": v["dense_updates"],
         }
-        if isinstance(params["regularizer"], str):
-            params["regularizer"] = params["regularizer"].lower()
-            if params["regularizer"] == "none":
-                params["regularizer"] = None
-        check_dim(spec, self.dim)
-        _number("epochs", self.epochs, 1, 10**6, integer=True)
-        _number("batch_size", self.batch_size, 1, 10**7, integer=True)
-        _number("num_negatives", self.num_negatives, 1, 10**4, integer=True)
-        _number("workers", self.workers, 1, 256, integer=True)
-        _number("seed", self.seed, 0, 2**63 - 1, integer=True)
-        _number("eval_every", self.eval_every, 1, 10**6, integer=True)
-        _number("patience", self.patience, 1, 10**6, integer=True)
-        _number("lr", self.lr, 0, 1e3, lo_open=True)
-        _number("margin", params["margin"], 0, 1e6)
-        _number("adversarial_temperature", params["adversarial_temperature"], 0, 1e6)
-        _number("reg_weight", params["reg_weight"], 0, 1e6)
-        _number("tau_final", self.tau_final, 0, 100, lo_open=True)
-        _choice("sampler", self.sampler, SAMPLERS)
-        _choice("loss", params["loss"], tuple(LOSSES))
-        _choice("optimizer", self.optimizer, tuple(OPTIMIZERS))
-        _choice("regularizer", params["regularizer"], (None, "none", "l2", "n3", "default"))
-        _choice("p", params["p"], (1, 2))
+        if params["regularizer"] == "none":
+            params["regularizer"] = None
         return params
 
     # -- training ---------------------------------------------------------------------------------
@@ -209,7 +203,7 @@ class KGE:
             raise InputError(f"training needs at least 2 entities to corrupt triples; found {n_ent}")
         rng = np.random.default_rng(prm["seed"])
         E, R = spec.init(n_ent, n_rel, prm["dim"], rng)
-        e_blocks, e_mask, r_blocks, r_mask = self._constraints(spec, prm)
+        e_blocks, e_mask, r_blocks, r_mask = self._unit_norm_blocks(spec, prm)
         for row in E:
             K._normalize_blocks(row, e_blocks, e_mask)
         for row in R:
@@ -326,7 +320,7 @@ class KGE:
         return self._to_model(spec, prm, E, R, tau, triples, hist)
 
     @staticmethod
-    def _constraints(spec: ModelSpec, prm: dict) -> tuple[int, int, int, int]:
+    def _unit_norm_blocks(spec: ModelSpec, prm: dict) -> tuple[int, int, int, int]:
         """Return (entity blocks, entity mask, relation blocks, relation mask) of the unit-norm projections."""
         if not prm["normalize_entities"]:
             return 1, 0, 1, 0
