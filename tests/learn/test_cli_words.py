@@ -43,3 +43,24 @@ def test_bad_input_is_one_line_error(tmp_path, capsys):
     rc = main(["train", "word2vec", str(bad), "-o", str(tmp_path / "m.omv"), "--loss", "softmax"])
     assert rc == 1 and "'negative', 'hierarchical_softmax'" in capsys.readouterr().err
     assert not (tmp_path / "m.omv").exists()
+
+
+def test_interrupted_training_keeps_the_model_but_exits_130(tmp_path, capsys, glosses, monkeypatch):
+    from omnivec.learn import _trainer
+
+    real, calls = _trainer.K.train_chunk, []
+
+    def interrupted(*args):
+        calls.append(1)
+        if len(calls) > 1:         # the first call only compiles, before training starts
+            raise KeyboardInterrupt
+        return real(*args)
+
+    monkeypatch.setattr(_trainer.K, "train_chunk", interrupted)
+    out = tmp_path / "wn.omv"
+    rc = main(["train", "word2vec", str(glosses), "-o", str(out), "--dim", "8", "--epochs", "2",
+               "--min-count", "5", "--workers", "1"])
+    cap = capsys.readouterr()
+    assert rc == 130
+    assert "interrupted" in cap.out and "omnivec: interrupted" in cap.err
+    assert omnivec.load(out).meta["training"][-1]["interrupted"]

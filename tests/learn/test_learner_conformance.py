@@ -72,7 +72,7 @@ FIXTURES = {
                         lambda tmp: ["train", "fasttext", str(tmp / "c.txt"), "-o", str(tmp / "m.omv")]),
     "kge": Fixture(dict(model="DistMult", dim=8, epochs=2, batch_size=64, workers=1, seed=3, progress=False),
                    _nations, _no_triples,
-                   lambda tmp: ["train", "kge", str(tmp / "kg"), str(tmp / "m.omv")]),
+                   lambda tmp: ["train", "kge", str(tmp / "kg"), "-o", str(tmp / "m.omv")]),
 }
 
 NAMES = LEARNERS.names()

@@ -17,7 +17,7 @@ import typer
 
 app = typer.Typer(name="omnivec", no_args_is_help=True, add_completion=False,
                   help="Learn, store, query, search and evaluate vector embeddings.")
-train_app = typer.Typer(no_args_is_help=True, help="Learn embeddings from text, graphs or triples.")
+train_app = typer.Typer(no_args_is_help=True, help="Learn embeddings from text (word2vec, fastText) or triples (KGE).")
 eval_app = typer.Typer(no_args_is_help=True, help="Evaluate embeddings on standard benchmarks.")
 index_app = typer.Typer(no_args_is_help=True, help="Build, search and evaluate nearest-neighbour indexes.")
 

@@ -26,8 +26,10 @@ def _split_files(data: Path) -> dict:
                  rename={"num_negatives": "--negatives",
                          "dense_updates": "--dense-updates/--sparse-updates"})
 def train_kge(
-    data: Path = typer.Argument(..., help="Folder with train.txt (and valid.txt, test.txt): head<TAB>relation<TAB>tail."),
-    output: Path = typer.Argument(..., help="Model file to write (tables 'entities' and 'relations')."),
+    data: Path = typer.Argument(..., help="Folder with train.txt (and valid.txt, test.txt), or one "
+                                "training file: head<TAB>relation<TAB>tail."),
+    output: Path = typer.Option(..., "--output", "-o",
+                                help="Model file to write (tables 'entities' and 'relations')."),
     skip_bad: bool = typer.Option(False, "--skip-bad", help="Count and skip malformed rows instead of stopping."),
     evaluate_test: bool = typer.Option(True, "--evaluate/--no-evaluate", help="Report filtered test metrics."),
     json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
@@ -55,8 +57,11 @@ def train_kge(
                "params": est.resolved_params()}
     if evaluate_test and len(triples.splits.get("test", ())):
         summary["test"] = evaluate(km, triples.splits["test"], known=triples.all_known()).as_dict()
+    summary["interrupted"] = est.history_.interrupted
     if json_out:
         emit_json(summary)
+        if est.history_.interrupted:
+            raise typer.Exit(130)
         return
     out = console()
     out.print(f"{km.model} dim {km.dim}: {km.num_entities:,} entities, {km.num_relations:,} relations, "
@@ -70,7 +75,10 @@ def train_kge(
         t = summary["test"]
         out.print(f"test (filtered, realistic): MRR {t['mrr']:.4f}  Hits@1 {t['hits@1']:.4f}  "
                   f"Hits@3 {t['hits@3']:.4f}  Hits@10 {t['hits@10']:.4f}")
-    out.print(f"wrote {output}")
+    out.print(f"wrote {output}" + (" (interrupted: the model holds the training done so far)"
+                                   if est.history_.interrupted else ""))
+    if est.history_.interrupted:
+        raise typer.Exit(130)
 
 
 @eval_app.command("linkpred")

@@ -27,7 +27,7 @@ def _report(emb, output: Path, as_json: bool) -> None:
         emit_json(summary)
         return
     out = console()
-    note = " (interrupted: the model holds the epochs done so far)" if run["interrupted"] else ""
+    note = " (interrupted: the model holds the training done so far)" if run["interrupted"] else ""
     out.print(f"wrote {output}: {len(emb):,} words x {emb.dim} dims, "
               f"{run['epochs_done']} epochs, {run['words_per_second'] or 0:,.0f} words/s, "
               f"final loss {run['epoch_loss'][-1] if run['epoch_loss'] else float('nan'):.4f}{note}")
@@ -39,6 +39,8 @@ def _train(learner, corpus: Path, output: Path, as_json: bool) -> None:
     emb = learner.fit(str(corpus))
     emb.save(output)
     _report(emb, output, as_json)
+    if emb.meta["training"][-1]["interrupted"]:
+        raise typer.Exit(130)      # saved what was trained, but say it was cut short
 
 
 CORPUS_HELP = "Text file, .gz file or folder: one sentence per line, whitespace tokens."

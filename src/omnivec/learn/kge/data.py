@@ -210,7 +210,8 @@ def _find_split(folder: str, name: str) -> str | None:
 def load_triples(source: str | os.PathLike | dict[str, str | os.PathLike], *,
                  on_bad: str = "error", require: Iterable[str] = ("train",),
                  unseen: str = "skip") -> TripleSet:
-    """Return a TripleSet from a folder holding train/valid/test .txt|.tsv[.gz] files or a split -> path dict.
+    """Return a TripleSet from a folder holding train/valid/test .txt|.tsv[.gz] files, one training
+    file, or a split -> path dict.
 
     Missing or empty required splits raise InputError; bad rows follow on_bad
     (see read_triples) and are counted in TripleSet.reports, and so are
@@ -221,13 +222,16 @@ def load_triples(source: str | os.PathLike | dict[str, str | os.PathLike], *,
         paths = {k: os.fspath(v) for k, v in source.items() if v is not None}
     else:
         folder = os.fspath(source)
-        if not os.path.isdir(folder):
-            raise InputError(f"{folder}: not a folder of train/valid/test triples files")
-        paths = {}
-        for name in SPLITS:
-            p = _find_split(folder, name)
-            if p is not None:
-                paths[name] = p
+        if os.path.isfile(folder):
+            paths = {"train": folder}
+        elif not os.path.isdir(folder):
+            raise InputError(f"{folder}: no such triples file or folder of train/valid/test files")
+        else:
+            paths = {}
+            for name in SPLITS:
+                p = _find_split(folder, name)
+                if p is not None:
+                    paths[name] = p
     for name in require:
         if name not in paths:
             raise InputError(f"no {name!r} triples file given (looked for {name}.txt/.tsv[.gz])")
