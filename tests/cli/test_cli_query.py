@@ -131,3 +131,20 @@ def test_oov_misspelling_lands_near_its_word(capsys, tmp_path):
                ["keys"][0]["vector"] for _ in range(2)]
     assert vectors[0] == vectors[1]
     np.testing.assert_allclose(vectors[0], emb.vector("recieve", oov=True), rtol=1e-6)
+
+
+def test_piped_output_is_never_line_wrapped(capsys, tmp_path, rng):
+    keys = [f"key{i}" for i in range(10)]
+    path = tmp_path / "wide.omv"
+    omnivec.Embeddings(keys, rng.standard_normal((10, 300)).astype(np.float32)).save(path)
+    code, out, _ = run(capsys, "query", path, "key1", "key2", "--vector")
+    assert code == 0
+    lines = out.splitlines()
+    def numeric(ln):
+        try:
+            return [float(x) for x in ln.split()]
+        except ValueError:
+            return None
+
+    numbers = [ln for ln in lines if numeric(ln)]
+    assert [len(ln.split()) for ln in numbers] == [300, 300]      # one line per vector

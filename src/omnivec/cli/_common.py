@@ -25,9 +25,10 @@ def console(stderr: bool = False):
     """Return a rich Console on stdout (or stderr); plain text when not a terminal."""
     from rich.console import Console
 
-    # A wide console off a terminal keeps long keys and paths on one line in pipes and tests.
-    width = None if (sys.stderr if stderr else sys.stdout).isatty() else 120
-    return Console(stderr=stderr, width=width, highlight=False, soft_wrap=False)
+    # Off a terminal (pipes, files, tests) text is never wrapped: a line printed is a line
+    # written, so `query --vector > f` gives one line per key; tables are laid out 120 wide.
+    tty = (sys.stderr if stderr else sys.stdout).isatty()
+    return Console(stderr=stderr, width=None if tty else 120, highlight=False, soft_wrap=not tty)
 
 
 def _plain(obj: Any) -> Any:
