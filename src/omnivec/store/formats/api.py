@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
-import struct
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..._progress import progress as _progress
 from ...errors import FormatError, InputError
 from .registry import FORMATS
 from .report import ImportReport
@@ -49,87 +47,17 @@ def _write_streamed(dst: str, name: str, table, parsed: _Parsed, keep: np.ndarra
                     o: _Options, meta: dict) -> None:
     """Write a one-table model file from keys in memory and rows in a raw file, atomically.
 
-    The layout, header and checksums are those container.write gives the same
-    table, byte for byte; vectors are encoded, checksummed and written block by
-    block, so memory holds one block, never the table.
+    The model file's own writer (store.model.save_tables) encodes, checksums
+    and writes the rows block by block as they are read back, so memory holds
+    one block, never the table.
     """
-    import json
-    import zlib
+    from ..model import StreamedTable, save_tables
 
-    from .. import container
-    from ..model import FORMAT_NAME, FORMAT_VERSION
-    from ...core.vectors import CHUNK_ROWS, VectorStore, encode_block, quant_scale
-
-    rows, dim, storage = parsed.rows, parsed.dim, o.storage
-    n = rows if keep is None else int(keep.sum())
-    scale = quant_scale(storage, _raw_blocks(parsed.raw_path, rows, dim, keep), n, dim)
-    vdtype = {"float32": np.float32, "float16": np.float16, "int8": np.int8, "binary": np.uint8}[storage]
-    width = (dim + 7) // 8 if storage == "binary" else dim
-    small = {f"{name}.{k}": v for k, v in table.arrays().items()}
-    shapes = {k: (np.dtype(v.dtype), tuple(v.shape)) for k, v in small.items()}
-    shapes[f"{name}.vectors"] = (np.dtype(vdtype), (n, width))
-    shapes[f"{name}.norms"] = (np.dtype(np.float32), (n,))
-    if scale is not None:
-        small[f"{name}.scale"] = scale
-        shapes[f"{name}.scale"] = (np.dtype(np.float32), (dim,))
-    table_meta = {"n": n, "dim": dim, "storage": storage, "metric": o.metric, "key_kind": table.kind,
-                  "counts": False, "subwords": None, "extras": [], "meta": meta}
-    try:
-        meta_json = json.dumps({"format_version": FORMAT_VERSION, "tables": {name: table_meta}},
-                               sort_keys=True, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"table metadata must be plain JSON: {exc}") from None
-    order = sorted(shapes, key=lambda k: (-shapes[k][0].itemsize, k))
-    where, pos = {}, 0
-    for k in order:
-        nbytes = int(np.prod(shapes[k][1], dtype=np.int64)) * shapes[k][0].itemsize
-        where[k] = (pos, pos + nbytes)
-        pos += nbytes
-
-    def header(sums: dict) -> bytes:
-        md = {"format": FORMAT_NAME, FORMAT_NAME: meta_json, "checksums": json.dumps(sums, sort_keys=True)}
-        h: dict = {"__metadata__": md}
-        for k in order:
-            h[k] = {"dtype": container.CODES[shapes[k][0]], "shape": list(shapes[k][1]),
-                    "data_offsets": list(where[k])}
-        raw = json.dumps(h, separators=(",", ":")).encode("utf-8")
-        return raw + b" " * (-(8 + len(raw)) % 64)
-
-    placeholder = header({k: "0" * 8 for k in order})
-    start = 8 + len(placeholder)
-    sums = {}
-    with container.atomic_path(dst) as tmp, open(tmp, "wb") as fh, \
-            _progress(f"Writing {Path(dst).name}", n, unit="rows", enabled=o.progress) as task:
-        fh.write(struct.pack("<Q", len(placeholder)))
-        fh.write(placeholder)
-        norms = np.empty(n, np.float32)
-        fh.seek(start + where[f"{name}.vectors"][0])
-        crc, w = 0, 0
-        for blk in _raw_blocks(parsed.raw_path, rows, dim, keep):
-            data = encode_block(blk, storage, scale)
-            store = VectorStore(data=data, dtype=storage, dim=dim, norms=norms[w:w + len(data)], scale=scale)
-            norms[w:w + len(data)] = store.compute_norms()
-            raw = memoryview(np.ascontiguousarray(data)).cast("B")
-            crc = zlib.crc32(raw, crc)
-            fh.write(raw)
-            w += len(data)
-            task.advance(len(data))
-        if w != n:
-            raise FormatError(f"wrote {w} rows, expected {n}", path=dst)
-        sums[f"{name}.vectors"] = f"{crc & 0xFFFFFFFF:08x}"
-        small[f"{name}.norms"] = norms
-        for k, arr in small.items():
-            fh.seek(start + where[k][0])
-            flat = np.ascontiguousarray(arr).reshape(-1).view(np.uint8)
-            fh.write(memoryview(flat))
-            sums[k] = container.crc32(arr)
-        fh.seek(start + pos)
-        fh.truncate()
-        final = header(sums)
-        if len(final) != len(placeholder):
-            raise FormatError("internal error: the model header changed size while writing", path=dst)
-        fh.seek(8)
-        fh.write(final)
+    n = parsed.rows if keep is None else int(keep.sum())
+    streamed = StreamedTable(keys=table, n=n, dim=parsed.dim, storage=o.storage, metric=o.metric, meta=meta,
+                             blocks=lambda: _raw_blocks(parsed.raw_path, parsed.rows, parsed.dim, keep),
+                             progress=o.progress)
+    save_tables(dst, {name: streamed})
 
 
 # -- import ----------------------------------------------------------------------
