@@ -66,6 +66,9 @@ _LAZY = {
     "prepare_oov": ("omnivec.core.oov", "prepare_oov"),
     "read_fasttext_bin": ("omnivec.store.formats.fasttext_bin", "read_fasttext_bin"),
     "write_fasttext_bin": ("omnivec.store.formats.fasttext_bin", "write_fasttext_bin"),
+    "convert": ("omnivec.files", "convert"),
+    "info": ("omnivec.files", "info"),
+    "verify": ("omnivec.files", "verify"),
 }
 
 

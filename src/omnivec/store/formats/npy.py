@@ -164,6 +164,13 @@ def _write_npy(emb, path: str, fmt: str, *, progress=None, keys_file=None) -> No
         fh.write(out.tobytes())
 
 
+def _keys_files(path: str, keys_file: str | None, *, write: bool) -> list[str | None]:
+    """Return the keys file an import of `path` reads (None when there is none), or an export writes."""
+    if keys_file is not None:
+        return [os.fspath(keys_file)]
+    return [_strip_npy(path) + ".keys.txt" if write else _default_keys_file(path)]
+
+
 register_format("npy", "numpy .npy array plus a keys file (one key per line)", read=_read_npy, write=_write_npy,
                 detect=lambda p: p.head.startswith(b"\x93NUMPY"), magic=True, extensions=(".npy",),
-                suffixes=(".npy",), streams=True, aliases=("numpy",))
+                suffixes=(".npy",), streams=True, aliases=("numpy",), companions=_keys_files)

@@ -8,6 +8,7 @@ reader, writer and detector; detection (sniff.py), import and export
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Callable
 
@@ -26,7 +27,9 @@ class FormatSpec:
     export to a path picks this format by; formats of one family (text, binary)
     may be read as one another when the content says so; streams=True readers
     can send their rows to a raw file so an import with a destination holds
-    one batch of rows in memory.
+    one batch of rows in memory.  companions(path, keys_file, write=) lists
+    the other files a read or write of `path` touches (an .npy's keys file),
+    so callers can refuse an output that is one of the inputs.
     """
 
     name: str
@@ -39,6 +42,13 @@ class FormatSpec:
     suffixes: tuple[str, ...] = ()
     family: str | None = None
     streams: bool = False
+    companions: Callable | None = None
+
+    def files(self, path: str, keys_file: str | None = None, *, write: bool) -> list[str]:
+        """Return the files beside `path` that reading (or writing, with write=True) it touches."""
+        if self.companions is None:
+            return []
+        return [os.fspath(f) for f in self.companions(os.fspath(path), keys_file, write=write) if f is not None]
 
 
 FORMATS = Registry[FormatSpec]("vector file format")
@@ -46,9 +56,10 @@ FORMATS = Registry[FormatSpec]("vector file format")
 
 def register_format(name: str, description: str, *, read: Callable | None, write: Callable | None,
                     detect: Callable | None = None, magic: bool = False, extensions=(), suffixes=(),
-                    aliases=(), family: str | None = None, streams: bool = False) -> FormatSpec:
+                    aliases=(), family: str | None = None, streams: bool = False,
+                    companions: Callable | None = None) -> FormatSpec:
     """Add a vector file format to FORMATS under `name` (and `aliases`); returns its spec."""
     spec = FormatSpec(name, description, read, write, tuple(extensions), detect, magic, tuple(suffixes),
-                      family, streams)
+                      family, streams, companions)
     FORMATS.register(name, spec, aliases=tuple(aliases))
     return spec
