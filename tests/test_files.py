@@ -42,8 +42,8 @@ def test_the_package_exports_the_file_operations():
 def test_convert_imports_exports_and_copies(tmp_path, text_file, table):
     model = tmp_path / "base.ov"
     res = omnivec.convert(text_file, model)
-    assert (res["mode"], res["from"], res["to"], res["rows"], res["dim"]) == ("import", "word2vec-text",
-                                                                            "omnivec", 2100, 50)
+    summary = (res["mode"], res["from"], res["to"], res["rows"], res["dim"])
+    assert summary == ("import", "word2vec-text", "omnivec", 2100, 50)
     assert res["bytes"] == os.path.getsize(model)
     assert any("imported 2,100 rows x 50 dims" in line for line in res["report_lines"])
     assert np.array_equal(omnivec.load(model).vectors, table.vectors)

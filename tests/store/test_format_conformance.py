@@ -86,4 +86,3 @@ def test_import_into_a_model_file_matches_the_in_memory_import(tmp_path, fmt, ta
         assert np.array_equal(np.asarray(written.store.data), np.asarray(memory.store.data))
         assert np.array_equal(written.norms, memory.norms)
     assert sorted(p.name for p in out.iterdir()) == ["float32.ov", "int8.ov"]   # no raw row file left
-

@@ -144,4 +144,3 @@ def verify(model: Path = typer.Argument(..., help="A model file."),
                 err.print(f"  - {p}", markup=False)
     if not result["ok"]:
         raise typer.Exit(1)
-
