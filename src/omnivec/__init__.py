@@ -69,8 +69,11 @@ _LAZY = {
     "export_vectors": ("omnivec.store.formats", "export_vectors"),
     "ImportReport": ("omnivec.store.formats", "ImportReport"),
     "prepare_oov": ("omnivec.core.oov", "prepare_oov"),
-    "read_fasttext_bin": ("omnivec.store.fasttext_bin", "read_fasttext_bin"),
-    "write_fasttext_bin": ("omnivec.store.fasttext_bin", "write_fasttext_bin"),
+    "read_fasttext_bin": ("omnivec.store.formats.fasttext_bin", "read_fasttext_bin"),
+    "write_fasttext_bin": ("omnivec.store.formats.fasttext_bin", "write_fasttext_bin"),
+    "convert": ("omnivec.files", "convert"),
+    "info": ("omnivec.files", "info"),
+    "verify": ("omnivec.files", "verify"),
 }
 
 

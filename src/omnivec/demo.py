@@ -25,8 +25,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .cli._common import console as make_console
-from .cli._common import human_bytes, human_seconds, timed
+from ._format import console as make_console
+from ._format import human_bytes, human_seconds, timed
 from .errors import FormatError, KeyNotFound, MissingDependencyError, OmnivecError
 
 GLOVE_NPY = "glove_6B_50d_emb.npy"
@@ -221,10 +221,10 @@ def step_int8(d: Demo) -> dict:
     """Return the size and top-10 agreement of an int8 copy of the model with the float32 one."""
     import omnivec
 
-    from .cli.store import convert_file
+    from .files import convert
 
     with timed() as t_save:
-        convert_file(d.model, d.model_int8, storage="int8")
+        convert(d.model, d.model_int8, storage="int8")
     q8 = omnivec.load(d.model_int8)
     rng = np.random.default_rng(0)
     rows = np.sort(rng.choice(len(d.emb), size=min(d.agreement_queries, len(d.emb)), replace=False))
@@ -251,12 +251,12 @@ def step_int8(d: Demo) -> dict:
 
 def step_verify(d: Demo) -> dict:
     """Return whether both files pass a full check (every CRC-32, the key index, finite norms)."""
-    from .cli.store import verify_model
+    from .files import verify
 
     out = {}
     for path in (d.model, d.model_int8):
         with timed() as t:
-            res = verify_model(path)
+            res = verify(path)
         out[path.name] = res["ok"]
         status = "[green]ok[/]" if res["ok"] else "[red]FAILED[/]: " + "; ".join(res["problems"])
         d.console.print(f"{path.name}: {status} ({res['tensors']} tensors, {human_bytes(res['bytes'])} "

@@ -222,6 +222,17 @@ def test_convert_bad_names_and_files(capsys, tmp_path, model):
     assert run(capsys, "convert", model)[0] == 2
 
 
+def test_convert_refuses_to_write_over_its_input(capsys, tmp_path, model):
+    before = model.read_bytes()
+    code, _, err = run(capsys, "convert", model, tmp_path / "out.npy", "--keys", model)
+    line = one_line_error(err)
+    assert code == 1 and "is the input" in line and "m.omv" in line
+    code, _, err = run(capsys, "convert", model, model, "--storage", "int8")
+    assert code == 1 and "is the input" in one_line_error(err)
+    assert model.read_bytes() == before
+    assert not (tmp_path / "out.npy").exists() and leftovers(tmp_path) == []
+
+
 def test_convert_fasttext_bin_keeps_subwords_for_oov(capsys, tmp_path):
     data = os.path.join(os.path.dirname(__file__), "..", "data", "fasttext")
     with open(os.path.join(data, "reference.json"), encoding="utf-8") as fh:

@@ -87,7 +87,7 @@ def test_model_file_keeps_subwords(model, tmp_path):
 
 def test_fasttext_bin_and_vec_round_trip(model, tmp_path):
     formats = pytest.importorskip("omnivec.store.formats")
-    fb = pytest.importorskip("omnivec.store.fasttext_bin")
+    fb = pytest.importorskip("omnivec.store.formats.fasttext_bin")
     path = tmp_path / "m.bin"
     fb.write_fasttext_bin(model, path)
     back, _ = fb.read_fasttext_bin(path)
@@ -103,7 +103,7 @@ def test_fasttext_bin_and_vec_round_trip(model, tmp_path):
 
 def test_facebook_fasttext_reads_our_model_identically(model, tmp_path):
     fasttext = pytest.importorskip("fasttext")
-    fb = pytest.importorskip("omnivec.store.fasttext_bin")
+    fb = pytest.importorskip("omnivec.store.formats.fasttext_bin")
     path = tmp_path / "m.bin"
     fb.write_fasttext_bin(model, path)
     ft = fasttext.load_model(str(path))

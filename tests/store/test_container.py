@@ -261,3 +261,35 @@ def test_unreadable_file(tmp_path, monkeypatch):
     with pytest.raises(FormatError, match="cannot open the file: Permission denied") as ei:
         container.read(p)
     assert str(p) in str(ei.value)
+
+
+# -- tensors streamed as blocks ---------------------------------------------------------
+
+def test_blocks_write_the_same_file_as_arrays(tmp_path):
+    rng = np.random.default_rng(3)
+    vectors = rng.standard_normal((1000, 7)).astype(np.float32)
+    ids = np.arange(1000, dtype=np.int64)
+    norms = np.empty(1000, np.float32)
+
+    def chunks():
+        for s in range(0, 1000, 300):   # uneven blocks; norms filled as the blocks go by
+            norms[s:s + 300] = np.linalg.norm(vectors[s:s + 300], axis=1)
+            yield vectors[s:s + 300]
+
+    meta = {"format": "test"}
+    sums = container.write(tmp_path / "streamed.st", {"t.vectors": container.Blocks((1000, 7), np.float32, chunks()),
+                                                      "t.ids": ids, "t.norms": norms}, meta)
+    whole = {"t.vectors": vectors, "t.ids": ids, "t.norms": np.linalg.norm(vectors, axis=1).astype(np.float32)}
+    assert sums == container.write(tmp_path / "whole.st", whole, meta)
+    assert (tmp_path / "streamed.st").read_bytes() == (tmp_path / "whole.st").read_bytes()
+    assert container.verify_checksums(container.read(tmp_path / "streamed.st")) == []
+
+
+def test_blocks_of_the_wrong_size_or_dtype_leave_no_file(tmp_path):
+    short = container.Blocks((10, 2), np.float32, iter([np.zeros((4, 2), np.float32)]))
+    with pytest.raises(FormatError, match="needs 80"):
+        container.write(tmp_path / "short.st", {"x": short}, {})
+    wrong = container.Blocks((4, 2), np.float32, iter([np.zeros((4, 2), np.float64)]))
+    with pytest.raises(InputError, match="dtype float64"):
+        container.write(tmp_path / "wrong.st", {"x": wrong}, {})
+    assert list(tmp_path.iterdir()) == []

@@ -18,7 +18,7 @@ import pytest
 import omnivec
 from omnivec.errors import (CorruptFileError, FormatError, InputError, KeyNotFound, OmnivecError,
                             ParseError, UnsupportedVersionError)
-from omnivec.store.fasttext_bin import read_fasttext_bin, write_fasttext_bin
+from omnivec.store.formats.fasttext_bin import read_fasttext_bin, write_fasttext_bin
 from omnivec.core.ngrams import fasttext_hash, ngram_ids, ngram_ids_many, word_ngram_ids
 from omnivec.core.subwords import Subwords
 

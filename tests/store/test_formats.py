@@ -11,7 +11,8 @@ import pytest
 
 import omnivec
 from omnivec.errors import InputError, MissingDependencyError, UnknownNameError
-from omnivec.store import _parse_kernels as P
+from omnivec.store.formats import _parse_kernels as P
+from omnivec.store.formats import rows as R
 from omnivec.store import formats as F
 from omnivec.store.formats import (FORMATS, ImportReport, detect_format, export_vectors, from_gensim,
                                    import_vectors, to_gensim)
@@ -76,8 +77,8 @@ def test_small_chunks_cross_line_boundaries(monkeypatch, glove, ref):
     # Chunks far smaller than a line and batches of a few lines exercise the partial-line carry-over.
     # A 100-byte chunk is shorter than any line: the read buffer has to grow.
     for chunk, batch in ((1000, 7), (100, 3)):
-        monkeypatch.setattr(F, "CHUNK", chunk)
-        monkeypatch.setattr(F, "BATCH_LINES", batch)
+        monkeypatch.setattr(R, "CHUNK", chunk)
+        monkeypatch.setattr(R, "BATCH_LINES", batch)
         for path in (W2V, glove):
             emb, report = import_vectors(path)
             assert list(emb.keys) == ref[0] and np.array_equal(emb.vectors, ref[1])
@@ -87,7 +88,7 @@ def test_small_chunks_binary(monkeypatch, tmp_path, ref):
     emb, _ = import_vectors(W2V)
     p = tmp_path / "v.bin"
     export_vectors(emb, p, "word2vec-binary")
-    monkeypatch.setattr(F, "CHUNK", 333)
+    monkeypatch.setattr(R, "CHUNK", 333)
     back, report = import_vectors(p)
     assert report.format == "word2vec-binary"
     assert list(back.keys) == ref[0] and np.array_equal(back.vectors, ref[1])
@@ -421,7 +422,7 @@ def test_streamed_model_file_equals_the_core_writer(tmp_path, storage):
 
 
 def test_thread_count_does_not_change_the_result(ref, monkeypatch):
-    monkeypatch.setattr(F, "PARALLEL_MIN_LINES", 8)
+    monkeypatch.setattr(R, "PARALLEL_MIN_LINES", 8)
     one, _ = import_vectors(W2V, workers=1)
     two, _ = import_vectors(W2V, workers=2)
     assert np.array_equal(one.vectors, ref[1]) and np.array_equal(two.vectors, ref[1])

@@ -354,7 +354,8 @@ class Index:
 
     # -- search -------------------------------------------------------------
     def search(self, queries, k: int = 10, *, filter=None, exclude_self: bool = True,
-               exclude: Sequence[Sequence[int]] | None = None, **search_params: Any) -> Neighbors:
+               exclude: Sequence[Sequence[int]] | None = None, exact: bool = False,
+               **search_params: Any) -> Neighbors:
         """Return the k nearest live ids of each query as Neighbors (queries x min(k, matches)).
 
         `queries` are vectors (one (dims,) vector or a (queries, dims) array) or
@@ -363,9 +364,10 @@ class Index:
         (allow/deny keys, attribute conditions), a condition text or a boolean
         mask over ids; `exclude[i]` lists ids never returned for query i.
         Search parameters (e.g. ef for HNSW, nprobe for IVF-PQ) override the
-        index defaults for this call.
+        index defaults for this call.  exact=True scores every live id instead
+        of asking the engine: the answer an approximate search is measured against.
         """
-        if (type(queries) is np.ndarray and queries.ndim == 1 and type(k) is int and filter is None
+        if (not exact and type(queries) is np.ndarray and queries.ndim == 1 and type(k) is int and filter is None
                 and exclude is None and not search_params and not self.n_deleted and 0 < k <= self.total
                 and queries.dtype == np.float32 and len(queries) == self.dim):
             # One plain vector: the hot path of a serving loop; the backend may
@@ -385,12 +387,12 @@ class Index:
         if exclude is not None and not any(len(e) for e in exclude):
             exclude = None
         extra = max((len(e) for e in exclude), default=0) if exclude is not None else 0
-        ids, scores = self._search_ids(Q, int(k) + extra, filter, search_params)
+        ids, scores = self._search_ids(Q, int(k) + extra, filter, search_params, exact)
         if extra:
             ids, scores = _drop_excluded(ids, scores, exclude, int(k))
         return Neighbors(ids, scores, self.keys_of)
 
-    def _search_ids(self, Q: np.ndarray, k: int, filter, search_params: dict[str, Any]
+    def _search_ids(self, Q: np.ndarray, k: int, filter, search_params: dict[str, Any], exact: bool = False
                     ) -> tuple[np.ndarray, np.ndarray]:
         """Return (ids, scores) of the k best live ids per query, (queries x min(k, matches))."""
         sp = self.search_params
@@ -416,8 +418,8 @@ class Index:
         nq = len(Q)
         if kk == 0 or nq == 0:
             return np.zeros((nq, 0), np.int64), np.zeros((nq, 0), np.float32)
-        if allowed is not None and n_ok <= max(kk, self.exact_fraction * self.total):
-            return self._exact_over(Q, kk, np.flatnonzero(allowed))
+        if exact or (allowed is not None and n_ok <= max(kk, self.exact_fraction * self.total)):
+            return self._exact_over(Q, kk, np.flatnonzero(allowed) if allowed is not None else np.arange(self.total))
         ids, scores = self._engine_search(Q, kk, allowed, n_ok, sp, flt is not None)
         if (ids < 0).any():
             short = (ids < 0).any(axis=1)
@@ -470,6 +472,22 @@ class Index:
         scores = np.take_along_axis(S, order, axis=1).astype(np.float32)
         ids[~np.isfinite(scores)] = -1
         return ids, scores
+
+    def rescore(self, queries, ids: np.ndarray) -> np.ndarray:
+        """Return the exact scores of each query against its candidate ids (queries x candidates).
+
+        `queries` are vectors or keys, as in `search`; `ids` is a (queries x c)
+        int array of index ids (as `search(...).ids` holds), -1 for none, which
+        scores -inf.
+        """
+        Q, _ = self._check_queries(queries)
+        ids = np.asarray(ids)
+        if ids.ndim != 2 or ids.shape[0] != len(Q) or ids.dtype.kind not in "iu":
+            raise InputError(f"ids must be an integer array of one row per query ({len(Q)}); got shape "
+                             f"{ids.shape} dtype {ids.dtype}")
+        if ids.size and (int(ids.max()) >= self.total or int(ids.min()) < -1):
+            raise InputError(f"ids run from -1 (none) to {self.total - 1}; got {int(ids.min())}..{int(ids.max())}")
+        return self._rescore(Q, np.ascontiguousarray(ids, np.int64))
 
     def _rescore(self, Q: np.ndarray, ids: np.ndarray) -> np.ndarray:
         """Return exact metric scores of raw queries Q against candidate ids (queries x c; -1 = none)."""

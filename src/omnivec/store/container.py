@@ -16,7 +16,8 @@ import os
 import struct
 import zlib
 from dataclasses import dataclass
-from typing import Mapping
+from pathlib import Path
+from typing import Iterable, Iterator, Mapping
 
 import numpy as np
 
@@ -37,41 +38,103 @@ MAX_HEADER = 100 * 2**20
 MAX_TENSORS = 10_000
 
 
-def write(path: str | os.PathLike, tensors: Mapping[str, np.ndarray], metadata: Mapping[str, str],
+@dataclass
+class Blocks:
+    """A tensor given as consecutive blocks of rows, written as they come (never whole in memory).
+
+    `chunks` yields arrays of `dtype` whose rows, stacked, make `shape`
+    (e.g. rows encoded batch by batch from a temporary file).  Its CRC-32 is
+    computed while it is written.
+    """
+
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    chunks: Iterable[np.ndarray]
+
+    @property
+    def nbytes(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64)) * np.dtype(self.dtype).itemsize
+
+
+def write(path: str | os.PathLike, tensors: Mapping[str, np.ndarray | Blocks], metadata: Mapping[str, str],
           *, checksums: bool = True) -> dict[str, str]:
     """Write tensors + string metadata as a safetensors file, atomically; returns the CRC-32s.
 
     The CRC-32 of each tensor goes into metadata["checksums"] (a JSON object).
+    Tensors given as Blocks are written first, then the arrays, so an array
+    that a Blocks' iterator fills as it goes (norms computed while vectors are
+    encoded) is written complete.  Every tensor starts aligned to its item size.
     """
     for name, arr in tensors.items():
-        if not isinstance(arr, np.ndarray):
+        if not isinstance(arr, (np.ndarray, Blocks)):
             raise InputError(f"tensor {name!r} is a {type(arr).__name__}; model files hold numpy arrays")
         if np.dtype(arr.dtype) not in CODES:
             raise InputError(f"tensor {name!r} has dtype {arr.dtype}, which a model file cannot hold; "
                              f"use one of: {', '.join(sorted(str(d) for d in CODES))}")
     # Largest item size first: every tensor then starts aligned to its item size.
     order = sorted(tensors, key=lambda k: (-np.dtype(tensors[k].dtype).itemsize, k))
-    sums = {name: crc32(tensors[name]) for name in order} if checksums else {}
-    meta = dict(metadata)
-    if checksums:
-        meta["checksums"] = json.dumps(sums, sort_keys=True)
-    header: dict = {"__metadata__": meta}
-    pos = 0
+    where, pos = {}, 0
     for name in order:
-        arr = tensors[name]
-        header[name] = {"dtype": CODES[np.dtype(arr.dtype)], "shape": list(arr.shape),
-                        "data_offsets": [pos, pos + arr.nbytes]}
-        pos += arr.nbytes
-    raw = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    raw += b" " * (-(8 + len(raw)) % 64)   # pad so data starts 64-byte aligned
+        where[name] = pos
+        pos += tensors[name].nbytes
+    sums = {name: "0" * 8 for name in order}
+    placeholder = _header(tensors, order, where, metadata, sums if checksums else None)
+    start = 8 + len(placeholder)
+    streamed = [k for k in order if isinstance(tensors[k], Blocks)]
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        fh.write(struct.pack("<Q", len(raw)))
-        fh.write(raw)
+        fh.write(struct.pack("<Q", len(placeholder)))
+        fh.write(placeholder)
+        for name in streamed:
+            fh.seek(start + where[name])
+            sums[name] = _write_blocks(fh, name, tensors[name], path)
         for name in order:
-            flat = np.ascontiguousarray(tensors[name]).reshape(-1).view(np.uint8)
+            if name in streamed:
+                continue
+            arr = tensors[name]
+            if checksums:
+                sums[name] = crc32(arr)
+            fh.seek(start + where[name])
+            flat = np.ascontiguousarray(arr).reshape(-1).view(np.uint8)
             for s in range(0, len(flat), COPY_BLOCK):
                 fh.write(flat[s:s + COPY_BLOCK])
-    return sums
+        fh.truncate(start + pos)
+        if checksums:
+            final = _header(tensors, order, where, metadata, sums)
+            if len(final) != len(placeholder):
+                raise FormatError("internal error: the header changed size while writing", path=path)
+            fh.seek(8)
+            fh.write(final)
+    return sums if checksums else {}
+
+
+def _header(tensors, order, where, metadata, sums: dict | None) -> bytes:
+    """Return the JSON header, padded so the data starts 64-byte aligned."""
+    meta = dict(metadata)
+    if sums is not None:
+        meta["checksums"] = json.dumps(sums, sort_keys=True)
+    header: dict = {"__metadata__": meta}
+    for name in order:
+        t = tensors[name]
+        header[name] = {"dtype": CODES[np.dtype(t.dtype)], "shape": [int(x) for x in t.shape],
+                        "data_offsets": [where[name], where[name] + t.nbytes]}
+    raw = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    return raw + b" " * (-(8 + len(raw)) % 64)
+
+
+def _write_blocks(fh, name: str, t: Blocks, path) -> str:
+    """Write the chunks of `t` where `fh` stands; returns their CRC-32 (checking dtype and size)."""
+    crc, nbytes = 0, 0
+    for chunk in t.chunks:
+        if np.dtype(chunk.dtype) != np.dtype(t.dtype):
+            raise InputError(f"tensor {name!r}: a block has dtype {chunk.dtype}, expected {np.dtype(t.dtype)}")
+        raw = memoryview(np.ascontiguousarray(chunk)).cast("B")
+        crc = zlib.crc32(raw, crc)
+        fh.write(raw)
+        nbytes += len(raw)
+    if nbytes != t.nbytes:
+        raise FormatError(f"tensor {name!r}: its blocks hold {nbytes} bytes, its shape {list(t.shape)} "
+                          f"needs {t.nbytes}", path=path)
+    return f"{crc & 0xFFFFFFFF:08x}"
 
 
 @dataclass

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Mapping
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Mapping
 
 import numpy as np
 
@@ -50,12 +51,32 @@ def _table_meta(emb) -> dict:
             "extras": sorted(emb.extras), "meta": emb.meta}
 
 
-def save_tables(path: str | os.PathLike, tables: Mapping[str, Embeddings], *,
+@dataclass
+class StreamedTable:
+    """A one-table import on its way to a model file: keys in memory, float32 rows as blocks.
+
+    `blocks()` returns a fresh iterator over the n float32 rows, in blocks (it
+    is called once more for int8/binary storage, whose scale needs a pass);
+    `save_tables` encodes, checksums and writes them block by block, so memory
+    holds one block, never the table.
+    """
+
+    keys: KeyTable
+    n: int
+    dim: int
+    storage: str
+    metric: str
+    blocks: Callable[[], Iterable[np.ndarray]]
+    meta: dict = field(default_factory=dict)
+    progress: bool | None = None
+
+
+def save_tables(path: str | os.PathLike, tables: Mapping[str, Embeddings | StreamedTable], *,
                 kind: str | None = None) -> None:
-    """Write `tables` (name -> Embeddings) to one model file, atomically; `kind` names a typed model."""
+    """Write `tables` (name -> Embeddings or StreamedTable) to one model file, atomically; `kind` names a typed model."""
     if not tables:
         raise InputError("a model file needs at least one table")
-    tensors: dict[str, np.ndarray] = {}
+    tensors: dict[str, np.ndarray | container.Blocks] = {}
     # the JSON header sorts its keys; "order" keeps several tables in the order they were given
     header: dict = {"format_version": FORMAT_VERSION, "tables": {}}
     if len(tables) > 1:
@@ -65,16 +86,58 @@ def save_tables(path: str | os.PathLike, tables: Mapping[str, Embeddings], *,
     for name, emb in tables.items():
         if not isinstance(name, str) or not name or "." in name:
             raise InputError(f"table name {name!r} must be non-empty and contain no '.'")
-        if not isinstance(emb, Embeddings):
+        if isinstance(emb, StreamedTable):
+            fields, header["tables"][name] = _streamed_tensors(emb, path), _streamed_meta(emb)
+        elif isinstance(emb, Embeddings):
+            fields, header["tables"][name] = _table_tensors(emb), _table_meta(emb)
+        else:
             raise InputError(f"table {name!r} is a {type(emb).__name__}, not Embeddings")
-        for field, arr in _table_tensors(emb).items():
-            tensors[f"{name}.{field}"] = arr
-        header["tables"][name] = _table_meta(emb)
+        for f, arr in fields.items():
+            tensors[f"{name}.{f}"] = arr
     try:
         meta_json = json.dumps(header, sort_keys=True, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise InputError(f"table metadata must be plain JSON (str, numbers, lists, dicts): {exc}") from None
     container.write(path, tensors, {"format": FORMAT_NAME, FORMAT_NAME: meta_json})
+
+
+def _streamed_meta(t: StreamedTable) -> dict:
+    return {"n": t.n, "dim": t.dim, "storage": t.storage, "metric": t.metric, "key_kind": t.keys.kind,
+            "counts": False, "subwords": None, "extras": [], "meta": t.meta}
+
+
+def _streamed_tensors(t: StreamedTable, path) -> dict[str, np.ndarray | container.Blocks]:
+    """Return a streamed table's tensors: its vectors as Blocks encoded on the way, norms filled meanwhile."""
+    from .._progress import progress as _progress
+    from ..core.vectors import encode_block, quant_scale
+
+    n, dim, storage = t.n, t.dim, t.storage
+    scale = quant_scale(storage, t.blocks(), n, dim)
+    norms = np.empty(n, np.float32)
+
+    def encoded():
+        w = 0
+        with _progress(f"Writing {os.path.basename(os.fspath(path))}", n, unit="rows",
+                       enabled=t.progress) as task:
+            for blk in t.blocks():
+                data = encode_block(blk, storage, scale)
+                m = len(data)
+                if w + m > n:
+                    break
+                store = VectorStore(data=data, dtype=storage, dim=dim, norms=norms[w:w + m], scale=scale)
+                norms[w:w + m] = store.compute_norms()
+                w += m
+                task.advance(m)
+                yield data
+        if w != n:
+            raise FormatError(f"wrote {w} rows, expected {n}", path=path)
+
+    width = (dim + 7) // 8 if storage == "binary" else dim
+    out = {**t.keys.arrays(), "vectors": container.Blocks((n, width), np.dtype(VECTOR_DTYPES[storage]), encoded()),
+           "norms": norms}
+    if scale is not None:
+        out["scale"] = scale
+    return out
 
 
 def read_header(c: container.Container) -> dict:

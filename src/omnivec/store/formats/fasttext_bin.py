@@ -36,14 +36,17 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import CorruptFileError, DuplicateKeyError, FormatError, InputError, ParseError, UnsupportedVersionError
-from ..core import _ngram_kernels as K
-from ..core.ngrams import compose_vectors, decompose_vectors, ngram_ids_many
-from ..core.subwords import Subwords
+from ..._lazy import kernels
+from ...errors import CorruptFileError, DuplicateKeyError, FormatError, InputError, ParseError, UnsupportedVersionError
+from ...core.subwords import Subwords
+from .registry import register_format
+from .report import ImportReport
+from .rows import _Options
+
+K = kernels("omnivec.core._ngram_kernels")   # numba loads with the first .bin read or written
 
 if TYPE_CHECKING:
-    from ..embeddings import Embeddings
-    from .formats import ImportReport
+    from ...embeddings import Embeddings
 
 MAGIC = 793712314
 VERSION = 12
@@ -173,7 +176,7 @@ def _read_quantized(mm: np.ndarray, pos: int, path: str, what: str, dim: int, ro
 
 
 def read_fasttext_bin(path: str | os.PathLike, *, progress: bool | None = None,
-                      compact: bool = False) -> "tuple[Embeddings, ImportReport | dict]":
+                      compact: bool = False) -> "tuple[Embeddings, ImportReport]":
     """Return (Embeddings, ImportReport) for a fastText `.bin` model, vectors as fastText's get_word_vector gives them.
 
     `progress` shows a bar (None: only on a terminal).  compact=True keeps
@@ -184,11 +187,12 @@ def read_fasttext_bin(path: str | os.PathLike, *, progress: bool | None = None,
     original file and cannot resume training.
     Raises CorruptFileError / FormatError naming the byte offset for bad input.
     """
-    from .._progress import progress as _progress
-    from ..embeddings import Embeddings
-    from ..metrics import get_metric
-    from ..core.keys import KeyTable
-    from ..core.vectors import VectorStore
+    from ..._progress import progress as _progress
+    from ...core.ngrams import compose_vectors, ngram_ids_many
+    from ...embeddings import Embeddings
+    from ...metrics import get_metric
+    from ...core.keys import KeyTable
+    from ...core.vectors import VectorStore
 
     started = time.perf_counter()
     path = str(path)
@@ -345,8 +349,8 @@ def read_fasttext_bin(path: str | os.PathLike, *, progress: bool | None = None,
 
 def _report(*, path: str, rows: int, dim: int, labels: int, bucket: int, version: int,
             minn: int, maxn: int, size: int, seconds: float, quantized: bool,
-            pruned: int | None) -> "ImportReport | dict":
-    """Return the import report: an ImportReport when omnivec.store.formats is present, else a dict."""
+            pruned: int | None) -> "ImportReport":
+    """Return the import report."""
     notes = [f"fastText format version {version}: {rows:,} words, {bucket:,} n-gram buckets "
              f"(character {minn}-{maxn}-grams)" + (f", {labels:,} labels kept in the subword settings"
                                                   if labels and pruned is None else "")]
@@ -355,11 +359,6 @@ def _report(*, path: str, rows: int, dim: int, labels: int, bucket: int, version
     if pruned is not None:
         notes.append(f"pruned model: {pruned:,} n-gram rows kept (stored as extras for OOV vectors); "
                      "it has no full bucket table, so it exports to .bin without n-grams")
-    try:
-        from .formats import ImportReport
-    except ImportError:
-        return {"format": "fasttext-bin", "path": path, "rows": rows, "dim": dim, "bytes_read": size,
-                "seconds": seconds, "notes": notes}
     return ImportReport(format="fasttext-bin", path=path, rows=rows, dim=dim, bytes_read=size,
                         seconds=seconds, notes=notes)
 
@@ -390,7 +389,8 @@ def write_fasttext_bin(emb: "Embeddings", path: str | os.PathLike) -> None:
     without subwords is written with bucket 0 (no n-grams): fastText then
     returns the table's own vectors.  String keys only, without NUL bytes.
     """
-    from .container import atomic_path
+    from ...core.ngrams import compose_vectors, decompose_vectors
+    from ..container import atomic_path
 
     if emb.keys.kind != "str":
         raise InputError("fastText .bin models need string keys; this table has integer keys")
@@ -470,3 +470,38 @@ def _write_rows(fh, arr: np.ndarray) -> None:
     step = max(1, READ_BLOCK // max(1, arr.shape[1] * 4))
     for s in range(0, arr.shape[0], step):
         fh.write(memoryview(np.ascontiguousarray(arr[s:s + step], dtype="<f4")).cast("B"))
+
+
+# -- as a vector format -----------------------------------------------------------
+
+def _is_fasttext_bin(probe) -> bool:
+    head = probe.head
+    return len(head) >= 4 and struct.unpack("<i", head[:4])[0] == MAGIC
+
+
+def _read(path: str, fmt: str, o: _Options, report: ImportReport):
+    # A .bin is one model (words, n-gram buckets, output matrix): it is read whole or refused,
+    # so the row-by-row options of the vector formats are refused rather than ignored.
+    if o.max_rows is not None:
+        raise InputError(f"{path}: max_rows does not apply to a fastText .bin model, which is read whole "
+                         "(its words and n-gram buckets are one model); import it, then keep the rows you need")
+    if o.nan != "error":
+        raise InputError(f"{path}: nan={o.nan!r} does not apply to a fastText .bin model: it is read whole, "
+                         "and refused if it holds NaN or infinity")
+    try:
+        emb, ft_report = read_fasttext_bin(path, progress=o.progress)
+    except InputError as exc:  # e.g. NaN in a matrix: say which file
+        raise CorruptFileError(f"{exc}", path=path) from None
+    for f in ("lines_read", "bytes_read", "notes"):
+        setattr(report, f, getattr(ft_report, f))
+    report.bytes_read = report.bytes_read or os.path.getsize(path)
+    return emb
+
+
+def _write(emb, path: str, fmt: str, *, progress=None, keys_file=None) -> None:
+    write_fasttext_bin(emb, path)
+
+
+register_format("fasttext-bin", "fastText .bin model (words and subword buckets)", read=_read, write=_write,
+                detect=_is_fasttext_bin, magic=True, extensions=(".bin",), family="binary",
+                aliases=("fasttext", "ft-bin"))

@@ -1,0 +1,348 @@
+"""Library operations on files: convert, info, verify, and the indexes stored beside a model.
+
+What `omnivec convert|info|verify|index ...` do, as functions that return
+plain dicts (the CLI prints them, or their `--json`); the demo calls the
+same functions.  `omnivec.convert`, `omnivec.info` and `omnivec.verify`
+are these.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .errors import FormatError, InputError, UnknownNameError
+
+MODEL = "omnivec"
+ON_DUPLICATE = ("first", "error")
+RERANK = ("float16", "float32")
+
+
+# -- opening --------------------------------------------------------------------
+
+def open_table(path: str | os.PathLike, table: str | None = None, *, oov: bool | None = None):
+    """Return one table of a model file (the only one, or the one named), memory-mapped."""
+    from .embeddings import Embeddings
+    from .store.model import open_file
+
+    opened = open_file(path, oov=oov)
+    if isinstance(opened, Embeddings):
+        if table is not None and table != opened.name:
+            raise InputError(f"no table {table!r} in {os.fspath(path)}; its only table is {opened.name!r}")
+        return opened
+    if table is None:
+        raise InputError(f"{os.fspath(path)} holds {len(opened)} tables "
+                         f"({', '.join(opened)}); pick one with --table NAME")
+    return opened[table]
+
+
+# -- convert --------------------------------------------------------------------
+
+def _pick(name: str, value: str, valid: tuple[str, ...]) -> str:
+    if value.lower() not in valid:
+        raise UnknownNameError(f"unknown {name} {value!r}; valid names are: {', '.join(valid)}")
+    return value.lower()
+
+
+def _canonical(registry, name: str | None) -> str | None:
+    return None if name is None else registry.canonical(name)
+
+
+def _same_file(a: str, b: str) -> bool:
+    """Return whether two paths name one file: equal once links are resolved, or one inode."""
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _refuse_overwriting_inputs(inputs: Sequence[str], outputs: Sequence[str]) -> None:
+    """Raise InputError when an output names one of the inputs (or another output) of a conversion."""
+    for i, out in enumerate(outputs):
+        for src in inputs:
+            if _same_file(out, src):
+                raise InputError(f"the output {out} is the input {src}: writing it would destroy the data "
+                                 "being read; write to another path")
+        for other in outputs[:i]:
+            if _same_file(out, other):
+                raise InputError(f"two outputs of this conversion are the same file ({out}); "
+                                 "give the keys file another path")
+
+
+def convert(src: str | os.PathLike, dst: str | os.PathLike, *, from_format: str | None = None,
+            to_format: str | None = None, storage: str | None = None, metric: str | None = None,
+            keys_file: str | os.PathLike | None = None, on_duplicate: str = "first",
+            nan: str = "error", oov: bool = False, table: str | None = None,
+            encoding: str = "utf-8", max_rows: int | None = None,
+            progress: bool | None = None, rerank: str | None = None) -> dict:
+    """Return a summary of converting `src` to `dst`: an import, an export, or a model-to-model copy.
+
+    Formats are detected from the content of `src` and from the extension of
+    `dst` (a model file when it has none we know) unless named.  A model-to-model
+    copy keeps every table and changes the storage dtype, the metric or adds
+    the OOV index; an import writes the model through
+    `store.formats.import_vectors`; an export writes one table through
+    `store.formats.export_vectors`.  An output that is one of the inputs
+    (`src`, the keys file read), after resolving links, is refused before
+    anything is written.
+    """
+    from .core.vectors import STORAGE
+    from .metrics import METRICS
+    from .store.formats import FORMATS, NAN_POLICIES, detect_format, export_vectors, format_for_path, \
+        import_vectors
+
+    storage = _canonical(STORAGE, storage)
+    metric = _canonical(METRICS, metric)
+    if rerank is not None:
+        rerank = _pick("re-ranking copy", rerank, RERANK)
+        if storage not in ("int8", "binary"):
+            raise InputError(f"--rerank keeps a {rerank} copy beside int8 or binary codes; "
+                             f"add --storage int8 or --storage binary (got {storage or 'none'})")
+    on_duplicate = _pick("duplicate policy", on_duplicate, ON_DUPLICATE)
+    nan = _pick("NaN policy", nan, NAN_POLICIES)
+    src_fmt = _canonical(FORMATS, from_format) or detect_format(src)
+    if to_format is not None:
+        dst_fmt = FORMATS.canonical(to_format)
+    else:
+        try:
+            dst_fmt = format_for_path(dst)
+        except InputError:   # no vector-file extension: the output is a model file (.ov, .omv, ...)
+            dst_fmt = MODEL
+    if dst_fmt != MODEL:
+        for flag, value in (("--storage", storage), ("--metric", metric), ("--oov", oov or None),
+                            ("--rerank", rerank)):
+            if value is not None:
+                raise InputError(f"{flag} applies to model files; {dst} is written as {dst_fmt} "
+                                 "(float32 vectors)")
+    keys = None if keys_file is None else os.fspath(keys_file)
+    # A model holds its keys: --keys then names where an export writes them; otherwise the keys read.
+    keys_in, keys_out = (None, keys) if src_fmt == MODEL else (keys, None)
+    _refuse_overwriting_inputs(
+        [os.fspath(src), *FORMATS.get(src_fmt).files(os.fspath(src), keys_in, write=False)],
+        [os.fspath(dst), *FORMATS.get(dst_fmt).files(os.fspath(dst), keys_out, write=True)])
+    summary: dict = {"src": os.fspath(src), "dst": os.fspath(dst), "from": src_fmt, "to": dst_fmt}
+
+    if src_fmt == MODEL:
+        if keys_file is not None and dst_fmt != "npy":
+            raise InputError(f"--keys names the keys file of .npy vectors; {src} is a model file "
+                             "that holds its keys")
+        if dst_fmt == MODEL:
+            from .store.model import open_model, save_tables
+
+            whole = open_model(src) if table is None else None
+            tables = whole.tables if whole is not None else {table: open_table(src, table)}
+            out = {}
+            for name, emb in tables.items():
+                if storage is not None and (storage != emb.storage or rerank is not None):
+                    emb = emb.astype(storage, rerank=rerank)
+                if metric is not None and metric != emb.metric:
+                    emb = emb.with_metric(metric)
+                out[name] = _with_oov(emb) if oov else emb
+            save_tables(dst, out, kind=whole.kind or None if whole is not None else None)
+            return {**summary, "mode": "copy", "tables": {
+                n: {"rows": len(e), "dim": e.dim, "storage": e.storage, "metric": e.metric}
+                for n, e in out.items()}, "bytes": os.path.getsize(dst)}
+        emb = open_table(src, table)
+        if to_format is None and dst_fmt == "word2vec-binary" and emb.subwords is not None:
+            # A .bin of a model with subword buckets keeps them: fastText's .bin, not word2vec's.
+            dst_fmt = summary["to"] = "fasttext-bin"
+        export_vectors(emb, dst, dst_fmt, progress=progress, keys_file=keys_file)
+        return {**summary, "mode": "export", "table": emb.name, "rows": len(emb), "dim": emb.dim,
+                "bytes": os.path.getsize(dst)}
+
+    kwargs = dict(format=src_fmt, storage="float32" if rerank else storage or "float32",
+                  metric=metric or "cosine",
+                  keys_file=keys_file, on_duplicate=on_duplicate, nan=nan, encoding=encoding,
+                  max_rows=max_rows, progress=progress)
+    if dst_fmt == MODEL and not oov and rerank is None:
+        emb, report = import_vectors(src, dst, **kwargs)
+    else:
+        # Import in memory; the OOV index (part of the model file) or the export is added before
+        # anything is written, so the output is written once.
+        emb, report = import_vectors(src, None, **kwargs)
+        if dst_fmt == MODEL:
+            if rerank is not None:
+                emb = emb.astype(storage, rerank=rerank)
+            if oov:
+                emb = _with_oov(emb)
+            emb.save(dst)
+            report.dst = os.fspath(dst)
+        else:
+            export_vectors(emb, dst, dst_fmt, progress=progress)
+    return {**summary, "mode": "import" if dst_fmt == MODEL else "convert", "rows": len(emb),
+            "dim": emb.dim, "storage": emb.storage, "metric": emb.metric, "oov": bool(oov),
+            "report": report.to_dict(), "report_lines": list(report.lines()),
+            "bytes": os.path.getsize(dst)}
+
+
+def _with_oov(emb):
+    from .core.oov import prepare_oov
+
+    return prepare_oov(emb)
+
+
+# -- info and verify ------------------------------------------------------------
+
+def info(path: str | os.PathLike) -> dict:
+    """Return what the header of a model file says: tables, sizes, storage, metric, provenance.
+
+    Reads only the header (and memory-maps the tensors without touching them),
+    so it takes the same time for a 1 kB and a 10 GB model.
+    """
+    from .store import container
+    from .store.model import read_header
+
+    c = container.read(path)
+    header = read_header(c)
+    tables = []
+    for name, tm in header["tables"].items():
+        tm = tm if isinstance(tm, dict) else {}
+        prefix = name + "."
+        nbytes = {k[len(prefix):]: int(np.prod(e["shape"], dtype=np.int64)) * c.tensors[k].itemsize
+                  for k, e in c.entries.items() if k.startswith(prefix)}
+        tables.append({
+            "name": name, "rows": tm.get("n"), "dim": tm.get("dim"), "storage": tm.get("storage"),
+            "metric": tm.get("metric"), "key_kind": tm.get("key_kind"), "counts": bool(tm.get("counts")),
+            "subwords": tm.get("subwords") or None, "extras": list(tm.get("extras") or []),
+            "vector_bytes": nbytes.get("vectors", 0), "bytes": sum(nbytes.values()),
+            "meta": tm.get("meta") if isinstance(tm.get("meta"), dict) else {},
+        })
+    return {"path": os.fspath(path), "file_bytes": os.path.getsize(path), "format": "omnivec",
+            "format_version": header["format_version"], "tensors": len(c.tensors),
+            "checksums": "checksums" in c.metadata, "tables": tables}
+
+
+def verify(path: str | os.PathLike) -> dict:
+    """Return the result of a full check of a model file: ok, problems, tensors and bytes checked."""
+    from .store import container
+    from .store.model import verify as verify_file
+
+    c = container.read(path)
+    problems = verify_file(path)
+    return {"path": os.fspath(path), "ok": not problems, "problems": problems,
+            "tensors": len(c.tensors), "bytes": os.path.getsize(path)}
+
+
+# -- indexes stored beside a model ---------------------------------------------
+
+def index_build(model: str | os.PathLike, backend: str = "hnsw", *, params: dict | None = None,
+                table: str | None = None, out: str | os.PathLike | None = None,
+                show_progress: bool | None = None) -> dict:
+    """Return a summary of building the `backend` index of a model and saving it beside the model."""
+    from .search import get_backend, index_path
+
+    cls = get_backend(backend)
+    emb = open_table(model, table)
+    start = time.perf_counter()
+    idx = cls.build(emb, show_progress=show_progress, **(params or {}))
+    build_seconds = time.perf_counter() - start
+    path = Path(out) if out else index_path(model, cls.name)
+    start = time.perf_counter()
+    idx.save(path)
+    result = idx.info()
+    result.update(path=os.fspath(path), build_seconds=build_seconds, save_seconds=time.perf_counter() - start,
+                  bytes=path.stat().st_size)
+    return result
+
+
+def open_with_index(model: str | os.PathLike, backend: str | None = None, index: str | os.PathLike | None = None,
+                    table: str | None = None):
+    """Return (table, index): the index file named, or the one stored beside the model."""
+    from .search import find_index, open_index
+
+    emb = open_table(model, table)
+    if index:
+        return emb, open_index(index, emb, backend=backend)
+    idx = find_index(emb, backend)
+    if idx is None:
+        want = f"a {backend} index" if backend else "an index"
+        raise FormatError(f"no {want} beside the model (looked for {os.fspath(model)}.hnsw, .ivfpq, .flat); "
+                          f"build one with `omnivec index build {os.fspath(model)}`", path=model)
+    return emb, idx
+
+
+def _key_of(emb, text):
+    """Return the key a word names: an int for integer-keyed tables, else the string."""
+    if emb.keys.kind == "int" and isinstance(text, str):
+        try:
+            return int(text)
+        except ValueError:
+            raise InputError(f"table {emb.name!r} has integer keys; {text!r} is not an integer") from None
+    return text
+
+
+def index_search(model: str | os.PathLike, keys: Sequence, *, k: int = 10, backend: str | None = None,
+                 index: str | os.PathLike | None = None, table: str | None = None,
+                 where: list[str] | None = None, allow: list | None = None,
+                 deny: list | None = None, params: dict | None = None,
+                 include_self: bool = False) -> dict:
+    """Return the k nearest keys of each query key through the model's stored index."""
+    from .search import Filter
+
+    if k < 1:
+        raise InputError(f"--k must be at least 1; got {k}")
+    emb, idx = open_with_index(model, backend, index, table)
+    qkeys = [_key_of(emb, x) for x in keys]
+    flt = None
+    if where or allow or deny:
+        flt = Filter(allow=[_key_of(emb, x) for x in allow] if allow else None,
+                     deny=[_key_of(emb, x) for x in deny] if deny else None, where=where or ())
+    start = time.perf_counter()
+    found = idx.search(qkeys if qkeys else np.zeros((0, emb.dim), np.float32), k, filter=flt,
+                       exclude_self=not include_self, **(params or {}))
+    seconds = time.perf_counter() - start
+    results = []
+    for i, qk in enumerate(qkeys):
+        results.append({"key": qk, "neighbors": [{"key": kk, "score": s} for kk, s in found.pairs(i)]})
+    return {"model": os.fspath(model), "index": idx.path, "backend": idx.name, "k": k,
+            "filter": None if flt is None else str(flt), "seconds": seconds, "keys": results}
+
+
+def index_eval(model: str | os.PathLike, *, k: int = 10, queries: int = 1000, seed: int = 0,
+               backend: str | None = None, index: str | os.PathLike | None = None,
+               table: str | None = None, params: dict | None = None) -> dict:
+    """Return recall@k of the model's stored index against exact search, with both sides' queries/s.
+
+    See `omnivec.evaluate.recall.index_recall`: queries are `queries` rows of
+    the table drawn with `seed`; recall is tie-tolerant.
+    """
+    from .evaluate.recall import index_recall
+
+    if k < 1 or queries < 1:
+        raise InputError(f"--k and --queries must be at least 1; got {k} and {queries}")
+    _, idx = open_with_index(model, backend, index, table)
+    result = index_recall(idx, k, queries, seed, params=params)
+    return {"model": os.fspath(model), "index": idx.path, **result}
+
+
+def index_info(path: str | os.PathLike, *, table: str | None = None) -> dict:
+    """Return what an index file holds (or, for a model file, the indexes stored beside it)."""
+    from .search import BACKENDS, index_path
+    from .search.index import read_index_header
+
+    try:
+        _, head = read_index_header(path)
+        head = dict(head)
+        head["path"] = os.fspath(path)
+        head["bytes"] = Path(path).stat().st_size
+        return {"indexes": [head]}
+    except FormatError:   # not an index: maybe the model it belongs to
+        pass
+    open_table(path, table)  # raises a clear error when it is neither
+    found = []
+    for name in BACKENDS.names():
+        p = index_path(path, name)
+        if p.exists():
+            _, head = read_index_header(p)
+            found.append({**head, "path": os.fspath(p), "bytes": p.stat().st_size})
+    return {"model": os.fspath(path), "indexes": found}
+
+
+__all__ = ["convert", "info", "verify", "open_table", "index_build", "index_search", "index_eval", "index_info",
+           "open_with_index"]
