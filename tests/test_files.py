@@ -138,3 +138,21 @@ def test_the_library_loads_no_command_line_code(tmp_path, table):
     out = subprocess.run([sys.executable, "-c", code, str(model)], capture_output=True, text=True, env=env,
                          check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_info_lists_tensors_of_dtypes_numpy_lacks(tmp_path, table):
+    import json
+    import struct
+
+    p = tmp_path / "m.ov"
+    omnivec.save(p, table)
+    raw = p.read_bytes()
+    (hlen,) = struct.unpack("<Q", raw[:8])
+    head = json.loads(raw[8:8 + hlen])
+    v = head[f"{table.name}.vectors"]
+    v["dtype"], v["shape"] = "BF16", [v["shape"][0], v["shape"][1] * 2]     # same bytes, read as BF16
+    new = json.dumps(head).encode()
+    new += b" " * (-(8 + len(new)) % 64)
+    p.write_bytes(struct.pack("<Q", len(new)) + new + raw[8 + hlen:])
+    got = files.info(p)
+    assert got["tables"][0]["vector_bytes"] == table.vectors.nbytes

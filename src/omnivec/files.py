@@ -79,7 +79,7 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike, *, from_format: str 
             to_format: str | None = None, storage: str | None = None, metric: str | None = None,
             keys_file: str | os.PathLike | None = None, on_duplicate: str = "first",
             nan: str = "error", oov: bool = False, table: str | None = None,
-            encoding: str = "utf-8", max_rows: int | None = None,
+            encoding: str = "utf-8", encoding_errors: str = "strict", max_rows: int | None = None,
             progress: bool | None = None, rerank: str | None = None) -> dict:
     """Return a summary of converting `src` to `dst`: an import, an export, or a model-to-model copy.
 
@@ -112,8 +112,12 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike, *, from_format: str 
     else:
         try:
             dst_fmt = format_for_path(dst)
-        except InputError:   # no vector-file extension: the output is a model file (.ov, .omv, ...)
-            dst_fmt = MODEL
+        except InputError:
+            if Path(dst).suffix:   # an extension we do not know: never guess (out.csv is not a model)
+                raise InputError(f"cannot tell which format to write from the extension of {dst}; "
+                                 f"name it with --to (one of: {', '.join(FORMATS.names())}), or use "
+                                 f".ov for a model file") from None
+            dst_fmt = MODEL        # no extension at all: a model file
     if dst_fmt != MODEL:
         for flag, value in (("--storage", storage), ("--metric", metric), ("--oov", oov or None),
                             ("--rerank", rerank)):
@@ -159,7 +163,7 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike, *, from_format: str 
     kwargs = dict(format=src_fmt, storage="float32" if rerank else storage or "float32",
                   metric=metric or "cosine",
                   keys_file=keys_file, on_duplicate=on_duplicate, nan=nan, encoding=encoding,
-                  max_rows=max_rows, progress=progress)
+                  encoding_errors=encoding_errors, max_rows=max_rows, progress=progress)
     if dst_fmt == MODEL and not oov and rerank is None:
         emb, report = import_vectors(src, dst, **kwargs)
     else:
@@ -204,7 +208,8 @@ def info(path: str | os.PathLike) -> dict:
     for name, tm in header["tables"].items():
         tm = tm if isinstance(tm, dict) else {}
         prefix = name + "."
-        nbytes = {k[len(prefix):]: int(np.prod(e["shape"], dtype=np.int64)) * c.tensors[k].itemsize
+        # sizes from the byte spans: tensors of dtypes numpy lacks (BF16, FP8) are listed, not mapped
+        nbytes = {k[len(prefix):]: e["data_offsets"][1] - e["data_offsets"][0]
                   for k, e in c.entries.items() if k.startswith(prefix)}
         tables.append({
             "name": name, "rows": tm.get("n"), "dim": tm.get("dim"), "storage": tm.get("storage"),

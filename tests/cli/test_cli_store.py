@@ -274,3 +274,29 @@ def test_convert_int8_with_rerank_keeps_float_ranking(tmp_path):
     for k in keys[:50]:
         assert [w for w, _ in i8r.most_similar(k)] == [w for w, _ in f32.most_similar(k)]
     assert main(["convert", str(src), str(tmp_path / "bad.ov"), "--rerank", "float16"]) == 1
+
+
+def test_an_unknown_output_extension_is_refused_unless_to_names_the_format(tmp_path, capsys):
+    import numpy as np
+
+    import omnivec
+    src = tmp_path / "m.ov"
+    omnivec.save(src, omnivec.Embeddings(["a", "b"], np.eye(2, dtype=np.float32)))
+    code, _, err = run(capsys, "convert", src, tmp_path / "out.csv")
+    assert code == 1 and "--to" in one_line_error(err) and not (tmp_path / "out.csv").exists()
+    code, _, _ = run(capsys, "convert", src, tmp_path / "out.csv", "--to", "glove")
+    assert code == 0 and (tmp_path / "out.csv").read_text().startswith("a 1")
+    code, _, _ = run(capsys, "convert", src, tmp_path / "copy.ov")
+    assert code == 0 and len(omnivec.open(tmp_path / "copy.ov")) == 2
+
+
+def test_library_errors_name_the_command_line_flags(tmp_path, capsys):
+    bad = tmp_path / "v.txt"
+    bad.write_text("king 0.1 nan\nqueen 0.2 0.3\n")
+    code, _, err = run(capsys, "convert", bad, tmp_path / "v.ov")
+    assert code == 1 and "--nan skip" in one_line_error(err)
+    bad.write_bytes(b"k\xffing 0.1 0.2\nqueen 0.2 0.3\n")
+    code, _, err = run(capsys, "convert", bad, tmp_path / "v.ov")
+    assert code == 1 and "--encoding-errors replace" in one_line_error(err)
+    code, _, _ = run(capsys, "convert", bad, tmp_path / "v.ov", "--encoding-errors", "replace")
+    assert code == 0

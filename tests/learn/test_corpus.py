@@ -203,3 +203,16 @@ def test_huffman_tree_is_fasttexts_node_for_node_with_ties():
     for w, (code, pts) in enumerate(_reference_tree(counts)):
         assert codes[off[w]:off[w + 1]].tolist() == code
         assert points[off[w]:off[w + 1]].tolist() == pts
+
+
+def test_a_damaged_gzip_corpus_is_a_clean_error(tmp_path):
+    import gzip
+
+    from omnivec.errors import FormatError
+    from omnivec.learn import Word2Vec
+
+    blob = gzip.compress(b"the cat sat on the mat\n" * 5000)
+    p = tmp_path / "c.txt.gz"
+    p.write_bytes(blob[:30] + bytes(50) + blob[80:])
+    with pytest.raises(FormatError, match="damaged or truncated"):
+        Word2Vec(dim=8, epochs=1, min_count=1).fit(str(p))

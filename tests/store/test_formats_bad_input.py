@@ -6,6 +6,8 @@ import pickle
 import struct
 from pathlib import Path
 
+import os
+
 import numpy as np
 import pytest
 
@@ -414,3 +416,32 @@ def test_invalid_utf8_key_in_binary_names_the_byte(tmp_path):
     assert err.offset == data.index(b"caf\xe9") + 3 and "UTF-8" in str(err)
     emb, report = import_vectors(src, encoding_errors="replace")
     assert report.replaced_encodings == 1 and np.array_equal(emb["caf\ufffd"], [3, 4])
+
+
+def test_a_damaged_npy_does_not_blame_object_arrays(tmp_path):
+    p = tmp_path / "cut.npy"
+    np.save(p, np.ones((100, 4), np.float32))
+    p.write_bytes(p.read_bytes()[:60])
+    with pytest.raises(FormatError) as ei:
+        import_vectors(p)
+    assert "object arrays" not in str(ei.value)
+
+
+@pytest.mark.parametrize("head", [b"1 536870912\nking 0.1\n", b"3 999999999999\nking 0.1\n"])
+def test_a_header_announcing_more_than_the_file_holds_is_refused_before_allocating(tmp_path, head):
+    p = tmp_path / "h.txt"
+    p.write_bytes(head)
+    for dst in (None, tmp_path / "h.ov"):           # in memory and streamed to a model file
+        with pytest.raises(ParseError, match="more than the file can hold"):
+            import_vectors(p, dst)
+
+
+def test_corrupt_gzip_is_a_parse_error(tmp_path):
+    import gzip
+
+    blob = gzip.compress(b"king 0.1 0.2\nqueen 0.3 0.4\n" * 2000)
+    p = tmp_path / "v.txt.gz"
+    p.write_bytes(blob[:30] + bytes(60) + blob[90:])
+    with pytest.raises(ParseError, match="damaged or truncated"):
+        import_vectors(p, tmp_path / "v.ov")
+    assert not (tmp_path / "v.ov").exists() and not [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]

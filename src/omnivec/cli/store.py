@@ -45,13 +45,17 @@ def convert(src: Path = typer.Argument(..., help="Vectors to import, or a model 
                                        "searches scan the codes and re-score the best candidates exactly."),
             table: Optional[str] = typer.Option(None, "--table", help="Table to export from a multi-table model."),
             encoding: str = typer.Option("utf-8", "--encoding", help="Text encoding of the input."),
+            encoding_errors: str = typer.Option(
+                "strict", "--encoding-errors", help="Keys that are not valid text: strict (refuse) or replace "
+                                                    "(U+FFFD, counted)."),
             max_rows: Optional[int] = typer.Option(None, "--max-rows", help="Import at most this many rows."),
             json_out: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
     """Convert vectors to a model file, a model file to another format, or a model to new storage."""
     with timed() as t:
         result = files.convert(src, dst, from_format=from_format, to_format=to_format, storage=storage,
                               metric=metric, keys_file=keys, on_duplicate=on_duplicate, nan=nan, oov=oov,
-                              table=table, encoding=encoding, max_rows=max_rows, rerank=rerank)
+                              table=table, encoding=encoding, encoding_errors=encoding_errors,
+                              max_rows=max_rows, rerank=rerank)
     result["seconds"] = t.seconds
     if json_out:
         emit_json(result)

@@ -18,6 +18,7 @@ import hashlib
 import logging
 import os
 import tempfile
+import zlib
 from array import array
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -217,8 +218,9 @@ def _encode_file(path: Path, enc: _Encoder, digest) -> None:
         while True:
             try:
                 block = fh.read(READ_BYTES)
-            except (OSError, EOFError) as exc:
-                raise FormatError(f"cannot read compressed data: {exc}", path=path, offset=offset) from None
+            except (OSError, EOFError, zlib.error) as exc:
+                raise FormatError(f"cannot read compressed data (damaged or truncated): {exc}", path=path,
+                                  offset=offset) from None
             last = not block
             data = rest + block
             if not data:

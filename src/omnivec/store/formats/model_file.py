@@ -36,5 +36,5 @@ def _write_model(emb, path: str, fmt: str, *, progress=None, keys_file=None) -> 
 
 
 register_format("omnivec", "omnivec model file (safetensors)", read=_read_model, write=_write_model,
-                detect=_is_model, magic=True, extensions=(".omv", ".safetensors"),
-                suffixes=(".safetensors", ".omv"), aliases=("model", "safetensors"))
+                detect=_is_model, magic=True, extensions=(".ov", ".omv", ".omnivec", ".safetensors"),
+                suffixes=(".ov", ".omv", ".omnivec", ".safetensors"), aliases=("model", "safetensors"))

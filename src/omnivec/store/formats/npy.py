@@ -23,8 +23,9 @@ def _read_npy(path: str, fmt: str, o: _Options, report: ImportReport) -> _Parsed
     try:
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
     except ValueError as exc:
-        raise FormatError(f"cannot read this .npy file: {exc} (object arrays are refused: they are "
-                          "pickles)", path=path) from None
+        pickled = any(w in str(exc) for w in ("allow_pickle", "bject arrays", "Python objects"))
+        why = " (object arrays are refused: they are pickles)" if pickled else ""
+        raise FormatError(f"cannot read this .npy file: {exc}{why}", path=path) from None
     except (OSError, EOFError) as exc:
         raise FormatError(f"cannot read this .npy file (truncated?): {exc}", path=path) from None
     if arr.ndim != 2 or arr.dtype.kind not in "fiu":
@@ -32,7 +33,7 @@ def _read_npy(path: str, fmt: str, o: _Options, report: ImportReport) -> _Parsed
                           f"dtype {arr.dtype}", path=path)
     keys_path = o.keys_file or _default_keys_file(path)
     if keys_path is None:
-        raise InputError(f"{path}: a .npy holds no keys; give keys_file= (one key per line, UTF-8), "
+        raise InputError(f"{path}: a .npy holds no keys; give keys_file= (--keys FILE: one key per line, UTF-8), "
                          f"or put them in {_strip_npy(path)}.keys.txt")
     n = arr.shape[0] if o.max_rows is None else min(arr.shape[0], o.max_rows)
     report.max_rows_reached = n < arr.shape[0]

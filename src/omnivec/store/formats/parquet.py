@@ -186,7 +186,7 @@ def _read_parquet(path: str, fmt: str, o: _Options, report: ImportReport) -> _Pa
                     r = r0 + int(np.flatnonzero(bad)[0])
                     if o.nan == "error":
                         raise ParseError(f"row {r:,} holds NaN or infinity (or a value beyond float32's "
-                                         "range); pass nan='skip' to drop such rows or nan='zero' to "
+                                         "range); pass nan='skip' (--nan skip) to drop such rows or nan='zero' (--nan zero) to "
                                          "zero them", path=path)
                     if report.first_nan_line is None:
                         report.first_nan_line = r + 1

@@ -116,7 +116,7 @@ class _Rows:
         self.raw_path = None
         self.fh = None
         if spill_dir is not None:
-            self.batch = max(256, min(BATCH_LINES, (8 * 2**20) // (4 * dim)))
+            self.batch = max(1, min(BATCH_LINES, (8 * 2**20) // (4 * dim)))   # about 8 MB a batch
             self.out = np.empty((self.batch, dim), np.float32)
             # named for this process, so a later write into the folder removes it if we are killed
             remove_stale(spill_dir)
@@ -269,7 +269,7 @@ def _copy_finite(blocks, n: int, dim: int, o: _Options, report: ImportReport, pa
                 r = s + int(np.flatnonzero(bad)[0])
                 if o.nan == "error":
                     raise ParseError(f"row {r:,} holds NaN or infinity (or a value beyond float32's "
-                                     "range); pass nan='skip' to drop such rows or nan='zero' to zero them",
+                                     "range); pass nan='skip' (--nan skip) to drop such rows or nan='zero' (--nan zero) to zero them",
                                      path=path)
                 if report.first_nan_line is None:
                     report.first_nan_line = r + 1

@@ -14,6 +14,7 @@ import bz2
 import gzip
 import lzma
 import os
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,7 @@ class _Source:
     def readinto(self, mv) -> int:
         try:
             return self.stream.readinto(mv)
-        except (OSError, EOFError, lzma.LZMAError, ValueError) as exc:
+        except (OSError, EOFError, lzma.LZMAError, zlib.error, ValueError) as exc:
             raise ParseError(f"the {self.compression} stream is damaged or truncated ({exc})",
                              path=self.path, offset=self.raw.tell()) from None
 

@@ -111,6 +111,10 @@ def _read_text(path: str, fmt: str, o: _Options, report: ImportReport) -> _Parse
         src.close()
 
 
+# The most dimensions a vector file may announce when its size cannot bound them (compressed).
+MAX_DIM = 1 << 20
+
+
 class _TextReader:
     cut = False   # the failing line is the file's last and has no newline
 
@@ -149,6 +153,11 @@ class _TextReader:
             n_head, dim = header
             if dim < 1:
                 self.fail(f"the header announces {dim} dimensions; a vector needs at least 1", 1, pos)
+            room = src.size if not src.compression else None
+            if (room is not None and 2 * dim > room) or dim > MAX_DIM:
+                held = f"the whole file has {room:,} bytes" if room is not None else f"the limit is {MAX_DIM:,}"
+                self.fail(f"the header announces {dim:,} dimensions, more than the file can hold "
+                          f"({held}; a row of d values takes at least 2d bytes)", 1, pos)
             self.report.header_rows = n_head
             pos = line_end + 1 if first_end >= 0 else filled
             line_no = 1
@@ -304,8 +313,8 @@ class _TextReader:
                 if ok and not np.isfinite(v):
                     off = s + text.find(t, len(toks[0]))
                     self.fail(f"value {j + 1} is {t.decode('ascii', 'replace')!r}, not finite "
-                              f"(float32 holds up to ±3.4e38); pass nan='skip' to drop such rows or "
-                              f"nan='zero' to zero them", line, base + off)
+                              f"(float32 holds up to ±3.4e38); pass nan='skip' (--nan skip) to drop such rows or "
+                              f"nan='zero' (--nan zero) to zero them", line, base + off)
             self.fail("a value is NaN or infinite", line, base + s)
         if st == P.TOO_FEW:
             self.fail(f"expected {self.dim} values after the key ({source}), found {int(nvals[i])}",

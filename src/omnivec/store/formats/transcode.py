@@ -47,8 +47,8 @@ def _keys_table(parsed: _Parsed, path: str, o: _Options, report: ImportReport):
             if off is not None:
                 off += pos
             raise ParseError(f"the key {raw[:60]!r} is not valid UTF-8 (at its byte {pos}); pass "
-                             "encoding_errors='replace' to replace bad bytes with U+FFFD, or "
-                             "encoding= the file's encoding", path=where_path, line=line,
+                             "encoding_errors='replace' (--encoding-errors replace) to replace bad bytes with U+FFFD, or "
+                             "encoding= (--encoding) the file's encoding", path=where_path, line=line,
                              offset=None if line is not None else off)
         blob, offsets = _replace_keys(blob, offsets, bad)
         report.replaced_encodings += int(nbad)
@@ -90,7 +90,7 @@ def _dup_error(key: str, first: int, parsed: _Parsed, path: str, blob=None, offs
         r0 = KK.probe_str(blob, offsets, index, blob[offsets[first]:offsets[first + 1]].tobytes())
         l0, o0 = _loc(parsed, int(r0))
         earlier = f" (first seen at {_where(l0, o0)})"
-    raise ParseError(f"duplicate key {key!r}{earlier}; pass on_duplicate='first' to keep the first "
+    raise ParseError(f"duplicate key {key!r}{earlier}; pass on_duplicate='first' (--on-duplicate first) to keep the first "
                      "and skip the rest", path=path, line=line, offset=off)
 
 
@@ -125,7 +125,7 @@ def _transcode(blob, offsets, encoding, errors, parsed, path, report):
             if errors == "strict":
                 line, off = _loc(parsed, r)
                 raise ParseError(f"the key {b[:60]!r} is not valid {encoding} ({exc.reason}); pass "
-                                 "encoding_errors='replace' to replace bad bytes", path=path, line=line,
+                                 "encoding_errors='replace' (--encoding-errors replace) to replace bad bytes", path=path, line=line,
                                  offset=off) from None
             keys.append(b.decode(encoding, "replace"))
             report.replaced_encodings += 1

@@ -79,7 +79,7 @@ def _read_w2v_binary(path: str, fmt: str, o: _Options, report: ImportReport) -> 
                                      path=path, offset=base + pos)
                 if st == 2:
                     raise ParseError(f"record {done + 1:,} (key {_key_at(buf, pos)!r}) holds NaN or "
-                                     "infinity; pass nan='skip' to drop such rows or nan='zero' to zero "
+                                     "infinity; pass nan='skip' (--nan skip) to drop such rows or nan='zero' (--nan zero) to zero "
                                      "them" + src.where(), path=path, offset=base + pos)
                 if st == 3:
                     raise ParseError(f"the file ends inside record {done + 1:,} of {n_head:,} "
