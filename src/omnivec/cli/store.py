@@ -1,4 +1,4 @@
-"""`omnivec convert`, `omnivec info`, `omnivec verify`: the model file from the command line."""
+"""`omnivec convert`, `omnivec info`, `omnivec verify`: the model file (and its index files) from the command line."""
 
 from __future__ import annotations
 
@@ -263,20 +263,24 @@ def info(model: Path = typer.Argument(..., help="A model file."),
 
 # -- verify ---------------------------------------------------------------------
 def verify_model(path: str | os.PathLike) -> dict:
-    """Return the result of a full check of a model file: ok, problems, tensors and bytes checked."""
+    """Return the result of a full check of a model file or an index file: ok, problems, what was checked."""
     from ..store import container
     from ..store.model import verify as verify_file
+    from ..search.index import INDEX_FORMAT
+    from ..search import verify_index
 
     c = container.read(path)
+    if c.metadata.get("format") == INDEX_FORMAT:
+        return verify_index(path)
     problems = verify_file(path)
-    return {"path": os.fspath(path), "ok": not problems, "problems": problems,
+    return {"path": os.fspath(path), "kind": "model", "ok": not problems, "problems": problems,
             "tensors": len(c.tensors), "bytes": os.path.getsize(path)}
 
 
 @app.command()
-def verify(model: Path = typer.Argument(..., help="A model file."),
+def verify(model: Path = typer.Argument(..., help="A model file, or an index file beside one."),
            json_out: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
-    """Check every tensor's CRC-32 and each key index; exit 1 listing the problems if any."""
+    """Check every tensor's CRC-32 and each key index (an index file: its graph or lists too); exit 1 listing the problems if any."""
     with timed() as t:
         result = verify_model(model)
     result["seconds"] = t.seconds
@@ -284,15 +288,23 @@ def verify(model: Path = typer.Argument(..., help="A model file."),
         emit_json(result)
     else:
         out = console()
+        what = ("CRC-32, key index, finite norms" if result["kind"] == "model"
+                else f"{result['backend']} index: CRC-32, header, added keys, engine structure")
         if result["ok"]:
             out.print(f"[green]ok[/] {result['path']}: {result['tensors']} tensors, "
-                      f"{human_bytes(result['bytes'])} checked (CRC-32, key index, finite norms) "
-                      f"in {human_seconds(t.seconds)}")
+                      f"{human_bytes(result['bytes'])} checked ({what}) in {human_seconds(t.seconds)}")
+            for line in result.get("checks", []):
+                out.print(f"  - {line}", markup=False)
+            for line in result.get("notes", []):
+                out.print(f"  note: {line}", markup=False)
         else:
             err = console(stderr=True)
             err.print(f"[red]FAILED[/] {result['path']}: {len(result['problems'])} problem(s)")
+            for line in result.get("checks", []):
+                err.print(f"  passed: {line}", markup=False)
             for p in result["problems"]:
                 err.print(f"  - {p}", markup=False)
+            for line in result.get("notes", []):
+                err.print(f"  note: {line}", markup=False)
     if not result["ok"]:
         raise typer.Exit(1)
-

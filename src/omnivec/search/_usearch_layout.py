@@ -172,39 +172,43 @@ def _check_links(w: _Where, buf: np.ndarray, starts: np.ndarray, levels: np.ndar
     level 0 each neighbour must itself reach that level (usearch reads its
     list there).
     """
-    words = [buf[r:r + (len(buf) - r) // 4 * 4].view("<u4") for r in range(4)]  # u32 at byte offset 4j + r
     links = 0
     nb_base, nb = 4 + 4 * conn_base, 4 + 4 * conn
-    step = max(256, (1 << 21) // (conn_base + 1))
     for level in range(int(levels.max()) + 1):
         on = np.flatnonzero(levels >= level) if level else np.arange(len(levels))
         cap = conn_base if level == 0 else conn
-        shift = NODE_HEAD + (0 if level == 0 else nb_base + nb * (level - 1))
+        at = starts[on] + NODE_HEAD + (0 if level == 0 else nb_base + nb * (level - 1))
+        step = max(256, (1 << 23) // (4 * cap + 4))
         for s in range(0, len(on), step):
-            idx = on[s:s + step]
-            at = starts[idx] + shift
-            lists = np.empty((len(idx), cap + 1), np.uint32)
-            for r in range(4):
-                sel = np.flatnonzero((at & 3) == r)
-                if len(sel):
-                    lists[sel] = _rows(words[r], (at[sel] - r) >> 2, cap + 1)
-            count = lists[:, 0]
-            if count.max() > cap:
-                j = int(np.flatnonzero(count > cap)[0])
-                w.fail(f"node {int(idx[j])}, level {level}", f"{int(count[j])} neighbours; room for {cap}", at[j])
-            links += int(count.sum(dtype=np.int64))
-            used = np.arange(cap, dtype=np.uint32)[None, :] < count[:, None]
-            slots = np.where(used, lists[:, 1:], np.uint32(0))
-            if slots.max() >= nodes:
-                j = int(np.flatnonzero((slots >= nodes).any(axis=1))[0])
-                col = int(np.flatnonzero(slots[j] >= nodes)[0])
-                w.fail(f"node {int(idx[j])}, level {level}", f"neighbour slot {int(slots[j, col])} is past "
-                       f"the {nodes} nodes", at[j] + 4 + 4 * col)
-            if level:
-                low = used & (levels[slots] < level)
-                if low.any():
-                    j = int(np.flatnonzero(low.any(axis=1))[0])
-                    col = int(np.flatnonzero(low[j])[0])
-                    w.fail(f"node {int(idx[j])}, level {level}", f"neighbour {int(slots[j, col])} reaches "
-                           f"only level {int(levels[slots[j, col]])}", at[j] + 4 + 4 * col)
+            lists = np.ascontiguousarray(_rows(buf, at[s:s + step], 4 * cap + 4)).view("<u4")
+            links += _check_lists(w, lists, on[s:s + step], at[s:s + step], cap, level, levels, nodes)
     return links
+
+
+def _check_lists(w: _Where, lists: np.ndarray, idx: np.ndarray, at: np.ndarray, cap: int, level: int,
+                 levels: np.ndarray, nodes: int) -> int:
+    """Return the links of the neighbour lists `lists` (count + cap slots each) of nodes `idx` at `level`."""
+    count = lists[:, 0]
+    if count.max() > cap:
+        j = int(np.flatnonzero(count > cap)[0])
+        w.fail(f"node {int(idx[j])}, level {level}", f"{int(count[j])} neighbours; room for {cap}", at[j])
+    slots = lists[:, 1:]
+    if level == 0 and slots.max() < nodes:
+        # In a sound graph even the spare slots past a list's count hold nodes (zeros, or
+        # neighbours pruned away): one pass over all of them clears the base level.
+        return int(count.sum(dtype=np.int64))
+    used = np.arange(cap, dtype=np.uint32)[None, :] < count[:, None]
+    slots = np.where(used, slots, np.uint32(0))
+    if slots.max() >= nodes:
+        j = int(np.flatnonzero((slots >= nodes).any(axis=1))[0])
+        col = int(np.flatnonzero(slots[j] >= nodes)[0])
+        w.fail(f"node {int(idx[j])}, level {level}", f"neighbour slot {int(slots[j, col])} is past "
+               f"the {nodes} nodes", at[j] + 4 + 4 * col)
+    if level:
+        low = used & (levels[slots] < level)
+        if low.any():
+            j = int(np.flatnonzero(low.any(axis=1))[0])
+            col = int(np.flatnonzero(low[j])[0])
+            w.fail(f"node {int(idx[j])}, level {level}", f"neighbour {int(slots[j, col])} reaches "
+                   f"only level {int(levels[slots[j, col]])}", at[j] + 4 + 4 * col)
+    return int(count.sum(dtype=np.int64))

@@ -34,6 +34,7 @@ from .index import BACKENDS, Index, _fingerprint_problem, fingerprint, read_inde
 
 KEY_TENSORS = {"str": ("extra_keys_blob", "extra_keys_offsets"), "int": ("extra_keys_ids",)}
 MAX_DIM = 1 << 20
+FEW_KEYS = 4096
 
 
 @dataclass
@@ -145,7 +146,9 @@ def _check_extras(path: str, keys: list[Key], deleted: np.ndarray, n_base: int, 
         dup = next(k for k in live if k in seen or seen.add(k))
         raise _corrupt(path, "the added keys", f"key {dup!r} is live twice")
     if emb is not None and live:
-        rows = emb.keys.rows(live)
+        # One probe a key loads no compiler (opening stays light); many go through the batch kernel.
+        rows = (np.array([emb.keys.row(k) for k in live], np.int64) if len(live) <= FEW_KEYS
+                else emb.keys.rows(live))
         clash = (rows >= 0) & ~deleted[np.maximum(rows, 0)]
         if clash.any():
             k = live[int(np.flatnonzero(clash)[0])]
@@ -243,9 +246,11 @@ def verify_index(path: str | os.PathLike, emb=None) -> dict:
         read_index_file(path, emb, checks=checks)
     except FormatError as exc:
         problems.append(str(exc))
+    notes = []
     if emb is None:
-        checks.append("table: not checked (no model file beside the index" +
-                      (f"; {model} could not be opened)" if model else ")"))
+        notes.append("the table was not checked: " + (f"{model} could not be opened" if model else
+                                                      "no model file beside the index"))
     return {"path": path, "kind": "index", "backend": head.get("backend"), "ok": not problems,
-            "checks": checks, "problems": problems, "model": model, "table": None if emb is None else emb.name,
+            "checks": checks, "problems": problems, "notes": notes, "model": model,
+            "table": None if emb is None else emb.name,
             "tensors": len(c.entries), "bytes": os.path.getsize(path)}
