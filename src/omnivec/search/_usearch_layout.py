@@ -94,11 +94,15 @@ def check_graph(buf: np.ndarray, *, path: str, base: int, dim: int, dtype: str, 
     if levels_at + 2 * nodes > size:
         w.fail("levels", f"{nodes} levels need {2 * nodes} bytes; {size - levels_at} remain", size)
     levels = buf[levels_at:levels_at + 2 * nodes].view("<i2").astype(np.int64)
-    if levels.min() < 0 or levels.max() != max_level or levels[entry] != max_level:
-        bad = np.flatnonzero((levels < 0) | (levels > max_level))
-        i = int(bad[0]) if len(bad) else int(entry)
-        w.fail("levels", f"node {i} has level {int(levels[i])}; the graph's top level is {max_level} "
-               f"(held by the entry slot {entry})", levels_at + 2 * i)
+    if levels.min() < 0:
+        i = int(np.flatnonzero(levels < 0)[0])
+        w.fail("levels", f"node {i} has level {int(levels[i])}", levels_at + 2 * i)
+    if levels.max() != max_level:
+        w.fail("graph header", f"top level {max_level}, but the highest node level is {int(levels.max())}",
+               at + 24)
+    if levels[entry] != max_level:
+        w.fail("graph header", f"the entry slot {entry} has level {int(levels[entry])}, not the top level "
+               f"{max_level}", at + 32)
     nb_base = 4 + 4 * conn_base
     nb = 4 + 4 * conn
     nodes_at = levels_at + 2 * nodes
