@@ -1,4 +1,4 @@
-"""`omnivec convert`, `omnivec info`, `omnivec verify`: the model file (and its index files) from the command line."""
+"""`omnivec convert`, `omnivec info`, `omnivec verify`: model files (and index files) from the command line."""
 
 from __future__ import annotations
 
@@ -280,7 +280,7 @@ def verify_model(path: str | os.PathLike) -> dict:
 @app.command()
 def verify(model: Path = typer.Argument(..., help="A model file, or an index file beside one."),
            json_out: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
-    """Check every tensor's CRC-32 and each key index (an index file: its graph or lists too); exit 1 listing the problems if any."""
+    """Check every tensor's CRC-32 and each key index, or an index file's graph or lists; exit 1 on damage."""
     with timed() as t:
         result = verify_model(model)
     result["seconds"] = t.seconds

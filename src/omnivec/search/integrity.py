@@ -184,7 +184,8 @@ def read_index_file(path: str | os.PathLike, emb=None, *, backend: str | None = 
     expected = {"engine", "deleted", "extra_vectors", *KEY_TENSORS[kind]}
     extra = sorted(set(c.entries) - expected)
     if extra:
-        raise _corrupt(path, "tensors", f"unexpected {', '.join(map(repr, extra))} in an index with {kind} keys", 8)
+        raise _corrupt(path, "tensors", f"unexpected {', '.join(map(repr, extra))} in an index with {kind} keys",
+                       8)
     words = (nbytes + 7) // 8
     engine = _tensor(c, "engine", (words,), np.uint64).view(np.uint8)
     if engine[nbytes:].any():

@@ -135,10 +135,12 @@ class IVFPQIndex(Index):
         from ._faiss_layout import check_ivfpq
 
         p = f.params
-        if not 1 <= p["nlist"] <= MAX_NLIST or not 1 <= p["m"] <= f.dim or f.dim % p["m"] or p["refine"] > MAX_REFINE:
+        m_ok = 1 <= p["m"] <= f.dim and f.dim % p["m"] == 0
+        if not (1 <= p["nlist"] <= MAX_NLIST and m_ok and p["refine"] <= MAX_REFINE):
             raise CorruptFileError(f"the index header's params: nlist={p['nlist']}, m={p['m']}, "
                                    f"refine={p['refine']} do not fit {f.dim} dims (nlist 1..{MAX_NLIST}, m a "
-                                   f"divisor of the dimension, refine at most {MAX_REFINE})", path=f.path, offset=8)
+                                   f"divisor of the dimension, refine at most {MAX_REFINE})",
+                                   path=f.path, offset=8)
         return check_ivfpq(f.engine, path=f.path, base=f.engine_offset, dim=f.dim, space=f.metric.space,
                            nlist=p["nlist"], m=p["m"], nbits=p["nbits"], deleted=f.deleted)
 
