@@ -510,8 +510,8 @@ def test_verify_index_reports_each_check(files):
         text = " ".join(result["checks"])
         for what in ("header", "table", "CRC-32", "tensors"):
             assert what in text
-    assert "usearch graph" in " ".join(verify_index(files["indexes"]["hnsw"])["checks"]) \
-        if "hnsw" in files["indexes"] else True
+        engine = {"hnsw": "usearch graph", "ivfpq": "FAISS IVF-PQ"}.get(label, "engine: none")
+        assert engine in result["checks"][-1]
 
 
 def test_verify_index_without_its_model_still_checks_the_file(files, tmp_path):

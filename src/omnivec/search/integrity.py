@@ -155,6 +155,32 @@ def _check_extras(path: str, keys: list[Key], deleted: np.ndarray, n_base: int, 
             raise _corrupt(path, "the added keys", f"key {k!r} is added while its table row is live")
 
 
+def _read_tensors(c: container.Container, kind: str, n_base: int, n_extra: int, dim: int, nbytes: int
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[Key]]:
+    """Return (engine bytes, delete mask, added vectors, added keys) after checking each tensor."""
+    path = c.path
+    expected = {"engine", "deleted", "extra_vectors", *KEY_TENSORS[kind]}
+    extra = sorted(set(c.entries) - expected)
+    if extra:
+        raise _corrupt(path, "tensors", f"unexpected {', '.join(map(repr, extra))} in an index with {kind} "
+                       f"keys", 8)
+    engine = _tensor(c, "engine", ((nbytes + 7) // 8,), np.uint64).view(np.uint8)
+    if engine[nbytes:].any():
+        raise _corrupt(path, "tensor 'engine'", f"the padding after its {nbytes} bytes is not zero",
+                       _start(c, "engine") + nbytes)
+    deleted = _tensor(c, "deleted", (n_base + n_extra,), np.uint8)
+    if (deleted > 1).any():
+        i = int(np.flatnonzero(deleted > 1)[0])
+        raise _corrupt(path, "tensor 'deleted'", f"entry {i} is {int(deleted[i])}; expected 0 or 1",
+                       _start(c, "deleted") + i)
+    vectors = _tensor(c, "extra_vectors", (n_extra, dim), np.float32)
+    if not np.isfinite(vectors).all():
+        i = int(np.flatnonzero(~np.isfinite(vectors).all(axis=1))[0])
+        raise _corrupt(path, "tensor 'extra_vectors'", f"added vector {i} holds NaN or infinity",
+                       _start(c, "extra_vectors") + 4 * dim * i)
+    return engine[:nbytes], deleted.astype(bool), vectors, _extra_keys(c, kind, n_extra)
+
+
 def read_index_file(path: str | os.PathLike, emb=None, *, backend: str | None = None,
                     checks: list[str] | None = None) -> IndexFile:
     """Return the checked contents of the index file at `path`, or raise naming the part that failed.
@@ -166,8 +192,7 @@ def read_index_file(path: str | os.PathLike, emb=None, *, backend: str | None = 
     done = [] if checks is None else checks
     c, head = read_index_header(path)
     cls, params, fp, n_base, n_extra, dim, nbytes = _check_head(path, head, backend)
-    total = n_base + n_extra
-    done.append(f"header: {cls.name} index of {total:,} ids ({n_base:,} rows + {n_extra:,} added), "
+    done.append(f"header: {cls.name} index of {n_base + n_extra:,} ids ({n_base:,} rows + {n_extra:,} added), "
                 f"{dim} dims, metric {fp['metric']}")
     if emb is not None:
         problem = _fingerprint_problem(fp, fingerprint(emb))
@@ -181,34 +206,13 @@ def read_index_file(path: str | os.PathLike, emb=None, *, backend: str | None = 
         raise _corrupt(path, "checksums", "; ".join(bad))
     done.append(f"CRC-32 of {len(c.entries)} tensors ({os.path.getsize(path):,} bytes)")
     kind = emb.keys.kind if emb is not None else ("int" if "extra_keys_ids" in c.entries else "str")
-    expected = {"engine", "deleted", "extra_vectors", *KEY_TENSORS[kind]}
-    extra = sorted(set(c.entries) - expected)
-    if extra:
-        raise _corrupt(path, "tensors", f"unexpected {', '.join(map(repr, extra))} in an index with {kind} keys",
-                       8)
-    words = (nbytes + 7) // 8
-    engine = _tensor(c, "engine", (words,), np.uint64).view(np.uint8)
-    if engine[nbytes:].any():
-        raise _corrupt(path, "tensor 'engine'", f"the padding after its {nbytes} bytes is not zero",
-                       _start(c, "engine") + nbytes)
-    deleted = _tensor(c, "deleted", (total,), np.uint8)
-    if (deleted > 1).any():
-        i = int(np.flatnonzero(deleted > 1)[0])
-        raise _corrupt(path, "tensor 'deleted'", f"entry {i} is {int(deleted[i])}; expected 0 or 1",
-                       _start(c, "deleted") + i)
-    deleted = deleted.astype(bool)
-    vectors = _tensor(c, "extra_vectors", (n_extra, dim), np.float32)
-    if not np.isfinite(vectors).all():
-        i = int(np.flatnonzero(~np.isfinite(vectors).all(axis=1))[0])
-        raise _corrupt(path, "tensor 'extra_vectors'", f"added vector {i} holds NaN or infinity",
-                       _start(c, "extra_vectors") + 4 * dim * i)
-    keys = _extra_keys(c, kind, n_extra)
+    engine, deleted, vectors, keys = _read_tensors(c, kind, n_base, n_extra, dim, nbytes)
     _check_extras(path, keys, deleted, n_base, emb)
     done.append(f"tensors: delete mask ({int(deleted.sum()):,} deleted), {n_extra:,} added keys and "
                 f"finite vectors")
     f = IndexFile(path=path, backend=cls, head=head, params=params, fingerprint=fp, n_base=n_base, dim=dim,
                   metric=METRICS.get(fp["metric"]), key_kind=kind, deleted=deleted, extra_keys=keys,
-                  extra_vectors=vectors, engine=engine[:nbytes], engine_offset=_start(c, "engine"),
+                  extra_vectors=vectors, engine=engine, engine_offset=_start(c, "engine"),
                   checks=done)
     done.append(cls._engine_check(f))
     return f
