@@ -176,7 +176,7 @@ def engine_bytes(path) -> bytearray:
     return bytearray(c.tensors["engine"].view(np.uint8)[:head["engine_bytes"]].tobytes())
 
 
-def craft(src, dst, *, engine: bytes | None = None, head: dict | None = None,
+def craft(src, dst, *, engine: bytes | None = None, head: dict | None = None, raw_head: str | None = None,
           tensors: dict | None = None, drop: tuple = ()) -> Path:
     """Write a copy of index file `src` with some parts replaced and every CRC-32 recomputed."""
     c = container.read(src)
@@ -190,7 +190,7 @@ def craft(src, dst, *, engine: bytes | None = None, head: dict | None = None,
         h["engine_bytes"] = len(engine)
     h.update(head or {})
     arrays.update(tensors or {})
-    meta[INDEX_FORMAT] = json.dumps(h, sort_keys=True)
+    meta[INDEX_FORMAT] = json.dumps(h, sort_keys=True) if raw_head is None else raw_head
     container.write(dst, arrays, meta)
     return Path(dst)
 
@@ -363,6 +363,9 @@ def header_crafts(src, folder: Path, label: str, emb_dim: int) -> list[tuple[str
         "fingerprint not an object": dict(head={"fingerprint": 7}),
         "fingerprint rows": dict(head={"fingerprint": fp_n}),
         "newer version": dict(head={"version": 99}),
+        "header nested deep": dict(raw_head="[" * 100_000 + "]" * 100_000),
+        "header with NaN": dict(raw_head=json.dumps(dict(h, n_extra=float("nan")))),
+        "header not an object": dict(raw_head="[1]"),
         "delete mask value 2": dict(tensors={"deleted": deleted2}),
         "delete mask short": dict(tensors={"deleted": deleted[:-1]}),
         "added vector NaN": dict(tensors={"extra_vectors": nan}),

@@ -106,12 +106,12 @@ def check_graph(buf: np.ndarray, *, path: str, base: int, dim: int, dtype: str, 
     nb_base = 4 + 4 * conn_base
     nb = 4 + 4 * conn
     nodes_at = levels_at + 2 * nodes
+    need = nodes * (NODE_HEAD + nb_base) + nb * int(levels.sum())   # exact (Python ints): no overflow
+    if nodes_at + need != size:
+        w.fail("nodes", f"the levels call for {need} bytes of nodes; the engine holds {size - nodes_at}",
+               min(size, nodes_at + need))
     lengths = NODE_HEAD + nb_base + nb * levels
-    ends = nodes_at + np.cumsum(lengths)
-    if int(ends[-1]) != size:
-        w.fail("nodes", f"the levels call for {int(ends[-1])} bytes of nodes; the engine holds {size}",
-               min(size, int(ends[-1])))
-    starts = ends - lengths
+    starts = nodes_at + np.cumsum(lengths) - lengths
     _check_heads(w, buf, starts, levels, total)
     links = _check_links(w, buf, starts, levels, conn_base, conn, nodes)
     return (f"usearch graph: {nodes:,} nodes, {max_level + 1} levels, {links:,} links in bounds, "

@@ -621,10 +621,9 @@ def read_index_header(path: str | os.PathLike) -> tuple[container.Container, dic
     c = container.read(path)
     if c.metadata.get("format") != INDEX_FORMAT or INDEX_FORMAT not in c.metadata:
         raise FormatError("not an omnivec index file (its header has no omnivec-index metadata)", path=path)
-    try:
-        head = json.loads(c.metadata[INDEX_FORMAT])
-    except json.JSONDecodeError as exc:
-        raise CorruptFileError(f"the index header is not JSON ({exc})", path=path, offset=8) from None
+    # parse_json also refuses NaN constants and nesting deep enough to exhaust the recursion limit
+    head = container.parse_json(c.metadata[INDEX_FORMAT], what="the index header", path=os.fspath(path),
+                                offset=8, error=CorruptFileError, locate=False)
     if not isinstance(head, dict) or not isinstance(head.get("version"), int):
         raise CorruptFileError("the index header has no integer 'version'", path=path, offset=8)
     if head["version"] > INDEX_VERSION:
