@@ -25,6 +25,7 @@ import struct
 import numpy as np
 
 from ..errors import CorruptFileError
+from .index import REBUILD
 
 METRIC = {"ip": 0, "l2": 1}                    # FAISS METRIC_INNER_PRODUCT, METRIC_L2
 QUANTIZER = {"ip": b"IxFI", "l2": b"IxF2"}
@@ -37,7 +38,7 @@ class _Reader:
         self.buf, self.path, self.base, self.pos = buf, path, base, 0
 
     def fail(self, part: str, message: str, at: int | None = None) -> None:
-        raise CorruptFileError(f"the IVF-PQ engine bytes (FAISS), {part}: {message}", path=self.path,
+        raise CorruptFileError(f"the IVF-PQ engine bytes (FAISS), {part}: {message}{REBUILD}", path=self.path,
                                offset=self.base + (self.pos if at is None else at))
 
     def take(self, n: int, part: str) -> int:

@@ -28,6 +28,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..errors import CorruptFileError
+from .index import REBUILD
 
 MAGIC = b"usearch"
 MAJOR = 2
@@ -48,7 +49,7 @@ class _Where:
         self.path, self.base = path, base
 
     def fail(self, part: str, message: str, at: int) -> None:
-        raise CorruptFileError(f"the HNSW graph (usearch engine bytes), {part}: {message}",
+        raise CorruptFileError(f"the HNSW graph (usearch engine bytes), {part}: {message}{REBUILD}",
                                path=self.path, offset=self.base + int(at))
 
 
@@ -124,7 +125,7 @@ def _check_head(w: _Where, head: bytes, at: int, *, rows: int, dim: int, kind: i
     major, minor, patch = struct.unpack_from("<3H", head, 7)
     if major != MAJOR:
         w.fail("header", f"written by usearch {major}.{minor}.{patch}; this omnivec reads usearch "
-               f"{MAJOR}.x graphs. Rebuild the index", at + 7)
+               f"{MAJOR}.x graphs", at + 7)
     k_metric, k_scalar, k_key, k_slot = head[13:17]
     for name, got, want, off in (("metric kind", k_metric, metric, 13), ("scalar kind", k_scalar, kind, 14),
                                  ("key kind", k_key, KEY_U64, 15), ("slot kind", k_slot, SLOT_U32, 16)):

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import require
-from .index import BACKENDS, Index
+from .index import BACKENDS, REBUILD, Index
 
 _SPACE = {"ip": "ip", "l2": "l2sq"}   # a metric's engine space -> usearch's metric name
 MAX_EF = 1 << 20                      # a search breadth past this is a damaged header, not a setting
@@ -183,7 +183,7 @@ class HNSWIndex(Index):
         for name in ("ef", "ef_construction"):
             if f.params[name] > MAX_EF:
                 raise CorruptFileError(f"the index header's params: {name}={f.params[name]}, more than the "
-                                       f"{MAX_EF} allowed", path=f.path, offset=8)
+                                       f"{MAX_EF} allowed{REBUILD}", path=f.path, offset=8)
         return check_graph(f.engine, path=f.path, base=f.engine_offset, dim=f.dim, dtype=f.params["dtype"],
                            space=f.metric.space, connectivity=f.params["M"], total=f.total)
 

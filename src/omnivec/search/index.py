@@ -41,6 +41,7 @@ from ..core import exact
 
 INDEX_FORMAT = "omnivec-index"
 INDEX_VERSION = 1
+REBUILD = "; rebuild the index with `omnivec index build`"   # ends the message of a damaged file
 BUILD_CHUNK = 65536
 
 BACKENDS: Registry[type["Index"]] = Registry("index backend")
@@ -589,7 +590,8 @@ class Index:
         """
         if len(f.engine):
             raise CorruptFileError(f"tensor 'engine': a {cls.name} index stores no engine bytes; "
-                                   f"the header says {len(f.engine)}", path=f.path, offset=f.engine_offset)
+                                   f"the header says {len(f.engine)}{REBUILD}", path=f.path,
+                                   offset=f.engine_offset)
         return "engine: none (the index is the table itself)"
 
 
@@ -650,8 +652,8 @@ def open_index(path: str | os.PathLike, emb, *, backend: str | None = None) -> I
     try:
         index._engine_load(f.engine)
     except (RuntimeError, ValueError, MemoryError) as exc:  # checked bytes should never get here
-        raise CorruptFileError(f"the {f.backend.name} engine could not read its bytes ({exc})", path=path,
-                               offset=f.engine_offset) from None
+        raise CorruptFileError(f"the {f.backend.name} engine could not read its bytes ({exc}){REBUILD}",
+                               path=path, offset=f.engine_offset) from None
     index.path = str(path)
     return index
 

@@ -30,7 +30,7 @@ from ..errors import CorruptFileError, FormatError, InputError
 from ..metrics import METRICS, Metric
 from ..store import container
 from ..core.keys import Key
-from .index import BACKENDS, Index, _fingerprint_problem, fingerprint, read_index_header
+from .index import BACKENDS, REBUILD, Index, _fingerprint_problem, fingerprint, read_index_header
 
 KEY_TENSORS = {"str": ("extra_keys_blob", "extra_keys_offsets"), "int": ("extra_keys_ids",)}
 MAX_DIM = 1 << 20
@@ -64,7 +64,7 @@ class IndexFile:
 
 
 def _corrupt(path, part: str, message: str, offset: int | None = None) -> CorruptFileError:
-    return CorruptFileError(f"{part}: {message}", path=path, offset=offset)
+    return CorruptFileError(f"{part}: {message}{REBUILD}", path=path, offset=offset)
 
 
 def _count(head: dict, name: str, path, *, low: int = 0) -> int:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError, require
-from .index import BACKENDS, Index
+from .index import BACKENDS, REBUILD, Index
 
 
 MAX_NLIST = 1 << 20    # past these a header is damaged, not set
@@ -139,7 +139,7 @@ class IVFPQIndex(Index):
         if not (1 <= p["nlist"] <= MAX_NLIST and m_ok and p["refine"] <= MAX_REFINE):
             raise CorruptFileError(f"the index header's params: nlist={p['nlist']}, m={p['m']}, "
                                    f"refine={p['refine']} do not fit {f.dim} dims (nlist 1..{MAX_NLIST}, m a "
-                                   f"divisor of the dimension, refine at most {MAX_REFINE})",
+                                   f"divisor of the dimension, refine at most {MAX_REFINE}){REBUILD}",
                                    path=f.path, offset=8)
         return check_ivfpq(f.engine, path=f.path, base=f.engine_offset, dim=f.dim, space=f.metric.space,
                            nlist=p["nlist"], m=p["m"], nbits=p["nbits"], deleted=f.deleted)
