@@ -224,13 +224,22 @@ def info(path: str | os.PathLike) -> dict:
 
 
 def verify(path: str | os.PathLike) -> dict:
-    """Return the result of a full check of a model file: ok, problems, tensors and bytes checked."""
+    """Return the result of a full check of a model file or an index file: ok, problems, what was checked.
+
+    A model file: every tensor's CRC-32, each key index, finite norms.  An index
+    file: see `omnivec.search.verify_index` (CRC-32s, header, added keys, the
+    engine's graph or lists parsed and bounds-checked).
+    """
+    from .search import verify_index
+    from .search.index import INDEX_FORMAT
     from .store import container
     from .store.model import verify as verify_file
 
     c = container.read(path)
+    if c.metadata.get("format") == INDEX_FORMAT:
+        return verify_index(path)
     problems = verify_file(path)
-    return {"path": os.fspath(path), "ok": not problems, "problems": problems,
+    return {"path": os.fspath(path), "kind": "model", "ok": not problems, "problems": problems,
             "tensors": len(c.tensors), "bytes": os.path.getsize(path)}
 
 

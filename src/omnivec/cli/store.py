@@ -1,4 +1,4 @@
-"""`omnivec convert`, `omnivec info`, `omnivec verify`: the model file from the command line.
+"""`omnivec convert`, `omnivec info`, `omnivec verify`: model files (and index files) from the command line.
 
 Each command parses its arguments, calls one function of omnivec.files and prints the result.
 """
@@ -127,9 +127,9 @@ def info(model: Path = typer.Argument(..., help="A model file."),
 
 # -- verify ---------------------------------------------------------------------
 @app.command()
-def verify(model: Path = typer.Argument(..., help="A model file."),
+def verify(model: Path = typer.Argument(..., help="A model file, or an index file beside one."),
            json_out: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
-    """Check every tensor's CRC-32 and each key index; exit 1 listing the problems if any."""
+    """Check every tensor's CRC-32 and each key index, or an index file's graph or lists; exit 1 on damage."""
     with timed() as t:
         result = files.verify(model)
     result["seconds"] = t.seconds
@@ -137,14 +137,23 @@ def verify(model: Path = typer.Argument(..., help="A model file."),
         emit_json(result)
     else:
         out = console()
+        what = ("CRC-32, key index, finite norms" if result["kind"] == "model"
+                else f"{result['backend']} index: CRC-32, header, added keys, engine structure")
         if result["ok"]:
             out.print(f"[green]ok[/] {result['path']}: {result['tensors']} tensors, "
-                      f"{human_bytes(result['bytes'])} checked (CRC-32, key index, finite norms) "
-                      f"in {human_seconds(t.seconds)}")
+                      f"{human_bytes(result['bytes'])} checked ({what}) in {human_seconds(t.seconds)}")
+            for line in result.get("checks", []):
+                out.print(f"  - {line}", markup=False)
+            for line in result.get("notes", []):
+                out.print(f"  note: {line}", markup=False)
         else:
             err = console(stderr=True)
             err.print(f"[red]FAILED[/] {result['path']}: {len(result['problems'])} problem(s)")
+            for line in result.get("checks", []):
+                err.print(f"  passed: {line}", markup=False)
             for p in result["problems"]:
                 err.print(f"  - {p}", markup=False)
+            for line in result.get("notes", []):
+                err.print(f"  note: {line}", markup=False)
     if not result["ok"]:
         raise typer.Exit(1)

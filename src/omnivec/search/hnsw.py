@@ -20,9 +20,10 @@ from typing import Any
 import numpy as np
 
 from ..errors import require
-from .index import BACKENDS, Index
+from .index import BACKENDS, REBUILD, Index
 
 _SPACE = {"ip": "ip", "l2": "l2sq"}   # a metric's engine space -> usearch's metric name
+MAX_EF = 1 << 20                      # a search breadth past this is a damaged header, not a setting
 
 
 def _usearch():
@@ -173,6 +174,18 @@ class HNSWIndex(Index):
         if self._view is not None:
             return self._view
         return np.frombuffer(self.engine.save(), np.uint8)
+
+    @classmethod
+    def _engine_check(cls, f) -> str:
+        from ..errors import CorruptFileError
+        from ._usearch_layout import check_graph
+
+        for name in ("ef", "ef_construction"):
+            if f.params[name] > MAX_EF:
+                raise CorruptFileError(f"the index header's params: {name}={f.params[name]}, more than the "
+                                       f"{MAX_EF} allowed{REBUILD}", path=f.path, offset=8)
+        return check_graph(f.engine, path=f.path, base=f.engine_offset, dim=f.dim, dtype=f.params["dtype"],
+                           space=f.metric.space, connectivity=f.params["M"], total=f.total)
 
     def _engine_load(self, buf: np.ndarray) -> None:
         ui = _usearch()

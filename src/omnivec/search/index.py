@@ -41,6 +41,7 @@ from ..core import exact
 
 INDEX_FORMAT = "omnivec-index"
 INDEX_VERSION = 1
+REBUILD = "; rebuild the index with `omnivec index build`"   # ends the message of a damaged file
 BUILD_CHUNK = 65536
 
 BACKENDS: Registry[type["Index"]] = Registry("index backend")
@@ -597,6 +598,20 @@ class Index:
     def _engine_load(self, buf: np.ndarray) -> None:
         pass
 
+    @classmethod
+    def _engine_check(cls, f) -> str:
+        """Return what was checked of `f.engine` (an `integrity.IndexFile`), or raise CorruptFileError.
+
+        Runs before `_engine_load` sees the bytes: a backend parses its
+        engine's layout and bounds every count, offset and id in it.  This
+        default accepts what `_engine_bytes` writes by default: nothing.
+        """
+        if len(f.engine):
+            raise CorruptFileError(f"tensor 'engine': a {cls.name} index stores no engine bytes; "
+                                   f"the header says {len(f.engine)}{REBUILD}", path=f.path,
+                                   offset=f.engine_offset)
+        return "engine: none (the index is the table itself)"
+
 
 def merge_topk(parts: list[tuple[np.ndarray, np.ndarray]], k: int) -> tuple[np.ndarray, np.ndarray]:
     """Return the k best (ids, scores) per query across several (ids, scores) blocks, best first."""
@@ -626,10 +641,9 @@ def read_index_header(path: str | os.PathLike) -> tuple[container.Container, dic
     c = container.read(path)
     if c.metadata.get("format") != INDEX_FORMAT or INDEX_FORMAT not in c.metadata:
         raise FormatError("not an omnivec index file (its header has no omnivec-index metadata)", path=path)
-    try:
-        head = json.loads(c.metadata[INDEX_FORMAT])
-    except json.JSONDecodeError as exc:
-        raise CorruptFileError(f"the index header is not JSON ({exc})", path=path, offset=8) from None
+    # parse_json also refuses NaN constants and nesting deep enough to exhaust the recursion limit
+    head = container.parse_json(c.metadata[INDEX_FORMAT], what="the index header", path=os.fspath(path),
+                                offset=8, error=CorruptFileError, locate=False)
     if not isinstance(head, dict) or not isinstance(head.get("version"), int):
         raise CorruptFileError("the index header has no integer 'version'", path=path, offset=8)
     if head["version"] > INDEX_VERSION:
@@ -639,61 +653,25 @@ def read_index_header(path: str | os.PathLike) -> tuple[container.Container, dic
 
 
 def open_index(path: str | os.PathLike, emb, *, backend: str | None = None) -> Index:
-    """Return the index stored at `path` for table `emb`, refusing one built for other data."""
-    c, head = read_index_header(path)
-    name = head.get("backend")
-    if name not in BACKENDS:
-        raise CorruptFileError(f"the index names backend {name!r}; valid ones are: "
-                               f"{', '.join(BACKENDS.names())}", path=path)
-    cls = BACKENDS.get(name)
-    if backend is not None and cls is not BACKENDS.get(backend):
-        raise FormatError(f"a {cls.name} index, not a {BACKENDS.canonical(backend)} one", path=path)
-    stored_fp = head.get("fingerprint") or {}
-    problem = _fingerprint_problem(stored_fp, fingerprint(emb))
-    if problem:
-        raise FormatError(f"this {cls.name} index does not belong to table {emb.name!r}"
-                          f"{' of ' + emb.source if emb.source else ''}: {problem}. "
-                          f"Rebuild it with `omnivec index build`", path=path)
+    """Return the index stored at `path` for table `emb`, refusing one built for other data.
+
+    The engine is handed its bytes only after the file passed its CRC-32s and
+    the structural checks of `omnivec.search.integrity` (CorruptFileError
+    names the part that failed).
+    """
+    from .integrity import read_index_file
+
+    f = read_index_file(path, emb, backend=backend)
+    index = f.backend(emb, f.params, f.fingerprint)
+    index.deleted = f.deleted
+    index.n_deleted = int(np.count_nonzero(f.deleted))
+    index.extra_keys = f.extra_keys
+    index.extra_vectors = np.array(f.extra_vectors)
     try:
-        n_base, n_extra, nbytes = int(head["n_base"]), int(head["n_extra"]), int(head["engine_bytes"])
-        params = dict(head["params"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise CorruptFileError(f"the index header lacks {exc}", path=path, offset=8) from None
-    t = c.tensors
-    total = n_base + n_extra
-
-    def need(name, shape, dtype):
-        arr = t.get(name)
-        if arr is None or (shape is not None and tuple(arr.shape) != shape) or arr.dtype != np.dtype(dtype):
-            got = "missing" if arr is None else f"shape {tuple(arr.shape)} dtype {arr.dtype}"
-            raise CorruptFileError(f"tensor {name!r} is {got}; expected shape {shape} dtype {np.dtype(dtype).name}",
-                                   path=path)
-        return arr
-
-    engine = need("engine", None, np.uint64).view(np.uint8)
-    if engine.ndim != 1 or len(engine) < nbytes:
-        raise CorruptFileError(f"the engine tensor holds {engine.size} bytes; the header says {nbytes}", path=path)
-    deleted = need("deleted", (total,), np.uint8)
-    extra_vectors = need("extra_vectors", (n_extra, emb.dim), np.float32)
-    if emb.keys.kind == "str":
-        offsets = need("extra_keys_offsets", (n_extra + 1,), np.int64)
-        blob = need("extra_keys_blob", None, np.uint8)
-        if offsets[0] != 0 or offsets[-1] != len(blob) or (np.diff(offsets) < 0).any():
-            raise CorruptFileError("extra_keys_offsets do not run from 0 to the blob's length", path=path)
-        raw = bytes(blob)
-        try:
-            extra_keys: list[Key] = [raw[a:b].decode("utf-8") for a, b in
-                                     zip(offsets[:-1].tolist(), offsets[1:].tolist())]
-        except UnicodeDecodeError as exc:
-            raise CorruptFileError(f"an added key is not valid UTF-8 ({exc})", path=path) from None
-    else:
-        extra_keys = need("extra_keys_ids", (n_extra,), np.int64).tolist()
-    index = cls(emb, params, stored_fp)
-    index.deleted = deleted.astype(bool)
-    index.n_deleted = int(np.count_nonzero(index.deleted))
-    index.extra_keys = extra_keys
-    index.extra_vectors = np.array(extra_vectors)
-    index._engine_load(engine[:nbytes])
+        index._engine_load(f.engine)
+    except (RuntimeError, ValueError, MemoryError) as exc:  # checked bytes should never get here
+        raise CorruptFileError(f"the {f.backend.name} engine could not read its bytes ({exc}){REBUILD}",
+                               path=path, offset=f.engine_offset) from None
     index.path = str(path)
     return index
 

@@ -16,7 +16,11 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError, require
-from .index import BACKENDS, Index
+from .index import BACKENDS, REBUILD, Index
+
+
+MAX_NLIST = 1 << 20    # past these a header is damaged, not set
+MAX_REFINE = 1 << 12
 
 
 def _faiss():
@@ -124,6 +128,21 @@ class IVFPQIndex(Index):
 
     def _engine_bytes(self) -> np.ndarray:
         return _faiss().serialize_index(self.engine)
+
+    @classmethod
+    def _engine_check(cls, f) -> str:
+        from ..errors import CorruptFileError
+        from ._faiss_layout import check_ivfpq
+
+        p = f.params
+        m_ok = 1 <= p["m"] <= f.dim and f.dim % p["m"] == 0
+        if not (1 <= p["nlist"] <= MAX_NLIST and m_ok and p["refine"] <= MAX_REFINE):
+            raise CorruptFileError(f"the index header's params: nlist={p['nlist']}, m={p['m']}, "
+                                   f"refine={p['refine']} do not fit {f.dim} dims (nlist 1..{MAX_NLIST}, m a "
+                                   f"divisor of the dimension, refine at most {MAX_REFINE}){REBUILD}",
+                                   path=f.path, offset=8)
+        return check_ivfpq(f.engine, path=f.path, base=f.engine_offset, dim=f.dim, space=f.metric.space,
+                           nlist=p["nlist"], m=p["m"], nbits=p["nbits"], deleted=f.deleted)
 
     def _engine_load(self, buf: np.ndarray) -> None:
         # The codes are small (m bytes a vector): reading them into memory is fine.
