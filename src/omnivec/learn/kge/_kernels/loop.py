@@ -10,12 +10,15 @@ test of which model, loss or optimiser runs is left inside the loops.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 from numba import prange
 
 from .common import FAST, randint, specialize, uniform
 
 _COMPILED: dict = {}
+_LOCK = threading.Lock()
 
 
 def _tag(fn) -> str:
@@ -178,9 +181,7 @@ def train_batches(model, loss, optimizer, regularizer):
             out[0] += acc
             out[1] += 1.0
 
-    fn = specialize(loop, "train_batches_" + "_".join(key[1:]), **_fast())
-    _COMPILED[key] = fn
-    return fn
+    return _remember(key, lambda: specialize(loop, "train_batches_" + "_".join(key[1:]), **_fast()))
 
 
 def score_candidates(model):
@@ -214,9 +215,7 @@ def score_candidates(model):
                 for e in range(E.shape[0]):
                     out[i, e] = score_one(p, E[e], r, a)
 
-    fn = specialize(scorer, "score_candidates_" + key[1], parallel=True, **_fast())
-    _COMPILED[key] = fn
-    return fn
+    return _remember(key, lambda: specialize(scorer, "score_candidates_" + key[1], parallel=True, **_fast()))
 
 
 def relation_table(model):
@@ -234,9 +233,15 @@ def relation_table(model):
             rel_infer(R[i], tau, state, out[i], aux)
         return out
 
-    fn = specialize(table, "relation_table_" + key[1])
-    _COMPILED[key] = fn
-    return fn
+    return _remember(key, lambda: specialize(table, "relation_table_" + key[1]))
+
+
+def _remember(key, make):
+    """Return the dispatcher made for key, making it once per process (whatever thread asks first)."""
+    with _LOCK:
+        if key not in _COMPILED:
+            _COMPILED[key] = make()
+        return _COMPILED[key]
 
 
 def _fast() -> dict:
