@@ -22,6 +22,18 @@ from .models import ModelSpec, get_model
 Pair = tuple[str, float]
 
 
+def _read_only(vectors: np.ndarray) -> np.ndarray:
+    """Return a read-only float32 C-contiguous view (or copy) of vectors.
+
+    A model trained in memory and the same model opened (memory-mapped) from
+    its file then score through one compiled specialisation of the kernels,
+    so their scores agree to the last bit.
+    """
+    arr = np.ascontiguousarray(vectors, dtype=np.float32).view()
+    arr.flags.writeable = False
+    return arr
+
+
 class KGModel(Model):
     """Entity and relation tables plus the model that scores (head, relation, tail) triples.
 
@@ -83,16 +95,16 @@ class KGModel(Model):
 
     @property
     def entity_array(self) -> np.ndarray:
-        """Return the entity vectors as a float32 C-contiguous array."""
+        """Return the entity vectors as a read-only float32 C-contiguous array."""
         if self._E is None:
-            self._E = np.ascontiguousarray(self.entities.vectors, dtype=np.float32)
+            self._E = _read_only(self.entities.vectors)
         return self._E
 
     @property
     def relation_array(self) -> np.ndarray:
-        """Return the relation vectors (inference form) as a float32 C-contiguous array."""
+        """Return the relation vectors (inference form) as a read-only float32 C-contiguous array."""
         if self._R is None:
-            self._R = np.ascontiguousarray(self.relations.vectors, dtype=np.float32)
+            self._R = _read_only(self.relations.vectors)
         return self._R
 
     def __repr__(self) -> str:
