@@ -141,18 +141,23 @@ def test_ctrl_c_stops_training_and_keeps_the_model(monkeypatch, workers):
     import signal
     import threading
 
-    from omnivec.learn.kge import train as T
+    from omnivec.learn.kge.models import ModelSpec
 
-    real = T.K.train_batches
+    compiled_loop = ModelSpec.train_loop
     calls = {"n": 0}
 
-    def interrupting(*args):
-        calls["n"] += 1
-        if calls["n"] == 5 * workers:  # in epoch 3 or so, from a training thread when there are two
-            _thread.interrupt_main()  # what Ctrl-C does: KeyboardInterrupt in the main thread
-        return real(*args)
+    def train_loop(spec, *members):
+        real = compiled_loop(spec, *members)
 
-    monkeypatch.setattr(T.K, "train_batches", interrupting)
+        def interrupting(*args):
+            calls["n"] += 1
+            if calls["n"] == 5 * workers:  # in epoch 3 or so, from a training thread when there are two
+                _thread.interrupt_main()  # what Ctrl-C does: KeyboardInterrupt in the main thread
+            return real(*args)
+
+        return interrupting
+
+    monkeypatch.setattr(ModelSpec, "train_loop", train_loop)
     ts, _ = planted.inverse()
     old = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:

@@ -105,8 +105,7 @@ def test_evaluator_refuses_empty_or_out_of_range():
 def test_rotate_candidates_are_scored_exactly_also_when_relations_are_not_unit():
     """Scoring every head against one query is exact only for |r| = 1; other relations take the full score."""
     from omnivec import Embeddings
-    from omnivec.learn.kge import KGModel
-    from omnivec.learn.kge import _kernels as K
+    from omnivec.learn.kge import KGModel, get_model
 
     rng = np.random.default_rng(5)
     d, n = 4, 7
@@ -118,8 +117,9 @@ def test_rotate_candidates_are_scored_exactly_also_when_relations_are_not_unit()
                      Embeddings(["r0", "r1"], R))
         heads = km.score_heads(np.array([0, 1]), np.array([3, 5]))
         tails = km.score_tails(np.array([3, 5]), np.array([0, 1]))
+        score = get_model("RotatE").kernels.score
         for i, (r, a) in enumerate(((0, 3), (1, 5))):
-            want_h = [K.score_one(K.KIND_ROTATE, 2, E[x], R[r], E[a]) for x in range(n)]
-            want_t = [K.score_one(K.KIND_ROTATE, 2, E[a], R[r], E[x]) for x in range(n)]
+            want_h = [score(2, E[x], R[r], E[a]) for x in range(n)]
+            want_t = [score(2, E[a], R[r], E[x]) for x in range(n)]
             np.testing.assert_allclose(heads[i], want_h, rtol=1e-5, atol=1e-5)
             np.testing.assert_allclose(tails[i], want_t, rtol=1e-5, atol=1e-5)

@@ -7,13 +7,19 @@
     m = KGModel.open("nations.omnivec")
     m.predict_tails("usa", "embassy", k=5)
 
-Filtered link-prediction evaluation lives in `omnivec.evaluate.linkpred`.
+Models, losses, optimisers and regularisers are registry entries (MODELS,
+LOSSES, OPTIMIZERS, REGULARIZERS) carrying their compiled kernels; filtered
+ranks and MRR are in `omnivec.learn.kge.ranking`, the full link-prediction
+report (Hits@k, per side) in `omnivec.evaluate.linkpred`.
 """
 
 from .data import ReadReport, TripleSet, load_triples, read_triples
+from .losses import LOSSES, REGULARIZERS, LossSpec, RegularizerSpec
 from .model import KGModel
 from .models import MODELS, ModelSpec, get_model, model_names
+from .optimizers import OPTIMIZERS, OptimizerSpec
 from .train import KGE, History
 
 __all__ = ["KGE", "KGModel", "History", "TripleSet", "ReadReport", "load_triples", "read_triples",
-           "MODELS", "ModelSpec", "get_model", "model_names"]
+           "MODELS", "ModelSpec", "get_model", "model_names", "LOSSES", "LossSpec", "REGULARIZERS",
+           "RegularizerSpec", "OPTIMIZERS", "OptimizerSpec"]

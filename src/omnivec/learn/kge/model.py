@@ -17,13 +17,21 @@ import numpy as np
 from ...embeddings import Embeddings
 from ...errors import FormatError, InputError, KeyNotFound
 from ...model import Model
-from ..._lazy import kernels
-
-K = kernels("omnivec.learn.kge._kernels")
-from . import _codes as C
 from .models import ModelSpec, get_model
 
 Pair = tuple[str, float]
+
+
+def _read_only(vectors: np.ndarray) -> np.ndarray:
+    """Return a read-only float32 C-contiguous view (or copy) of vectors.
+
+    A model trained in memory and the same model opened (memory-mapped) from
+    its file then score through one compiled specialisation of the kernels,
+    so their scores agree to the last bit.
+    """
+    arr = np.ascontiguousarray(vectors, dtype=np.float32).view()
+    arr.flags.writeable = False
+    return arr
 
 
 class KGModel(Model):
@@ -87,16 +95,16 @@ class KGModel(Model):
 
     @property
     def entity_array(self) -> np.ndarray:
-        """Return the entity vectors as a float32 C-contiguous array."""
+        """Return the entity vectors as a read-only float32 C-contiguous array."""
         if self._E is None:
-            self._E = np.ascontiguousarray(self.entities.vectors, dtype=np.float32)
+            self._E = _read_only(self.entities.vectors)
         return self._E
 
     @property
     def relation_array(self) -> np.ndarray:
-        """Return the relation vectors (inference form) as a float32 C-contiguous array."""
+        """Return the relation vectors (inference form) as a read-only float32 C-contiguous array."""
         if self._R is None:
-            self._R = np.ascontiguousarray(self.relations.vectors, dtype=np.float32)
+            self._R = _read_only(self.relations.vectors)
         return self._R
 
     def __repr__(self) -> str:
@@ -132,15 +140,15 @@ class KGModel(Model):
     def score(self, head: str, relation: str, tail: str) -> float:
         """Return the model's score of one labelled triple (higher is more plausible)."""
         E, R = self.entity_array, self.relation_array
-        return float(K.score_one(self.spec.kind, self.p, E[self.entity_id(head)],
-                                 R[self.relation_id(relation)], E[self.entity_id(tail)]))
+        return float(self.spec.kernels.score(self.p, E[self.entity_id(head)], R[self.relation_id(relation)],
+                                             E[self.entity_id(tail)]))
 
     def score_ids(self, triples: np.ndarray) -> np.ndarray:
         """Return the scores of id triples (n x 3 int array) as float32."""
         triples = self._check_ids(triples)
         E, R = self.entity_array, self.relation_array
-        return np.array([K.score_one(self.spec.kind, self.p, E[h], R[r], E[t]) for h, r, t in triples],
-                        dtype=np.float32)
+        score = self.spec.kernels.score
+        return np.array([score(self.p, E[h], R[r], E[t]) for h, r, t in triples], dtype=np.float32)
 
     def _check_ids(self, triples) -> np.ndarray:
         arr = np.asarray(triples, dtype=np.int64).reshape(-1, 3)
@@ -153,20 +161,16 @@ class KGModel(Model):
     @functools.cached_property
     def _use_query(self) -> bool:
         # one query vector per row is exact for RotatE only with unit-modulus relations (ours always are)
-        if self.spec.kind != C.KIND_ROTATE:
-            return True
-        R = self.relation_array.astype(np.float64)
-        d = R.shape[1] // 2
-        modulus = np.sqrt(R[:, :d] ** 2 + R[:, d:] ** 2)
-        return bool(modulus.size == 0 or np.abs(modulus - 1.0).max() < 1e-4)
+        exact = self.spec.query_exact
+        return True if exact is None else exact(self.relation_array)
 
     def score_tails(self, heads: np.ndarray, relations: np.ndarray) -> np.ndarray:
         """Return a (len(heads) x num_entities) float32 array: the score of every tail per (head, relation)."""
         heads = np.ascontiguousarray(heads, dtype=np.int64)
         relations = np.ascontiguousarray(relations, dtype=np.int64)
         out = np.empty((len(heads), self.num_entities), dtype=np.float32)
-        K.score_candidates(self.spec.kind, self.p, self.entity_array, self.relation_array,
-                           heads, relations, True, out, self._use_query)
+        self.spec.score_candidates()(self.p, self.entity_array, self.relation_array,
+                                     heads, relations, True, out, self._use_query)
         return out
 
     def score_heads(self, relations: np.ndarray, tails: np.ndarray) -> np.ndarray:
@@ -174,8 +178,8 @@ class KGModel(Model):
         tails = np.ascontiguousarray(tails, dtype=np.int64)
         relations = np.ascontiguousarray(relations, dtype=np.int64)
         out = np.empty((len(tails), self.num_entities), dtype=np.float32)
-        K.score_candidates(self.spec.kind, self.p, self.entity_array, self.relation_array,
-                           tails, relations, False, out, self._use_query)
+        self.spec.score_candidates()(self.p, self.entity_array, self.relation_array,
+                                     tails, relations, False, out, self._use_query)
         return out
 
     def _top(self, scores: np.ndarray, k: int, exclude: Sequence[str]) -> list[Pair]:

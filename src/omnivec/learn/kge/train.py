@@ -26,16 +26,14 @@ from ...embeddings import Embeddings
 from ...errors import InputError
 from ..._lazy import kernels
 from .._learner import Learner
-from . import _codes as C
-
-K = kernels("omnivec.learn.kge._kernels")
 from .data import TripleSet
+from .losses import LOSSES, get_regularizer
 from .model import KGModel
 from .models import MODELS, ModelSpec, check_dim, get_model
+from .optimizers import OPTIMIZERS
+from .ranking import filtered_mrr
 
-LOSSES = {"margin": C.LOSS_MARGIN, "softplus": C.LOSS_SOFTPLUS, "nssa": C.LOSS_NSSA}
-OPTIMIZERS = {"sgd": C.OPT_SGD, "adagrad": C.OPT_ADAGRAD, "adam": C.OPT_ADAM}
-REGULARIZERS = {None: C.REG_NONE, "none": C.REG_NONE, "l2": C.REG_L2, "n3": C.REG_N3}
+K = kernels("omnivec.learn.kge._kernels.common")
 SAMPLERS = ("uniform", "bernoulli")
 SLICE = 64  # batches per kernel call: Ctrl-C is seen between calls even with one worker
 
@@ -205,9 +203,9 @@ class KGE(Learner):
         E, R = spec.init(n_ent, n_rel, prm["dim"], rng)
         e_blocks, e_mask, r_blocks, r_mask = self._unit_norm_blocks(spec, prm)
         for row in E:
-            K._normalize_blocks(row, e_blocks, e_mask)
+            K.normalize_blocks(row, e_blocks, e_mask)
         for row in R:
-            K._normalize_blocks(row, r_blocks, r_mask)
+            K.normalize_blocks(row, r_blocks, r_mask)
         head_prob = self._head_prob(train, n_rel, prm["sampler"])
         W = hogwild_threads(prm["workers"], n_ent, prm["batch_size"], prm["num_negatives"])
         if W < prm["workers"]:
@@ -228,11 +226,13 @@ class KGE(Learner):
         best = (-1.0, None, None, 0)
         bad_evals = 0
         known = triples.all_known() if valid is not None else None
-        opt = OPTIMIZERS[prm["optimizer"]]
+        opt = OPTIMIZERS.get(prm["optimizer"])
+        train_batches = spec.train_loop(LOSSES.get(prm["loss"]), opt, get_regularizer(prm["regularizer"]))
+        dri = spec.widths(prm["dim"])[2]
         stop = np.zeros(1, dtype=np.int64)
         # dense updates: one global step count (sparse: each row counts its own, gstep stays -1)
         gstep = np.array([0 if prm["dense_updates"] else -1], dtype=np.int64)
-        eps = 1e-8 if opt == C.OPT_ADAM else 1e-10
+        eps = opt.eps
         tau0 = 3.0
         # anneal the Gumbel-softmax temperature from 3 to tau_final over the first 2/3 of training
         decay = math.log(tau0 / prm["tau_final"]) / max(1.0, 2.0 * prm["epochs"] / 3.0) \
@@ -255,14 +255,13 @@ class KGE(Learner):
                         for b0 in range(first, last, SLICE):
                             if stop[0]:
                                 break
-                            K.train_batches(spec.kind, prm["p"], E, R, train, order, b0, min(b0 + SLICE, last),
-                                            bs, prm["num_negatives"], head_prob, LOSSES[prm["loss"]],
-                                            float(prm["margin"]), float(prm["adversarial_temperature"]),
-                                            REGULARIZERS[prm["regularizer"]], float(prm["reg_weight"]),
-                                            opt, float(prm["lr"]), 0.9, 0.999, eps,
-                                            e_blocks, e_mask, r_blocks, r_mask, tau, mE, vE, stepE, mR, vR,
-                                            stepR, bf["gE"], bf["gR"], bf["markE"], bf["markR"], bf["listE"],
-                                            bf["listR"], states[w], outs[w], gstep, stop)
+                            train_batches(prm["p"], E, R, dri, train, order, b0, min(b0 + SLICE, last),
+                                          bs, prm["num_negatives"], head_prob, float(prm["margin"]),
+                                          float(prm["adversarial_temperature"]), float(prm["reg_weight"]),
+                                          float(prm["lr"]), opt.beta1, opt.beta2, eps,
+                                          e_blocks, e_mask, r_blocks, r_mask, tau, mE, vE, stepE, mR, vR,
+                                          stepR, bf["gE"], bf["gR"], bf["markE"], bf["markR"], bf["listE"],
+                                          bf["listR"], states[w], outs[w], gstep, stop)
 
                     futures = []
                     try:
@@ -278,11 +277,12 @@ class KGE(Learner):
                         hist.interrupted = True
                     for f in futures:
                         f.result()  # a worker's error surfaces here
-                    if gstep[0] > 0 and opt == C.OPT_ADAM:
+                    if gstep[0] > 0:
                         # rows this epoch's last batches skipped take their pending zero-gradient steps
                         for P, M, V, S, nbk, msk in ((E, mE, vE, stepE, e_blocks, e_mask),
                                                      (R, mR, vR, stepR, r_blocks, r_mask)):
-                            K.catch_up(P, M, V, S, int(gstep[0]), float(prm["lr"]), 0.9, 0.999, eps, nbk, msk)
+                            opt.catch_up(P, M, V, S, int(gstep[0]), float(prm["lr"]), opt.beta1, opt.beta2, eps,
+                                         nbk, msk)
                     if hist.interrupted:
                         log.warning("training interrupted in epoch %d of %d; keeping the model trained so far",
                                     epoch + 1, prm["epochs"])
@@ -324,10 +324,7 @@ class KGE(Learner):
         """Return (entity blocks, entity mask, relation blocks, relation mask) of the unit-norm projections."""
         if not prm["normalize_entities"]:
             return 1, 0, 1, 0
-        if spec.kind == C.KIND_TRANS:
-            # e and e_aux each unit norm; r_head and r_tail unit norm, r free
-            return 2, 0b11, 3, 0b101
-        return 1, 1, 1, 0
+        return spec.unit_blocks
 
     @staticmethod
     def _head_prob(train: np.ndarray, n_rel: int, sampler: str) -> np.ndarray:
@@ -345,25 +342,22 @@ class KGE(Learner):
 
     def _model_from_arrays(self, spec, prm, E, R, tau, triples, meta_extra=None) -> KGModel:
         _, _, dro = spec.widths(prm["dim"])
-        Rinf = K.rel_inference(spec.kind, R, dro, tau)
+        Rinf = spec.relation_table()(R, dro, tau)
         meta = {"learner": "kge", "model": spec.name, "dim": prm["dim"], "algebra": spec.algebra,
                 "layout": spec.layout, "p": prm["p"], "paper": spec.paper,
                 "params": {k: v for k, v in prm.items()},
                 "num_entities": triples.num_entities, "num_relations": triples.num_relations}
-        if spec.kind == C.KIND_TRANS:
-            meta["u"] = K.TRANS_U
+        meta.update(spec.meta)
         meta.update(meta_extra or {})
         ent = Embeddings(triples.entities, E.copy(), metric=spec.metric, meta=meta, name="entities")
         rel = Embeddings(triples.relations, Rinf, metric="cosine", meta=dict(meta), name="relations")
-        if spec.kind in (C.KIND_ROTATE, C.KIND_DIHEDRAL):
+        if spec.saves_training_form:
             rel.extras["train_params"] = np.ascontiguousarray(R, dtype=np.float32)
         return KGModel(ent, rel)
 
     def _valid_mrr(self, spec, prm, E, R, tau, triples, valid, known) -> float:
-        from ...evaluate.linkpred import evaluate
-
         m = self._model_from_arrays(spec, prm, E, R, tau, triples)
-        return evaluate(m, valid, known=known).mrr
+        return filtered_mrr(m, valid, known=known)
 
     def _to_model(self, spec, prm, E, R, tau, triples, hist) -> KGModel:
         reports = {k: v.as_dict() for k, v in triples.reports.items()}
