@@ -26,6 +26,7 @@ demo: $(VENV)/.demo
 	$(PY) -m omnivec.demo
 
 test: $(VENV)/.installed
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
 bench: $(VENV)/.bench
