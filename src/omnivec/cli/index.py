@@ -116,7 +116,7 @@ def run_eval(model: str | os.PathLike, *, k: int = 10, queries: int = 1000, seed
     exact score.
     """
     from ..errors import InputError
-    from ..search.flat import topk_any
+    from ..core.exact import topk_any
 
     if k < 1 or queries < 1:
         raise InputError(f"--k and --queries must be at least 1; got {k} and {queries}")
