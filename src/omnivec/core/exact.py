@@ -7,15 +7,18 @@ stays in cache while it is read) and folded into a running top-k per query by
 compiled kernels: a row whose selection key does not beat the current k-th best
 costs one comparison, so no block is ever sorted or partitioned.
 
-- Scores: float32 blocks go straight to BLAS (a matrix-vector product for one
-  query); float16 and binary blocks are widened per block; int8 rows are
-  widened per block for many queries and read by a compiled kernel for few;
-  sign vectors under a metric that ranks them by Hamming distance are compared
-  bit by bit.
-- Selection: many queries split the threads by query; one or a few queries
-  split the rows of each block, each thread keeping its own top-k, merged in
-  row order; small tables with few queries take one fused single-threaded pass
-  that wakes no thread pool.  Very large k uses a partial sort per block.
+- One query: a BLAS matrix-vector product over the rows (every thread reads
+  them), then one serial pass of selection, which costs a fraction of it.
+- A few queries (fewer than FEW): the dot products fused into the scan,
+  threads splitting the rows, each keeping its own top-k, merged in row
+  order, so each row is read from memory once (float32, int8 with the scale
+  folded into the queries, float16 widened in registers).  Small float32
+  tables take the same pass on one thread: no pool to wake.
+- Many queries: a BLAS product per block of rows (queries x rows, float16,
+  int8 and binary rows widened per block by a compiled kernel) folded into the
+  top-k with threads splitting the queries.  Sign vectors under a metric that
+  ranks them by Hamming distance are compared bit by bit.  Very large k uses
+  a partial sort per block.
 - Metric behaviour comes from the Metric object: `selection` turns dot products
   into keys that rank rows as the score does, `finish` turns keys back into
   scores, `rescore_winners` asks for the winners' scores to be computed
@@ -36,11 +39,11 @@ from .._lazy import kernels
 K = kernels("omnivec.core._exact_kernels")
 
 BLOCK_BYTES = 16 * 2**20  # one block of scores (queries x rows): stays in cache while it is selected
-FEW = 8                   # fewer queries than this: threads split the rows, not the queries
-FUSED_ROWS = 32768        # few queries on at most this many float32 rows: one fused pass, no thread pool
-SPLIT_ROWS = 32768        # a block needs this many rows before splitting it across threads pays off
+FEW = 16                  # fewer queries: dot products fused into a scan whose threads split the rows
+FUSED_ROWS = 32768        # few queries on at most this many float32 rows: one thread, no pool to wake
 MAX_RUNNING_K = 512       # insertion into the running top-k is O(k); past this a partial sort wins
-WIDEN_ROWS = 32768        # rows widened to float32 at a time (float16, int8 with many queries, binary)
+WIDEN_ROWS = 32768        # rows scored at a time by all_scores
+WIDEN_BYTES = 8 * 2**20   # rows widened to float32 for BLAS (float16, int8, binary): at most this per block
 
 RERANK_FACTOR = 4
 RERANK_EXTRA = 32
@@ -128,23 +131,16 @@ def _scan(store: VectorStore, metric: Metric, Q: np.ndarray, k: int, n: int,
     if k == 0 or nq == 0 or n == 0:
         return best_i, best_v
     final = _hamming(store, metric)          # scores straight from the bits: no keys to finish
-    norms = store.norms
-    empty = np.zeros(0, np.uint8)
-    fused = nq < FEW and n <= FUSED_ROWS and k <= MAX_RUNNING_K and store.dtype == "float32" and not final
-    block = n if fused else max(1024, BLOCK_BYTES // (4 * nq))
-    threads = K.threads()
-    for s in range(0, n, block):
-        e = min(n, s + block)
-        if final:
-            scale, bias = np.ones(e - s, np.float32), np.zeros(e - s, np.float32)
+    mask = np.zeros(0, np.uint8) if allowed is None else np.ascontiguousarray(allowed).view(np.uint8)
+    if final:
+        unit = np.ones(n, np.float32), np.zeros(n, np.float32)
+        _blocks(store, Q, n, unit, mask, best_v, best_i, scorer=_hamming_scores)
+    else:
+        keys = _selection(store, metric, n)
+        if nq >= FEW or k > MAX_RUNNING_K or store.dtype == "binary" or (nq == 1 and store.dtype == "float32"):
+            _blocks(store, Q, n, keys, mask, best_v, best_i, scorer=_dots)
         else:
-            scale, bias = metric.selection(norms[s:e])
-        mask = empty if allowed is None else np.ascontiguousarray(allowed[s:e]).view(np.uint8)
-        if fused:
-            K.scan_topk(store.data[s:e], Q, scale, bias, mask, s, best_v, best_i)
-            continue
-        S = _hamming_scores(store, s, e, Q) if final else _dots(store, s, e, Q)
-        _select(S, scale, bias, mask, s, best_v, best_i, threads)
+            _fused(store, Q, n, keys, mask, best_v, best_i)
     found = best_i >= 0
     scores = best_v if final else metric.finish(best_v, np.linalg.norm(Q, axis=1).astype(np.float32))
     scores = np.where(found, scores, np.float32(-np.inf)).astype(np.float32)
@@ -153,16 +149,52 @@ def _scan(store: VectorStore, metric: Metric, Q: np.ndarray, k: int, n: int,
     return best_i, scores
 
 
+def _selection(store: VectorStore, metric: Metric, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return the metric's (scale, bias) of the first n rows, computed once per table and metric."""
+    cache = store.__dict__.setdefault("_selection", {})
+    hit = cache.get(metric)
+    if hit is None or hit[0] is not store.norms:
+        hit = cache[metric] = (store.norms, *metric.selection(store.norms))
+    return hit[1][:n], hit[2][:n]
+
+
+def _blocks(store: VectorStore, Q: np.ndarray, n: int, keys, mask, best_v, best_i, *, scorer) -> None:
+    """Score blocks of rows (queries x rows, BLAS where it can read them) and fold each into the top-k."""
+    nq = len(Q)
+    scale, bias = keys
+    threads = K.threads()
+    block = max(1024, BLOCK_BYTES // (4 * nq))
+    if store.dtype != "float32":     # rows widened to float32 for BLAS, a block at a time
+        block = min(block, max(1024, WIDEN_BYTES // (4 * store.dim)))
+    for s in range(0, n, block):
+        e = min(n, s + block)
+        m = mask[s:e] if mask.shape[0] else mask
+        _select(scorer(store, s, e, Q), scale[s:e], bias[s:e], m, s, best_v, best_i, threads)
+
+
+def _fused(store: VectorStore, Q: np.ndarray, n: int, keys, mask, best_v, best_i) -> None:
+    """Score a few queries with the dot products fused into the scan: each row read once."""
+    scale, bias = keys
+    threads = K.threads()
+    data = store.data[:n]
+    if store.dtype == "float32" and (n <= FUSED_ROWS or threads == 1):
+        K.scan_topk(data, Q, scale, bias, mask, 0, best_v, best_i)  # one thread: no pool to wake
+    elif store.dtype == "float16":
+        K.scan_split_topk_f16(data.view(np.uint16), Q, scale, bias, mask, 0, threads, best_v, best_i)
+    else:
+        if store.dtype == "int8":
+            Q = np.ascontiguousarray(Q * store.scale[None, :], dtype=np.float32)
+        K.scan_split_topk(data, Q, scale, bias, mask, 0, threads, best_v, best_i)
+
+
 def _select(S, scale, bias, mask, start, best_v, best_i, threads: int) -> None:
     """Fold a block of scores (queries x rows) into the running top-k, by the cheapest route."""
     nq, nr = S.shape
     if best_v.shape[1] > MAX_RUNNING_K:
         _merge_partition(S, scale, bias, mask, start, best_v, best_i)
-    elif nq >= FEW:
+    elif nq >= FEW and threads > 1:
         K.merge_block_topk(S, scale, bias, mask, start, best_v, best_i)
-    elif threads > 1 and nr >= SPLIT_ROWS:
-        K.merge_split_topk(S, scale, bias, mask, start, threads, best_v, best_i)
-    else:
+    else:   # one query's selection costs a fraction of its scan: no thread pool to wake
         K.merge_block_topk_serial(S, scale, bias, mask, start, best_v, best_i)
 
 
@@ -188,24 +220,21 @@ def _merge_partition(S, scale, bias, mask, start, best_v, best_i) -> None:
 
 def _dots(store: VectorStore, start: int, stop: int, Q: np.ndarray) -> np.ndarray:
     """Return <row, query> for rows [start, stop) and float32 queries Q, as (queries x rows) float32."""
-    nq = len(Q)
     data = store.data[start:stop]
     if store.dtype == "float32":
-        if nq == 1:     # a matrix-vector product: BLAS reads the rows once, with every thread
+        if len(Q) == 1:     # a matrix-vector product: BLAS reads the rows once, with every thread
             return (data @ Q[0])[None, :]
         return Q @ data.T
-    out = np.empty((nq, stop - start), np.float32)
-    if store.dtype == "int8" and nq < FEW:
-        # One byte a value from memory, scale folded into the queries: no widened copy.
-        K.dot_int8_rows(data, np.ascontiguousarray(Q * store.scale[None, :], dtype=np.float32), out)
-        return out
     Qs = Q * store.scale[None, :] if store.dtype == "int8" else Q
-    for s in range(0, stop - start, WIDEN_ROWS):
-        e = min(stop - start, s + WIDEN_ROWS)
-        rows = data[s:e]
-        wide = store.decode_raw(rows) if store.dtype == "binary" else rows.astype(np.float32)
-        np.matmul(Qs, wide.T, out=out[:, s:e])
-    return out
+    if store.dtype == "float16":
+        wide = np.empty((stop - start, store.dim), np.float32)
+        K.widen_f16(data.view(np.uint16), wide)
+    elif store.dtype == "int8":
+        wide = np.empty((stop - start, store.dim), np.float32)
+        K.widen_int8(data, wide)
+    else:
+        wide = store.decode_raw(data)
+    return Qs @ wide.T
 
 
 def _hamming(store: VectorStore, metric: Metric) -> bool:
