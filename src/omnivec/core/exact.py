@@ -7,9 +7,10 @@ stays in cache while it is read) and folded into a running top-k per query by
 compiled kernels: a row whose selection key does not beat the current k-th best
 costs one comparison, so no block is ever sorted or partitioned.
 
-- One query: a BLAS matrix-vector product over the rows (every thread reads
-  them), then one serial pass of selection, which costs a fraction of it.
-- A few queries (fewer than FEW): the dot products fused into the scan,
+- One query on float32 rows of GEMV_DIMS dims or more: a BLAS matrix-vector
+  product over the rows (every thread reads them), then one serial pass of
+  selection, which costs a fraction of it.
+- A few queries (fewer than FEW, or one of fewer dims): the dot products fused into the scan,
   threads splitting the rows, each keeping its own top-k, merged in row
   order, so each row is read from memory once (float32, int8 with the scale
   folded into the queries, float16 widened in registers).  Small float32
@@ -40,6 +41,7 @@ K = kernels("omnivec.core._exact_kernels")
 
 BLOCK_BYTES = 16 * 2**20  # one block of scores (queries x rows): stays in cache while it is selected
 FEW = 16                  # fewer queries: dot products fused into a scan whose threads split the rows
+GEMV_DIMS = 64            # one query with at least this many dims: BLAS's matrix-vector product beats the scan
 FUSED_ROWS = 32768        # few queries on at most this many float32 rows: one thread, no pool to wake
 MAX_RUNNING_K = 512       # insertion into the running top-k is O(k); past this a partial sort wins
 WIDEN_ROWS = 32768        # rows scored at a time by all_scores
@@ -137,7 +139,8 @@ def _scan(store: VectorStore, metric: Metric, Q: np.ndarray, k: int, n: int,
         _blocks(store, Q, n, unit, mask, best_v, best_i, scorer=_hamming_scores)
     else:
         keys = _selection(store, metric, n)
-        if nq >= FEW or k > MAX_RUNNING_K or store.dtype == "binary" or (nq == 1 and store.dtype == "float32"):
+        gemv = nq == 1 and store.dtype == "float32" and store.dim >= GEMV_DIMS
+        if nq >= FEW or k > MAX_RUNNING_K or store.dtype == "binary" or gemv:
             _blocks(store, Q, n, keys, mask, best_v, best_i, scorer=_dots)
         else:
             _fused(store, Q, n, keys, mask, best_v, best_i)
