@@ -211,19 +211,23 @@ def scan_split_topk_f16(bits, Q, scale, bias, mask, start, parts, best_v, best_i
                     _push(best_v, best_i, i, v, loc_i[p, i, t])
 
 
-@njit(cache=True, nogil=True, parallel=True, fastmath=True)
+# The widening kernels run on one thread: they alternate with BLAS calls, whose
+# threads still spin for a while after each call, so a thread pool here would
+# fight them for the cores.
+
+@njit(cache=True, nogil=True, fastmath=True)
 def widen_f16(bits, out):
-    """out = the float16 rows (given as their uint16 bits) as float32, threads splitting the rows."""
+    """out = the float16 rows (given as their uint16 bits) as float32."""
     n, d = bits.shape
-    for j in prange(n):
+    for j in range(n):
         ubuf = out[j].view(np.uint32)
         _widen_f16_row(bits, j, out[j], ubuf)
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True)
 def widen_int8(data, out):
-    """out = the int8 rows as float32, threads splitting the rows."""
+    """out = the int8 rows as float32."""
     n, d = data.shape
-    for j in prange(n):
+    for j in range(n):
         for t in range(d):
             out[j, t] = np.float32(data[j, t])

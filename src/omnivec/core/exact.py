@@ -16,7 +16,7 @@ costs one comparison, so no block is ever sorted or partitioned.
   folded into the queries, float16 widened in registers).  Small float32
   tables take the same pass on one thread: no pool to wake.
 - Many queries: a BLAS product per block of rows (queries x rows, float16,
-  int8 and binary rows widened per block by a compiled kernel) folded into the
+  int8 and binary rows widened per block on one thread) folded into the
   top-k with threads splitting the queries.  Sign vectors under a metric that
   ranks them by Hamming distance are compared bit by bit.  Very large k uses
   a partial sort per block.
@@ -45,7 +45,7 @@ GEMV_DIMS = 64            # one query with at least this many dims: BLAS's matri
 FUSED_ROWS = 32768        # few queries on at most this many float32 rows: one thread, no pool to wake
 MAX_RUNNING_K = 512       # insertion into the running top-k is O(k); past this a partial sort wins
 WIDEN_ROWS = 32768        # rows scored at a time by all_scores
-WIDEN_BYTES = 8 * 2**20   # rows widened to float32 for BLAS (float16, int8, binary): at most this per block
+WIDEN_BYTES = 16 * 2**20  # rows widened to float32 for BLAS (float16, int8, binary): at most this per block
 
 RERANK_FACTOR = 4
 RERANK_EXTRA = 32
