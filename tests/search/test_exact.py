@@ -15,7 +15,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import omnivec
 from omnivec.core import exact
 from omnivec.core.vectors import STORAGE, VectorStore
 from omnivec.errors import DimensionError, InputError
