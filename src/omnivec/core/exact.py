@@ -10,10 +10,10 @@ costs one comparison, so no block is ever sorted or partitioned.
 - One query on float32 rows of GEMV_DIMS dims or more: a BLAS matrix-vector
   product over the rows (every thread reads them), then one serial pass of
   selection, which costs a fraction of it.
-- A few queries (fewer than FEW, or one of fewer dims): the dot products fused into the scan,
-  threads splitting the rows, each keeping its own top-k, merged in row
-  order, so each row is read from memory once (float32, int8 with the scale
-  folded into the queries, float16 widened in registers).  Small float32
+- A few queries (fewer than FEW, or one of fewer dims): the dot products
+  fused into the scan, threads splitting the rows, each keeping its own
+  top-k, merged in row order, so each row is read from memory once (float32,
+  int8 with the scale folded into the queries, float16 widened in registers).  Small float32
   tables take the same pass on one thread: no pool to wake.
 - Many queries: a BLAS product per block of rows (queries x rows, float16,
   int8 and binary rows widened per block on one thread) folded into the
@@ -23,7 +23,8 @@ costs one comparison, so no block is ever sorted or partitioned.
 - Metric behaviour comes from the Metric object: `selection` turns dot products
   into keys that rank rows as the score does, `finish` turns keys back into
   scores, `rescore_winners` asks for the winners' scores to be computed
-  directly.  Ties go to the lower row.
+  directly, `sign_hamming` for sign bits to be compared by Hamming distance.
+  Ties go to the lower row.
 """
 
 from __future__ import annotations
