@@ -13,7 +13,12 @@ know about a geometry, so no other module branches on a metric's name:
   the score (what compiled top-k kernels compare), and the way back;
 - `space` and `engine_scores(raw)`: the space an engine (FAISS, usearch)
   searches in ("ip" or "l2") and the scores of its raw results;
-- `code`: the small integer compiled kernels switch on.
+- `code`: the small integer compiled kernels switch on;
+- `rescore_winners`: exact search recomputes the winners' scores with
+  `pair_scores` (the key's expanded form cancels badly near zero);
+- `sign_hamming`: sign-bit (binary) rows are ranked by Hamming distance;
+- `spread(scores)`: non-negative distances of a query's neighbours (0 for
+  the same point) that weight them, or None where scores have no scale.
 
 The registered metrics:
 
@@ -51,6 +56,10 @@ class Metric:
     normalize_queries: ClassVar[bool] = False
     #: the space an engine searches in after `prepare`: "ip" (inner product) or "l2" (squared L2)
     space: ClassVar[str] = "ip"
+    #: exact search recomputes its winners' scores directly (see module docstring)
+    rescore_winners: ClassVar[bool] = False
+    #: sign-bit rows are compared by Hamming distance: score = 1 - 2 * hamming / dim
+    sign_hamming: ClassVar[bool] = False
 
     def scores(self, dots: np.ndarray, row_norms: np.ndarray, q_norms: np.ndarray) -> np.ndarray:
         """Return scores (rows x queries) from raw dot products, in place where possible."""
@@ -63,6 +72,10 @@ class Metric:
     def to_distance(self, scores: np.ndarray) -> np.ndarray:
         """Return the metric's distance for scores."""
         return -scores
+
+    def spread(self, scores: np.ndarray) -> np.ndarray | None:
+        """Return distances >= 0 (0 = the same point) for neighbours' scores, or None where scores have no scale."""
+        return np.maximum(self.to_distance(scores), 0.0)
 
     def prepare(self, X: np.ndarray) -> np.ndarray:
         """Return rows as an engine sees them: float32, C-ordered (unit length under cosine)."""
@@ -103,6 +116,7 @@ class Cosine(Metric):
     name = "cosine"
     code = 0
     normalize_queries = True
+    sign_hamming = True
 
     def scores(self, dots, row_norms, q_norms):
         dots *= _inverse(row_norms)[:, None]
@@ -146,6 +160,9 @@ class Dot(Metric):
     def pair_scores(self, a, b):
         return self._pairs(a, b)[2]
 
+    def spread(self, scores):
+        return None  # raw inner products have no scale to weigh neighbours by
+
 
 class Euclidean(Metric):
     """Euclidean distance, as negated scores (higher is closer)."""
@@ -153,6 +170,7 @@ class Euclidean(Metric):
     name = "euclidean"
     code = 2
     space = "l2"
+    rescore_winners = True
 
     def scores(self, dots, row_norms, q_norms):
         sq = (np.asarray(row_norms, np.float32) ** 2)[:, None] - 2.0 * dots \

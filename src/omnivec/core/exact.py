@@ -1,10 +1,30 @@
-"""Exact nearest neighbours: chunked matrix products plus a partial sort.
+"""Exact nearest neighbours: the one exact top-k of omnivec.
 
-Memory stays bounded: rows are scored a block at a time so that one block of
-scores never exceeds BLOCK_BYTES, and only the running top-k is kept.  Float32
-blocks go straight to BLAS (a single matrix-vector product over a memory map
-for one query); float16 blocks are widened per block; int8 and binary rows are
-read by compiled kernels without widening the whole table.
+`topk_any` serves every exact search: `Embeddings.search`/`most_similar`, the
+flat index, index evaluation and the explorer's k-NN.  Rows are scored a block
+at a time (queries x rows, so one block of scores never exceeds BLOCK_BYTES and
+stays in cache while it is read) and folded into a running top-k per query by
+compiled kernels: a row whose selection key does not beat the current k-th best
+costs one comparison, so no block is ever sorted or partitioned.
+
+- One query on float32 rows of GEMV_DIMS dims or more: a BLAS matrix-vector
+  product over the rows (every thread reads them), then one serial pass of
+  selection, which costs a fraction of it.
+- A few queries (fewer than FEW, or one of fewer dims): the dot products
+  fused into the scan, threads splitting the rows, each keeping its own
+  top-k, merged in row order, so each row is read from memory once (float32,
+  int8 with the scale folded into the queries, float16 widened in registers).  Small float32
+  tables take the same pass on one thread: no pool to wake.
+- Many queries: a BLAS product per block of rows (queries x rows, float16,
+  int8 and binary rows widened per block on one thread) folded into the
+  top-k with threads splitting the queries.  Sign vectors under a metric that
+  ranks them by Hamming distance are compared bit by bit.  Very large k uses
+  a partial sort per block.
+- Metric behaviour comes from the Metric object: `selection` turns dot products
+  into keys that rank rows as the score does, `finish` turns keys back into
+  scores, `rescore_winners` asks for the winners' scores to be computed
+  directly, `sign_hamming` for sign bits to be compared by Hamming distance.
+  Ties go to the lower row.
 """
 
 from __future__ import annotations
@@ -13,165 +33,71 @@ from typing import Sequence
 
 import numpy as np
 
+from ..errors import DimensionError, InputError
 from ..metrics import Metric
 from .vectors import VectorStore
 from .._lazy import kernels
 
 K = kernels("omnivec.core._exact_kernels")
 
-BLOCK_BYTES = 64 * 2**20
-PARALLEL_MIN = 2**24     # int8 values below which one thread beats a parallel region
-F16_BLOCK_ROWS = 32768
-
-
-def raw_dots(store: VectorStore, start: int, stop: int, Q: np.ndarray) -> np.ndarray:
-    """Return <row, query> for rows [start, stop) and float32 queries Q, as (rows x queries)."""
-    if store.dtype == "float32":
-        return np.ascontiguousarray(store.data[start:stop] @ Q.T, dtype=np.float32)
-    if store.dtype == "float16":
-        out = np.empty((stop - start, len(Q)), np.float32)
-        for s in range(start, stop, F16_BLOCK_ROWS):
-            e = min(stop, s + F16_BLOCK_ROWS)
-            np.matmul(store.data[s:e].astype(np.float32), Q.T, out=out[s - start:e - start])
-        return out
-    if store.dtype == "int8":
-        Qs = np.ascontiguousarray(Q * store.scale[None, :], dtype=np.float32)
-        out = np.empty((stop - start, len(Q)), np.float32)
-        block = store.data[start:stop]
-        if len(Q) == 1:
-            kernel = K.dot_int8 if block.size >= PARALLEL_MIN else K.dot_int8_serial
-            kernel(block, Qs[0], out[:, 0])
-        else:
-            K.dot_int8_many(block, Qs, out)
-        return out
-    # binary: decode a block at a time
-    out = np.empty((stop - start, len(Q)), np.float32)
-    for s in range(start, stop, F16_BLOCK_ROWS):
-        e = min(stop, s + F16_BLOCK_ROWS)
-        np.matmul(store.decode_raw(store.data[s:e]), Q.T, out=out[s - start:e - start])
-    return out
-
-
-def block_scores(store: VectorStore, metric: Metric, start: int, stop: int,
-                 Q: np.ndarray, q_norms: np.ndarray) -> np.ndarray:
-    """Return metric scores (higher = closer) of rows [start, stop) against queries Q."""
-    if store.dtype == "binary" and metric.name == "cosine":
-        # Sign vectors: rank by Hamming distance; score = 1 - 2 * hamming / dim.
-        qbits = np.packbits(Q > 0, axis=1)
-        ham = np.empty((stop - start, len(Q)), np.int32)
-        K.hamming_many(store.data[start:stop], qbits, ham)
-        return (1.0 - 2.0 * ham.astype(np.float32) / store.dim).astype(np.float32)
-    dots = raw_dots(store, start, stop, Q)
-    return metric.scores(dots, store.norms[start:stop], q_norms)
-
+BLOCK_BYTES = 16 * 2**20  # one block of scores (queries x rows): stays in cache while it is selected
+FEW = 16                  # fewer queries: dot products fused into a scan whose threads split the rows
+GEMV_DIMS = 64            # one query with at least this many dims: BLAS's matrix-vector product beats the scan
+FUSED_ROWS = 32768        # few queries on at most this many float32 rows: one thread, no pool to wake
+MAX_RUNNING_K = 512       # insertion into the running top-k is O(k); past this a partial sort wins
+WIDEN_ROWS = 32768        # rows scored at a time by all_scores
+WIDEN_BYTES = 16 * 2**20  # rows widened to float32 for BLAS (float16, int8, binary): at most this per block
 
 RERANK_FACTOR = 4
 RERANK_EXTRA = 32
 
 
+def topk_any(store: VectorStore, metric: Metric, Q: np.ndarray, k: int,
+             allowed: np.ndarray | None = None, *, limit: int | None = None,
+             exclude: Sequence[Sequence[int]] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Return exact (rows, scores), each (queries x k), best first; -1 / -inf where fewer rows qualify.
+
+    `allowed` is an optional boolean mask over the rows (rows it rejects are
+    never returned); `limit` scores only the first `limit` rows (gensim's
+    restrict_vocab); `exclude[i]` lists rows never returned for query i.  A
+    store with a re-ranking copy is scanned on its codes for max(4k, k + 32)
+    candidates, which are then re-scored exactly from the copy.  Ties go to
+    the lower row.
+    """
+    Q = _queries(store, Q)
+    k = int(k)
+    if k < 0:
+        raise InputError(f"k must be >= 0; got {k}")
+    n = len(store) if limit is None else max(0, min(int(limit), len(store)))
+    if allowed is not None:
+        allowed = np.asarray(allowed, dtype=bool)
+        if allowed.shape[0] < n:
+            raise DimensionError(f"the allowed mask has {allowed.shape[0]} entries; {n} rows are searched")
+        allowed = allowed[:n]
+    extra = _exclusions(exclude, len(Q), n)
+    want = min(k + (0 if extra is None else extra.shape[1]), n)
+    if store.rerank is not None and want > 0:
+        rows, scores = _rerank(store, metric, Q, want, n, allowed)
+    else:
+        rows, scores = _scan(store, metric, Q, want, n, allowed)
+    if extra is not None:
+        rows, scores = _drop(rows, scores, extra)
+    return _width(rows, scores, k)
+
+
 def topk(store: VectorStore, metric: Metric, Q: np.ndarray, k: int, *,
          limit: int | None = None, exclude: Sequence[Sequence[int]] | None = None,
          allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Return (rows, scores), each (queries x k'), best first, k' = min(k, candidates).
+    """Return (rows, scores), each (queries x k'), best first, k' = the fewest rows any query found.
 
-    `limit` scores only the first `limit` rows (gensim's restrict_vocab);
-    `exclude[i]` lists rows never returned for query i; `allowed` is an optional
-    boolean mask of rows that may be returned.  A store with a re-ranking copy
-    is scanned on its codes for max(4k, k + 32) candidates, which are then
-    re-scored exactly from the copy.
+    `topk_any` trimmed to the columns every query fills: the shape
+    `Embeddings.search` returns.
     """
-    if store.rerank is None or k <= 0:
-        return _scan_topk(store, metric, Q, k, limit=limit, exclude=exclude, allowed=allowed)
-    Q = np.ascontiguousarray(np.atleast_2d(Q), dtype=np.float32)
-    kc = max(RERANK_FACTOR * int(k), int(k) + RERANK_EXTRA)
-    cand, _ = _scan_topk(store, metric, Q, kc, limit=limit, exclude=exclude, allowed=allowed)
-    q_norms = np.linalg.norm(Q, axis=1).astype(np.float32)
-    width = min(int(k), cand.shape[1])
-    rows = np.empty((len(Q), width), np.int64)
-    scores = np.empty((len(Q), width), np.float32)
-    for i in range(len(Q)):
-        c = np.sort(cand[i])                      # sorted rows read the copy in file order
-        dots = (store.rerank[c].astype(np.float32) @ Q[i])[:, None]
-        s = metric.scores(dots, store.norms[c], q_norms[i:i + 1])[:, 0]
-        order = np.lexsort((c, -s))[:width]
-        rows[i], scores[i] = c[order], s[order]
+    rows, scores = topk_any(store, metric, Q, k, allowed, limit=limit, exclude=exclude)
+    if rows.size:
+        width = int((rows >= 0).sum(axis=1).min())
+        rows, scores = rows[:, :width], scores[:, :width]
     return rows, scores
-
-
-def _scan_topk(store: VectorStore, metric: Metric, Q: np.ndarray, k: int, *,
-               limit: int | None = None, exclude: Sequence[Sequence[int]] | None = None,
-               allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    Q = np.ascontiguousarray(np.atleast_2d(Q), dtype=np.float32)
-    nq = len(Q)
-    n = len(store) if limit is None else max(0, min(int(limit), len(store)))
-    q_norms = np.linalg.norm(Q, axis=1).astype(np.float32)
-    k = max(0, min(int(k), n))
-    best_rows = np.zeros((nq, 0), np.int64)
-    best_scores = np.zeros((nq, 0), np.float32)
-    if k == 0 or nq == 0:
-        return np.zeros((nq, k), np.int64), np.zeros((nq, k), np.float32)
-    if nq == 1 and store.dtype == "float32" and metric.name in ("cosine", "dot") and allowed is None:
-        return _one_query_f32(store, metric, Q[0], q_norms[0], k, n, exclude)
-    block = max(1024, BLOCK_BYTES // (4 * nq))
-    for s in range(0, n, block):
-        e = min(n, s + block)
-        S = block_scores(store, metric, s, e, Q, q_norms)          # (rows, nq)
-        if allowed is not None:
-            S[~allowed[s:e], :] = -np.inf
-        if exclude is not None:
-            for qi, rows in enumerate(exclude):
-                for r in rows:
-                    if s <= r < e:
-                        S[r - s, qi] = -np.inf
-        kk = min(k, e - s)
-        if kk < e - s:
-            part = np.argpartition(-S, kk - 1, axis=0)[:kk]      # (kk, nq)
-        else:
-            part = np.broadcast_to(np.arange(e - s)[:, None], (e - s, nq))
-        cand_scores = np.take_along_axis(S, part, axis=0).T       # (nq, kk)
-        cand_rows = (part + s).T.astype(np.int64)
-        best_rows = np.concatenate([best_rows, cand_rows], axis=1)
-        best_scores = np.concatenate([best_scores, cand_scores], axis=1)
-        if best_rows.shape[1] > k:
-            keep = np.argpartition(-best_scores, k - 1, axis=1)[:, :k]
-            best_rows = np.take_along_axis(best_rows, keep, axis=1)
-            best_scores = np.take_along_axis(best_scores, keep, axis=1)
-    # Best first; ties broken by row so results are deterministic.
-    order = np.lexsort((best_rows, -best_scores), axis=1) if best_rows.size else None
-    if order is not None:
-        best_rows = np.take_along_axis(best_rows, order, axis=1)
-        best_scores = np.take_along_axis(best_scores, order, axis=1)
-    # Drop slots that were excluded or filtered out (score -inf).
-    if np.isneginf(best_scores).any():
-        valid = ~np.isneginf(best_scores)
-        width = int(valid.sum(axis=1).min())
-        best_rows, best_scores = best_rows[:, :width], best_scores[:, :width]
-    if metric.name == "euclidean" and store.dtype != "binary" and best_rows.size:
-        # The scan's expanded |v|^2 - 2<v,q> + |q|^2 loses ~|q|*sqrt(eps) near zero;
-        # the k winners get their distances computed directly.
-        for i in range(nq):
-            diff = store.decode(best_rows[i]) - Q[i]
-            best_scores[i] = -np.sqrt(np.einsum("ij,ij->i", diff, diff))
-    return best_rows, best_scores
-
-
-def _one_query_f32(store: VectorStore, metric: Metric, q: np.ndarray, q_norm: float, k: int, n: int,
-                   exclude) -> tuple[np.ndarray, np.ndarray]:
-    # The commonest query (most_similar on float32 rows): one matrix-vector product over the
-    # memory map, scaled in place, one partial sort -- no per-query temporaries beyond the scores.
-    scores = store.data[:n] @ q
-    if metric.name == "cosine":
-        scores /= store.safe_norms()[:n]
-        scores *= np.float32(1.0 / q_norm) if q_norm > 0 else np.float32(0.0)
-    if exclude is not None:
-        for r in exclude[0]:
-            if 0 <= r < n:
-                scores[r] = -np.inf
-    top = np.argpartition(scores, n - k)[n - k:] if k < n else np.arange(n)
-    top = top[np.lexsort((top, -scores[top]))]
-    vals = scores[top]
-    keep = ~np.isneginf(vals)
-    return top[keep][None, :].astype(np.int64), vals[keep][None, :].astype(np.float32)
 
 
 def all_scores(store: VectorStore, metric: Metric, q: np.ndarray, *, limit: int | None = None) -> np.ndarray:
@@ -179,14 +105,223 @@ def all_scores(store: VectorStore, metric: Metric, q: np.ndarray, *, limit: int 
 
     Exact: a store with a re-ranking copy is scored from the copy.
     """
-    q = np.ascontiguousarray(np.atleast_2d(q), dtype=np.float32)
-    n = len(store) if limit is None else min(int(limit), len(store))
+    q = _queries(store, q)[:1]
+    n = len(store) if limit is None else max(0, min(int(limit), len(store)))
     q_norms = np.linalg.norm(q, axis=1).astype(np.float32)
-    if store.rerank is None:
-        return block_scores(store, metric, 0, n, q, q_norms)[:, 0]
     out = np.empty(n, np.float32)
-    for s in range(0, n, F16_BLOCK_ROWS):
-        e = min(n, s + F16_BLOCK_ROWS)
-        dots = (store.rerank[s:e].astype(np.float32) @ q[0])[:, None]
+    final = _hamming(store, metric)
+    for s in range(0, n, WIDEN_ROWS):
+        e = min(n, s + WIDEN_ROWS)
+        if store.rerank is not None:
+            dots = (store.rerank[s:e].astype(np.float32) @ q[0])[:, None]
+        elif final:
+            out[s:e] = _hamming_scores(store, s, e, q)[0]
+            continue
+        else:
+            dots = np.ascontiguousarray(_dots(store, s, e, q).T)
         out[s:e] = metric.scores(dots, store.norms[s:e], q_norms)[:, 0]
     return out
+
+
+# -- the scan -------------------------------------------------------------------
+
+def _scan(store: VectorStore, metric: Metric, Q: np.ndarray, k: int, n: int,
+          allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Return (rows, scores) (queries x k, -1 / -inf where empty) of the first n rows."""
+    nq = len(Q)
+    best_v = np.full((nq, k), -np.inf, np.float32)
+    best_i = np.full((nq, k), -1, np.int64)
+    if k == 0 or nq == 0 or n == 0:
+        return best_i, best_v
+    final = _hamming(store, metric)          # scores straight from the bits: no keys to finish
+    mask = np.zeros(0, np.uint8) if allowed is None else np.ascontiguousarray(allowed).view(np.uint8)
+    if final:
+        unit = np.ones(n, np.float32), np.zeros(n, np.float32)
+        _blocks(store, Q, n, unit, mask, best_v, best_i, scorer=_hamming_scores)
+    else:
+        keys = _selection(store, metric, n)
+        gemv = nq == 1 and store.dtype == "float32" and store.dim >= GEMV_DIMS
+        if nq >= FEW or k > MAX_RUNNING_K or store.dtype == "binary" or gemv:
+            _blocks(store, Q, n, keys, mask, best_v, best_i, scorer=_dots)
+        else:
+            _fused(store, Q, n, keys, mask, best_v, best_i)
+    found = best_i >= 0
+    scores = best_v if final else metric.finish(best_v, np.linalg.norm(Q, axis=1).astype(np.float32))
+    scores = np.where(found, scores, np.float32(-np.inf)).astype(np.float32)
+    if metric.rescore_winners and not final:
+        _rescore(store, metric, Q, best_i, scores)
+    return best_i, scores
+
+
+def _selection(store: VectorStore, metric: Metric, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return the metric's (scale, bias) of the first n rows, computed once per table and metric."""
+    cache = store.__dict__.setdefault("_selection", {})
+    hit = cache.get(metric)
+    if hit is None or hit[0] is not store.norms:
+        hit = cache[metric] = (store.norms, *metric.selection(store.norms))
+    return hit[1][:n], hit[2][:n]
+
+
+def _blocks(store: VectorStore, Q: np.ndarray, n: int, keys, mask, best_v, best_i, *, scorer) -> None:
+    """Score blocks of rows (queries x rows, BLAS where it can read them) and fold each into the top-k."""
+    nq = len(Q)
+    scale, bias = keys
+    threads = K.threads()
+    block = max(1024, BLOCK_BYTES // (4 * nq))
+    if store.dtype != "float32":     # rows widened to float32 for BLAS, a block at a time
+        block = min(block, max(1024, WIDEN_BYTES // (4 * store.dim)))
+    for s in range(0, n, block):
+        e = min(n, s + block)
+        m = mask[s:e] if mask.shape[0] else mask
+        _select(scorer(store, s, e, Q), scale[s:e], bias[s:e], m, s, best_v, best_i, threads)
+
+
+def _fused(store: VectorStore, Q: np.ndarray, n: int, keys, mask, best_v, best_i) -> None:
+    """Score a few queries with the dot products fused into the scan: each row read once."""
+    scale, bias = keys
+    threads = K.threads()
+    data = store.data[:n]
+    if store.dtype == "float32" and (n <= FUSED_ROWS or threads == 1):
+        K.scan_topk(data, Q, scale, bias, mask, 0, best_v, best_i)  # one thread: no pool to wake
+    elif store.dtype == "float16":
+        K.scan_split_topk_f16(data.view(np.uint16), Q, scale, bias, mask, 0, threads, best_v, best_i)
+    else:
+        if store.dtype == "int8":
+            Q = np.ascontiguousarray(Q * store.scale[None, :], dtype=np.float32)
+        K.scan_split_topk(data, Q, scale, bias, mask, 0, threads, best_v, best_i)
+
+
+def _select(S, scale, bias, mask, start, best_v, best_i, threads: int) -> None:
+    """Fold a block of scores (queries x rows) into the running top-k, by the cheapest route."""
+    nq, nr = S.shape
+    if best_v.shape[1] > MAX_RUNNING_K:
+        _merge_partition(S, scale, bias, mask, start, best_v, best_i)
+    elif nq >= FEW and threads > 1:
+        K.merge_block_topk(S, scale, bias, mask, start, best_v, best_i)
+    else:   # one query's selection costs a fraction of its scan: no thread pool to wake
+        K.merge_block_topk_serial(S, scale, bias, mask, start, best_v, best_i)
+
+
+def _merge_partition(S, scale, bias, mask, start, best_v, best_i) -> None:
+    """merge_block_topk for a large k: a partial sort of the block's keys with the current best."""
+    keys = S * scale[None, :] + bias[None, :]
+    if mask.shape[0]:
+        keys[:, mask == 0] = -np.inf
+    k = best_v.shape[1]
+    rows = np.broadcast_to(np.arange(start, start + S.shape[1], dtype=np.int64), keys.shape)
+    allv = np.concatenate([best_v, keys], axis=1)
+    alli = np.concatenate([best_i, rows], axis=1)
+    alli[np.isneginf(allv)] = np.iinfo(np.int64).max     # empty slots sort last
+    if allv.shape[1] > k:
+        part = np.argpartition(-allv, k - 1, axis=1)[:, :k]
+        allv = np.take_along_axis(allv, part, axis=1)
+        alli = np.take_along_axis(alli, part, axis=1)
+    order = np.lexsort((alli, -allv), axis=1)
+    best_v[:] = np.take_along_axis(allv, order, axis=1)
+    best_i[:] = np.take_along_axis(alli, order, axis=1)
+    best_i[np.isneginf(best_v)] = -1
+
+
+def _dots(store: VectorStore, start: int, stop: int, Q: np.ndarray) -> np.ndarray:
+    """Return <row, query> for rows [start, stop) and float32 queries Q, as (queries x rows) float32."""
+    data = store.data[start:stop]
+    if store.dtype == "float32":
+        if len(Q) == 1:     # a matrix-vector product: BLAS reads the rows once, with every thread
+            return (data @ Q[0])[None, :]
+        return Q @ data.T
+    Qs = Q * store.scale[None, :] if store.dtype == "int8" else Q
+    if store.dtype == "float16":
+        wide = np.empty((stop - start, store.dim), np.float32)
+        K.widen_f16(data.view(np.uint16), wide)
+    elif store.dtype == "int8":
+        wide = np.empty((stop - start, store.dim), np.float32)
+        K.widen_int8(data, wide)
+    else:
+        wide = store.decode_raw(data)
+    return Qs @ wide.T
+
+
+def _hamming(store: VectorStore, metric: Metric) -> bool:
+    """Return True when rows are sign bits compared by Hamming distance (the metric asks for it)."""
+    return store.dtype == "binary" and metric.sign_hamming
+
+
+def _hamming_scores(store: VectorStore, start: int, stop: int, Q: np.ndarray) -> np.ndarray:
+    """Return 1 - 2 * hamming / dim of sign rows [start, stop) against the queries' signs (queries x rows)."""
+    qbits = np.packbits(Q > 0, axis=1)
+    ham = np.empty((stop - start, len(Q)), np.int32)
+    K.hamming_many(store.data[start:stop], qbits, ham)
+    return np.ascontiguousarray((1.0 - 2.0 * ham.T.astype(np.float32) / store.dim).astype(np.float32))
+
+
+def _rescore(store: VectorStore, metric: Metric, Q: np.ndarray, rows: np.ndarray, scores: np.ndarray) -> None:
+    """Replace the winners' scan scores by their scores computed directly (metric.rescore_winners)."""
+    for i in range(len(Q)):
+        ok = rows[i] >= 0
+        if ok.any():
+            r = rows[i][ok]
+            scores[i][ok] = metric.pair_scores(store.decode(r), np.broadcast_to(Q[i], (len(r), Q.shape[1])))
+
+
+def _rerank(store: VectorStore, metric: Metric, Q: np.ndarray, k: int, n: int,
+            allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Scan the codes for candidates, then re-score them exactly from the re-ranking copy."""
+    kc = min(n, max(RERANK_FACTOR * k, k + RERANK_EXTRA))
+    cand, _ = _scan(store, metric, Q, kc, n, allowed)
+    q_norms = np.linalg.norm(Q, axis=1).astype(np.float32)
+    rows = np.full((len(Q), k), -1, np.int64)
+    scores = np.full((len(Q), k), -np.inf, np.float32)
+    for i in range(len(Q)):
+        c = np.sort(cand[i][cand[i] >= 0])        # sorted rows read the copy in file order
+        dots = (store.rerank[c].astype(np.float32) @ Q[i])[:, None]
+        s = metric.scores(dots, store.norms[c], q_norms[i:i + 1])[:, 0]
+        order = np.lexsort((c, -s))[:k]
+        rows[i, :len(order)], scores[i, :len(order)] = c[order], s[order]
+    return rows, scores
+
+
+# -- queries, exclusions and widths ------------------------------------------------
+
+def _queries(store: VectorStore, Q: np.ndarray) -> np.ndarray:
+    """Return the queries as C-ordered float32 (queries x dim), checked against the table."""
+    Q = np.ascontiguousarray(np.atleast_2d(Q), dtype=np.float32)
+    if Q.ndim != 2 or Q.shape[1] != store.dim:
+        raise DimensionError(f"queries have shape {Q.shape}; the table has {store.dim} dims")
+    return Q
+
+
+def _exclusions(exclude, nq: int, n: int) -> np.ndarray | None:
+    """Return the rows to exclude per query as a (queries x m) array padded with -1, or None."""
+    if exclude is None:
+        return None
+    if len(exclude) != nq:
+        raise InputError(f"exclude lists rows for {len(exclude)} queries; there are {nq}")
+    lists = [[int(r) for r in rows if 0 <= int(r) < n] for rows in exclude]
+    m = max((len(x) for x in lists), default=0)
+    if m == 0:
+        return None
+    out = np.full((nq, m), -1, np.int64)
+    for i, x in enumerate(lists):
+        out[i, :len(x)] = x
+    return out
+
+
+def _drop(rows: np.ndarray, scores: np.ndarray, extra: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Remove each query's excluded rows, keeping the order of the rest."""
+    bad = (rows[:, :, None] == extra[:, None, :]).any(axis=2) | (rows < 0)
+    order = np.argsort(bad, axis=1, kind="stable")
+    rows = np.take_along_axis(rows, order, axis=1)
+    scores = np.take_along_axis(scores, order, axis=1)
+    gone = np.take_along_axis(bad, order, axis=1)
+    rows[gone], scores[gone] = -1, -np.inf
+    return rows, scores
+
+
+def _width(rows: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return the results cut or padded (-1 / -inf) to exactly k columns."""
+    w = rows.shape[1]
+    if w >= k:
+        return rows[:, :k], scores[:, :k]
+    pad = k - w
+    return (np.concatenate([rows, np.full((len(rows), pad), -1, np.int64)], axis=1),
+            np.concatenate([scores, np.full((len(rows), pad), -np.inf, np.float32)], axis=1))

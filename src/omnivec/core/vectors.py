@@ -3,7 +3,7 @@
 A VectorStore holds the stored array (possibly a read-only memory map), the
 per-dimension scale for int8/binary, and the L2 norm of every decoded row.
 Every query works on every storage dtype: rows are decoded on the fly, and the
-scoring kernels in search/exact.py read the stored bytes directly.
+scoring kernels of core/exact.py read the stored bytes directly.
 """
 
 from __future__ import annotations

@@ -17,7 +17,10 @@ import numpy as np
 
 from .._progress import progress
 from .._registry import Registry
+from ..core.exact import topk_any
+from ..core.vectors import VectorStore
 from ..errors import InputError, require
+from ..metrics import Metric, get_metric
 
 LAYOUTS: Registry[str] = Registry("layout method")
 for _name in ("auto", "umap", "pca", "identity"):
@@ -26,6 +29,7 @@ for _name in ("auto", "umap", "pca", "identity"):
 # UMAP needs more rows than its n_neighbors; below this PCA is the honest choice.
 UMAP_MIN_ROWS = 64
 PLACE_CHUNK = 8192
+_UMAP_SPACE = {"ip": "cosine", "l2": "euclidean"}   # a metric's engine space -> UMAP's metric
 
 
 def umap_available() -> bool:
@@ -38,13 +42,9 @@ def umap_available() -> bool:
         return False
 
 
-def prepare(X: np.ndarray, metric: str) -> np.ndarray:
+def prepare(X: np.ndarray, metric: str | Metric) -> np.ndarray:
     """Return the rows as float32 in the geometry of `metric` (unit rows for cosine)."""
-    X = np.ascontiguousarray(X, dtype=np.float32)
-    if metric == "cosine":
-        norms = np.linalg.norm(X, axis=1, keepdims=True)
-        X = X / np.where(norms > 0, norms, 1.0).astype(np.float32)
-    return X
+    return get_metric(metric).prepare(X)
 
 
 def pca_2d(X: np.ndarray, *, sample: int | None = None, seed: int = 0) -> np.ndarray:
@@ -72,7 +72,7 @@ def pca_2d(X: np.ndarray, *, sample: int | None = None, seed: int = 0) -> np.nda
     return out
 
 
-def knn(base: np.ndarray, queries: np.ndarray, k: int, metric: str, *,
+def knn(base: np.ndarray, queries: np.ndarray, k: int, metric: str | Metric, *,
         engine: str = "auto", on_chunk: Callable[[int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Return (rows, scores) of the k nearest `base` rows of each query, best first.
 
@@ -103,53 +103,29 @@ def knn(base: np.ndarray, queries: np.ndarray, k: int, metric: str, *,
     return exact_knn(base, queries, k, metric, on_chunk=on_chunk)
 
 
-def exact_knn(base: np.ndarray, queries: np.ndarray, k: int, metric: str, *,
+def exact_knn(base: np.ndarray, queries: np.ndarray, k: int, metric: str | Metric, *,
               on_chunk: Callable[[int], None] | None = None,
-              q_block: int = 2048, r_block: int = 8192) -> tuple[np.ndarray, np.ndarray]:
+              q_block: int = 2048) -> tuple[np.ndarray, np.ndarray]:
     """Return the exact (rows, scores) of the k nearest `base` rows of each query, best first.
 
-    Blocks of BLAS scores go through a compiled merge that keeps each query's
-    running top-k, so no block is ever sorted or partitioned: for thousands of
-    queries this is many times faster than a partial sort per block.
+    omnivec's one exact top-k (`omnivec.core.exact.topk_any`) over the base
+    rows, `q_block` queries at a time so progress can be reported.
     """
-    from ..search._index_kernels import merge_block_topk
-
-    base = np.ascontiguousarray(base, dtype=np.float32)
+    metric = get_metric(metric)
+    store = VectorStore.encode(np.ascontiguousarray(base, dtype=np.float32))
     queries = np.ascontiguousarray(queries, dtype=np.float32)
-    nq, n = len(queries), len(base)
-    k = min(int(k), n)
+    nq = len(queries)
+    k = min(int(k), len(store))
     idx = np.full((nq, k), -1, np.int64)
     sc = np.full((nq, k), -np.inf, np.float32)
-    if k == 0 or nq == 0:
-        return idx, sc
-    # Each row's selection key is S * scale + bias (the search package's running top-k):
-    # cosine divides by the row norm; euclidean ranks by 2 q.x - |x|^2 (same order as
-    # -|q - x|), fixed up to real scores at the end.
-    if metric == "cosine":
-        bn = np.linalg.norm(base, axis=1)
-        scale = np.where(bn > 0, 1.0 / np.where(bn > 0, bn, 1), 0).astype(np.float32)
-    else:
-        scale = np.full(n, 2.0 if metric == "euclidean" else 1.0, np.float32)
-    bias = (-(base * base).sum(axis=1) if metric == "euclidean" else np.zeros(n)).astype(np.float32)
-    no_mask = np.zeros(0, np.uint8)
     for qs in range(0, nq, q_block):
-        Q = queries[qs:qs + q_block]
-        if metric == "cosine":
-            qn = np.linalg.norm(Q, axis=1, keepdims=True)
-            Q = (Q / np.where(qn > 0, qn, 1)).astype(np.float32)
-        for rs in range(0, n, r_block):
-            S = np.ascontiguousarray(Q @ base[rs:rs + r_block].T)
-            merge_block_topk(S, scale[rs:rs + r_block], bias[rs:rs + r_block], no_mask, rs,
-                             sc[qs:qs + len(Q)], idx[qs:qs + len(Q)])
+        idx[qs:qs + q_block], sc[qs:qs + q_block] = topk_any(store, metric, queries[qs:qs + q_block], k)
         if on_chunk:
-            on_chunk(len(Q))
-    if metric == "euclidean":
-        qsq = (queries * queries).sum(axis=1, keepdims=True)
-        sc = -np.sqrt(np.maximum(qsq - sc, 0)).astype(np.float32)
+            on_chunk(len(queries[qs:qs + q_block]))
     return idx, sc
 
 
-def interpolate(xy_base: np.ndarray, rows: np.ndarray, scores: np.ndarray, metric: str,
+def interpolate(xy_base: np.ndarray, rows: np.ndarray, scores: np.ndarray, metric: str | Metric,
                 chunk: int = 65536) -> np.ndarray:
     """Return 2-D positions for new rows from their nearest sampled rows' positions.
 
@@ -159,11 +135,8 @@ def interpolate(xy_base: np.ndarray, rows: np.ndarray, scores: np.ndarray, metri
     neighbours that lie near their weighted 2-D medoid: the point joins the
     group holding most of its neighbours' weight.
     """
-    if metric == "euclidean":
-        dist = np.maximum(-scores, 0.0)
-    elif metric == "cosine":
-        dist = np.maximum(1.0 - scores, 0.0)
-    else:  # dot: rank-based weights, since raw dot products have no scale
+    dist = get_metric(metric).spread(scores)
+    if dist is None:  # scores without a scale (dot): rank-based weights
         dist = np.broadcast_to(np.arange(rows.shape[1], dtype=np.float32), rows.shape)
     # Weights fall off with the distance relative to the nearest neighbour's, so the
     # nearest sampled rows dominate whatever the scale of the space.
@@ -198,7 +171,7 @@ def normalize(xy: np.ndarray) -> np.ndarray:
     return np.clip(out, 0.0, 1.0).astype(np.float32)
 
 
-def compute_layout(X: np.ndarray, metric: str, *, method: str = "auto", sample: int = 50_000,
+def compute_layout(X: np.ndarray, metric: str | Metric, *, method: str = "auto", sample: int = 50_000,
                    n_neighbors: int = 15, min_dist: float = 0.1, seed: int | None = 0,
                    place_k: int = 10, priority: np.ndarray | None = None,
                    show_progress: bool | None = None) -> tuple[np.ndarray, dict]:
@@ -261,7 +234,7 @@ def compute_layout(X: np.ndarray, metric: str, *, method: str = "auto", sample: 
         first = np.asarray(priority[:sample // 2], np.int64)
         others = np.setdiff1d(np.arange(n), first, assume_unique=False)
         fit_rows = np.sort(np.concatenate([first, rng.choice(others, sample - len(first), replace=False)]))
-    umap_metric = "euclidean" if metric == "euclidean" else "cosine"
+    umap_metric = _UMAP_SPACE[get_metric(metric).space]
     nn = int(min(n_neighbors, len(fit_rows) - 1))
     # random_state makes UMAP single-threaded; seed=None trades reproducibility for speed.
     reducer = umap.UMAP(n_components=2, n_neighbors=nn, min_dist=min_dist, metric=umap_metric,

@@ -1,88 +1,15 @@
-"""Compiled top-k selection for the flat index: one pass over a block of scores per query.
+"""Compiled re-ranking for the approximate indexes: candidates re-scored exactly in one pass.
 
-numpy's argpartition over a (rows x queries) block costs more than the matrix
-product that made it when dims are few; a running top-k per query rejects
-almost every score with one comparison against the current k-th best.
+The running top-k they fold into is exact search's (omnivec.core._exact_kernels).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
 from .._jit import variants
-
-
-@njit(inline="always")
-def _push(best_v, best_i, i, v, idx):
-    """Insert (v, idx) into query i's descending top-k; the caller has checked v > best_v[i, -1].
-
-    Equal keys stay behind those already in (a stable order: the earlier wins).
-    """
-    p = best_v.shape[1] - 1
-    while p > 0 and best_v[i, p - 1] < v:
-        best_v[i, p] = best_v[i, p - 1]
-        best_i[i, p] = best_i[i, p - 1]
-        p -= 1
-    best_v[i, p] = v
-    best_i[i, p] = idx
-
-
-@njit(inline="always")
-def _dot(data, r, Q, i):
-    """Return <data[r], Q[i]> accumulated in float32."""
-    acc = np.float32(0.0)
-    for t in range(data.shape[1]):
-        acc += data[r, t] * Q[i, t]
-    return acc
-
-
-def _merge_block_topk(S, scale, bias, mask, start, best_v, best_i):
-    """Fold the scores S (queries x rows) of rows start.. into each query's sorted top-k.
-
-    The selection key of row j is S[i, j] * scale[j] + bias[j]; rows whose mask
-    entry is 0 are skipped (an empty mask lets every row through).  best_v and
-    best_i (queries x k) hold the best keys so far, descending, -inf/-1 when
-    empty; ties keep the lower row, as rows arrive in ascending order.
-    """
-    nq, nr = S.shape
-    k = best_v.shape[1]
-    use_mask = mask.shape[0] > 0
-    for i in prange(nq):
-        thr = best_v[i, k - 1]
-        for j in range(nr):
-            if use_mask and mask[j] == 0:
-                continue
-            v = S[i, j] * scale[j] + bias[j]
-            if v > thr:
-                _push(best_v, best_i, i, v, start + j)
-                thr = best_v[i, k - 1]
-
-
-# Threads pay off only with several queries: waking a pool for one query costs
-# more than its scan on a busy machine, so one or few queries run serially.
-merge_block_topk, merge_block_topk_serial = variants(_merge_block_topk)
-
-
-@njit(cache=True, nogil=True, fastmath=True)
-def scan_topk(data, Q, scale, bias, mask, start, best_v, best_i):
-    """Score float32 rows against a few queries and fold them into each query's sorted top-k.
-
-    One pass over the rows with the dot products fused in, on one thread: for
-    one or a few queries this reads each row once and wakes no thread pool.
-    Keys, mask and ties follow merge_block_topk.
-    """
-    nr = data.shape[0]
-    nq = Q.shape[0]
-    k = best_v.shape[1]
-    use_mask = mask.shape[0] > 0
-    for j in range(nr):
-        if use_mask and mask[j] == 0:
-            continue
-        for i in range(nq):
-            v = _dot(data, j, Q, i) * scale[j] + bias[j]
-            if v > best_v[i, k - 1]:
-                _push(best_v, best_i, i, v, start + j)
+from ..core._exact_kernels import _dot, _push
 
 
 def _gather_dots(data, Q, ids, out):

@@ -432,7 +432,7 @@ class Index:
 
     def _exact_over(self, Q: np.ndarray, k: int, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Return exact (ids, scores) of the k best among `ids` (sorted int64) for raw queries Q."""
-        from .flat import topk_any
+        from ..core.exact import topk_any
 
         base = ids[ids < self.n_base]
         extra = ids[ids >= self.n_base] - self.n_base
@@ -462,7 +462,7 @@ class Index:
             nq = len(Q)
             ids = np.empty((nq, k), np.int64)
             scores = np.empty((nq, k), np.float32)
-            # a thread pool pays off only with several queries (see flat.SERIAL_BELOW)
+            # a thread pool pays off only with several queries (see core.exact.FEW)
             (refine_topk if nq >= 8 else refine_topk_serial)(
                 store.data, store.norms, np.ascontiguousarray(Q, np.float32), np.ascontiguousarray(cand, np.int64),
                 self.metric.code, ids, scores)
@@ -501,7 +501,7 @@ class Index:
             # Candidates are all table rows: dot products straight from the stored rows.
             from ._index_kernels import gather_dots, gather_dots_serial
             dots = np.zeros((nq, c), np.float32)
-            # a thread pool pays off only with several queries (see flat.SERIAL_BELOW)
+            # a thread pool pays off only with several queries (see core.exact.FEW)
             (gather_dots if nq >= 8 else gather_dots_serial)(store.data, np.ascontiguousarray(Q, np.float32), np.ascontiguousarray(ids), dots)
             rn = store.norms[ids]
         else:
