@@ -62,8 +62,10 @@ def topk_any(store: VectorStore, metric: Metric, Q: np.ndarray, k: int,
     restrict_vocab); `exclude[i]` lists rows never returned for query i.  A
     store with a re-ranking copy is scanned on its codes for max(4k, k + 32)
     candidates, which are then re-scored exactly from the copy.  Ties go to
-    the lower row.
+    the lower row.  The first scan of a table opened from a file checks its
+    stored CRC-32s first (`VectorStore.check_before_scan`).
     """
+    store.check_before_scan()
     Q = _queries(store, Q)
     k = int(k)
     if k < 0:
@@ -105,6 +107,7 @@ def all_scores(store: VectorStore, metric: Metric, q: np.ndarray, *, limit: int 
 
     Exact: a store with a re-ranking copy is scored from the copy.
     """
+    store.check_before_scan()
     q = _queries(store, q)[:1]
     n = len(store) if limit is None else max(0, min(int(limit), len(store)))
     q_norms = np.linalg.norm(q, axis=1).astype(np.float32)

@@ -279,6 +279,7 @@ class Index:
         if cls.name != "flat" and len(emb) == 0:
             raise InputError(f"cannot build a {cls.name} index over an empty table; add keys first "
                              f"or use the 'flat' backend")
+        emb.store.check_before_scan()      # a build reads every row: damaged vectors fail here
         index = cls(emb, params, fingerprint(emb))
         with progress(f"Building {cls.name} index", len(emb), unit="vectors",
                       enabled=show_progress) as task:

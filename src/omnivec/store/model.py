@@ -282,7 +282,8 @@ def _open_table(c: container.Container, name: str, tm, oov: bool | None) -> Embe
             bad(f"tensor {name}.x.{x} listed in the header is missing")
         extras[x] = arr
     meta = tm.get("meta") if isinstance(tm.get("meta"), dict) else {}
-    store = VectorStore(data=vectors, dtype=storage, dim=dim, norms=norms, scale=scale, rerank=rerank)
+    store = VectorStore(data=vectors, dtype=storage, dim=dim, norms=norms, scale=scale, rerank=rerank,
+                        checksums=_key_sums(c, name, ("vectors", "norms", "scale", "rerank")), source=path)
     return Embeddings.from_parts(name=name, keys=keys, store=store, metric=metric, counts=counts,
                                  meta=meta, subwords=subwords, extras=extras, oov=oov, source=path)
 
