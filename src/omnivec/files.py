@@ -25,11 +25,14 @@ RERANK = ("float16", "float32")
 # -- opening --------------------------------------------------------------------
 
 def open_table(path: str | os.PathLike, table: str | None = None, *, oov: bool | None = None):
-    """Return one table of a model file (the only one, or the one named), memory-mapped."""
-    from .embeddings import Embeddings
-    from .store.model import open_file
+    """Return one table of a model file (the only one, or the one named), memory-mapped.
 
-    opened = open_file(path, oov=oov)
+    Opened as `omnivec.open` opens it, so an index stored beside the file is found on first use.
+    """
+    import omnivec
+    from .embeddings import Embeddings
+
+    opened = omnivec.open(path, oov=oov)
     if isinstance(opened, Embeddings):
         if table is not None and table != opened.name:
             raise InputError(f"no table {table!r} in {os.fspath(path)}; its only table is {opened.name!r}")

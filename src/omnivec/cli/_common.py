@@ -16,6 +16,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .._format import Timer, console, human_bytes, human_seconds, timed  # noqa: F401  (the shells' helpers)
+from ..files import open_table  # noqa: F401  (the shells open tables as the library does)
 from .._registry import Registry
 from ..errors import InputError, KeyNotFound
 
@@ -57,21 +58,6 @@ def choices(registry: Registry) -> str:
 def check_choice(registry: Registry, name: str | None) -> str | None:
     """Return the canonical name for `name` (None stays None); UnknownNameError lists valid names."""
     return None if name is None else registry.canonical(name)
-
-
-def open_table(path: str | os.PathLike, table: str | None = None, *, oov: bool | None = None):
-    """Return one table of a model file (the only one, or the one named), memory-mapped."""
-    import omnivec
-
-    opened = omnivec.open(path, oov=oov)
-    if isinstance(opened, omnivec.Embeddings):
-        if table is not None and table != opened.name:
-            raise InputError(f"no table {table!r} in {os.fspath(path)}; its only table is {opened.name!r}")
-        return opened
-    if table is None:
-        raise InputError(f"{os.fspath(path)} holds {len(opened)} tables "
-                         f"({', '.join(opened)}); pick one with --table NAME")
-    return opened[table]
 
 
 def parse_key(emb, text: str):
