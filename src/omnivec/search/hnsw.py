@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import require
+from . import tune
 from .index import BACKENDS, Index
 
 _SPACE = {"ip": "ip", "l2": "l2sq"}   # a metric's engine space -> usearch's metric name
@@ -44,7 +45,8 @@ class HNSWIndex(Index):
     """Approximate search over a usearch HNSW graph; `ef` trades speed for recall."""
 
     name = "hnsw"
-    build_defaults: dict[str, Any] = {"M": 16, "ef_construction": 128, "dtype": "f32"}
+    # target_recall 0 = keep `ef`; otherwise `ef` is tuned after the build (search/tune.py)
+    build_defaults: dict[str, Any] = {"M": 16, "ef_construction": 128, "dtype": "f32", "target_recall": 0.0}
     search_defaults: dict[str, Any] = {"ef": 64}
     # Below ~2% of ids a graph walk must discard almost everything it visits;
     # exact search over the gathered rows is both faster and exact there.
@@ -60,6 +62,7 @@ class HNSWIndex(Index):
             from ..errors import InputError
             raise InputError(f"the 'dtype' parameter of the hnsw index must be one of f32, f16, bf16, i8; "
                              f"got {out['dtype']!r}")
+        tune.check_target(out["target_recall"], cls.name)
         return out
 
     def _new_engine(self):
@@ -74,6 +77,17 @@ class HNSWIndex(Index):
         for s, X in self._base_chunks():
             self.engine.add(np.arange(s, s + len(X), dtype=np.uint64), X)
             task.advance(len(X))
+        if self.params["target_recall"]:
+            self.tuning = tune.tune(self, self.params["target_recall"], self._tune_candidates)
+
+    # Search breadths tried when tuning: ~1.5x apart, so the chosen one is within 1.5x of the least.
+    TUNE_EF = (10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048, 3072, 4096)
+
+    def _tune_candidates(self, probe: tune.Probe, target: float) -> list[tuple[float, dict]]:
+        """Return [(cost, {"ef": least ef reaching target})] (the largest ef tried when none does)."""
+        efs = [e for e in self.TUNE_EF if e >= probe.k] or [probe.k]
+        ef = tune.smallest(efs, lambda e: probe.recall(self, ef=e) >= target) or efs[-1]
+        return [(float(ef), {"ef": ef})]
 
     def _writable(self):
         if self._view is not None:
