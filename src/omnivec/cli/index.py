@@ -50,6 +50,7 @@ def run_build(model: str | os.PathLike, backend: str = "hnsw", *, params: dict |
               show_progress: bool | None = None) -> dict:
     """Return a summary of building the `backend` index of a model and saving it beside the model."""
     from ..search import get_backend, index_path
+    from ..search.tune import report
 
     cls = get_backend(backend)
     emb = open_table(model, table)
@@ -60,7 +61,7 @@ def run_build(model: str | os.PathLike, backend: str = "hnsw", *, params: dict |
         idx.save(path)
     info = idx.info()
     info.update(path=os.fspath(path), build_seconds=t.seconds, save_seconds=ts.seconds,
-                bytes=path.stat().st_size)
+                bytes=path.stat().st_size, recall=report(idx))
     return info
 
 
@@ -193,6 +194,11 @@ def build_cmd(model: Path = typer.Argument(..., help="A model file."),
         return
     console().print(f"{info['backend']} index of {info['live']:,} keys written to [bold]{info['path']}[/] "
                     f"({human_bytes(info['bytes'])}) in {human_seconds(info['build_seconds'])}")
+    r = info["recall"]
+    if r["queries"]:
+        aim = f", target {r['target_recall']}" if r.get("target_recall") else ""
+        sp = ", ".join(f"{k}={v}" for k, v in r["search_params"].items())
+        console().print(f"recall@{r['k']} {r['recall']:.3f} on {r['queries']} rows of the table{aim} ({sp})")
 
 
 @index_app.command("search")

@@ -112,3 +112,8 @@ def tune(index, target: float, candidates: Callable[[Probe, float], list[tuple[f
     index.search_params.update(best)
     return {"recall": reached, "k": p.k, "queries": len(p.Q), "target_recall": target,
             "search_params": dict(best)}
+
+
+def report(index) -> dict[str, Any]:
+    """Return the recall report of a fresh index: its tuning, or a measurement of its defaults."""
+    return getattr(index, "tuning", None) or measure(index)
