@@ -55,3 +55,16 @@ def test_ivfpq_defaults_reach_useful_recall(glove, glove_arrays, glove_queries):
     hits = idx.search(glove_queries, 10)
     assert tie_tolerant_recall(hits.ids, oracle(vecs, glove_queries), 10) >= 0.9
     assert measure(idx)["recall"] >= 0.9
+
+
+def test_hnsw_build_threads_fit_the_cpus_this_process_may_use(glove):
+    need_engine("hnsw")
+    import os
+
+    from omnivec.search.hnsw import build_threads
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    assert 1 <= build_threads(0.02) <= cpus
+    idx = build_index(glove, "hnsw", threads=1, M=8, ef_construction=32)
+    assert idx.params["threads"] == 1 and len(idx) == len(glove)
+    with pytest.raises(InputError, match="'threads' parameter of the hnsw index"):
+        build_index(glove, "hnsw", threads=-1)

@@ -15,6 +15,8 @@ request until they do.
 from __future__ import annotations
 
 import math
+import os
+import time
 from typing import Any
 
 import numpy as np
@@ -40,13 +42,52 @@ def _unknown_kind():
     return _KIND[0]
 
 
+def _cpu_ticks() -> tuple[int, int]:
+    """Return (idle, total) jiffies of all CPUs from /proc/stat."""
+    with open("/proc/stat") as fh:
+        f = [int(x) for x in fh.readline().split()[1:]]
+    return f[3] + f[4], sum(f[:8])
+
+
+def build_threads(window: float = 0.1) -> int:
+    """Return how many threads a graph build should use: the CPUs this process may run on that sit idle.
+
+    usearch's threads wait for each other's node locks by spinning.  When other
+    processes keep the cores busy, a thread holding a lock gets descheduled
+    and the rest spin through their time slices: on a 2-core machine shared
+    with other work, 2 threads built a 100k x 50 graph 3x slower than 1
+    (README, search section).  So a build counts the CPUs left idle over a
+    short window (Linux) and uses no more threads than that, at least one.
+    """
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows: no affinity, no /proc/stat
+        return max(1, os.cpu_count() or 1)
+    if cpus == 1:
+        return 1
+    try:
+        i0, t0 = _cpu_ticks()
+        time.sleep(window)
+        i1, t1 = _cpu_ticks()
+        with open("/proc/stat") as fh:
+            machine = sum(1 for line in fh if line.startswith("cpu") and line[3:4].isdigit())
+    except (OSError, ValueError, IndexError):
+        return cpus
+    if t1 <= t0:
+        return cpus
+    idle = (i1 - i0) / (t1 - t0) * machine
+    return max(1, min(cpus, int(idle + 0.5)))
+
+
 @BACKENDS.register("hnsw", aliases=("usearch",))
 class HNSWIndex(Index):
     """Approximate search over a usearch HNSW graph; `ef` trades speed for recall."""
 
     name = "hnsw"
     # target_recall 0 = keep `ef`; otherwise `ef` is tuned after the build (search/tune.py)
-    build_defaults: dict[str, Any] = {"M": 16, "ef_construction": 128, "dtype": "f32", "target_recall": 0.0}
+    # threads 0 = the CPUs this process may run on that are idle (build_threads)
+    build_defaults: dict[str, Any] = {"M": 16, "ef_construction": 128, "dtype": "f32", "target_recall": 0.0,
+                                      "threads": 0}
     search_defaults: dict[str, Any] = {"ef": 64}
     # Below ~2% of ids a graph walk must discard almost everything it visits;
     # exact search over the gathered rows is both faster and exact there.
@@ -74,8 +115,9 @@ class HNSWIndex(Index):
     def _engine_build(self, task) -> None:
         self.engine = self._new_engine()
         self._view = None
+        threads = self.params["threads"] or build_threads()
         for s, X in self._base_chunks():
-            self.engine.add(np.arange(s, s + len(X), dtype=np.uint64), X)
+            self.engine.add(np.arange(s, s + len(X), dtype=np.uint64), X, threads=threads)
             task.advance(len(X))
         if self.params["target_recall"]:
             self.tuning = tune.tune(self, self.params["target_recall"], self._tune_candidates)
