@@ -63,7 +63,7 @@ def test_hnsw_build_threads_fit_the_cpus_this_process_may_use(glove):
 
     from omnivec.search.hnsw import build_threads
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    assert 1 <= build_threads(0.02) <= cpus
+    assert 1 <= build_threads(0.02) <= cpus and build_threads(0.0) == cpus
     idx = build_index(glove, "hnsw", threads=1, M=8, ef_construction=32)
     assert idx.params["threads"] == 1 and len(idx) == len(glove)
     with pytest.raises(InputError, match="'threads' parameter of the hnsw index"):

@@ -53,36 +53,76 @@ def _cpu_ticks() -> tuple[int, int]:
     return f[3] + f[4], sum(f[:8])
 
 
-def build_threads(window: float = 0.1) -> int:
-    """Return how many threads a graph build should use: the CPUs this process may run on that sit idle.
+def _usable_cpus() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS, Windows
+        return max(1, os.cpu_count() or 1)
 
-    `window` is how long idleness is sampled (0: every CPU this process may use).
+
+class BuildThreads:
+    """How many threads a graph build should use: the CPUs this process may run on, less those others keep busy.
 
     usearch's threads wait for each other's node locks by spinning.  When other
     processes keep the cores busy, a thread holding a lock gets descheduled
     and the rest spin through their time slices: on a 2-core machine shared
     with other work, 2 threads built a 100k x 50 graph 3x slower than 1
-    (README, search section).  So a build counts the CPUs left idle over a
-    short window (Linux) and uses no more threads than that, at least one.
+    (README, search section).  So the build asks `next()` before each batch:
+    the CPUs other processes used since the last call (Linux /proc/stat less
+    this process's own CPU time) are taken off, leaving at least one.
+    Elsewhere, or with `fixed`, every usable CPU (or `fixed`) is used.
     """
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows: no affinity, no /proc/stat
-        return max(1, os.cpu_count() or 1)
-    if cpus == 1 or window <= 0:
-        return cpus
-    try:
-        i0, t0 = _cpu_ticks()
-        time.sleep(window)
-        i1, t1 = _cpu_ticks()
-        with open("/proc/stat") as fh:
-            machine = sum(1 for line in fh if line.startswith("cpu") and line[3:4].isdigit())
-    except (OSError, ValueError, IndexError):
-        return cpus
-    if t1 <= t0:
-        return cpus
-    idle = (i1 - i0) / (t1 - t0) * machine
-    return max(1, min(cpus, int(idle + 0.5)))
+
+    def __init__(self, fixed: int = 0, window: float = 0.1) -> None:
+        self.cpus = fixed or _usable_cpus()
+        self.fixed = bool(fixed) or self.cpus == 1
+        self._mark = None
+        self.last = self.cpus      # kept while a look finds too little time passed to tell
+        if not self.fixed:
+            try:
+                self._sample()
+                if window > 0:
+                    time.sleep(window)   # a first look at the machine before any batch
+                else:
+                    self._mark = None
+                with open("/proc/stat") as fh:
+                    self.machine = sum(1 for line in fh if line.startswith("cpu") and line[3:4].isdigit())
+            except (OSError, ValueError, IndexError):
+                self.fixed = True
+
+    def _sample(self):
+        prev, self._mark = self._mark, (_cpu_ticks(), time.process_time(), time.monotonic())
+        return prev
+
+    def others(self) -> float | None:
+        """Return how many CPUs other processes kept busy since the last look (None: unknown)."""
+        prev = self._sample()
+        if prev is None:
+            return None
+        (i0, t0), own0, w0 = prev
+        (i1, t1), own1, w1 = self._mark
+        if t1 <= t0 or w1 <= w0:
+            return None
+        busy = (1 - (i1 - i0) / (t1 - t0)) * self.machine
+        return max(0.0, busy - (own1 - own0) / (w1 - w0))
+
+    def next(self) -> int:
+        """Return the threads for the next batch."""
+        if self.fixed:
+            return self.cpus
+        others = self.others()
+        if others is not None:
+            self.last = max(1, min(self.cpus, int(self.cpus - others + 0.5)))
+        return self.last
+
+
+def build_threads(window: float = 0.1) -> int:
+    """Return the threads a build would start with now (see BuildThreads)."""
+    return BuildThreads(0, window).next()
+
+
+# Rows per usearch add call while building: the thread count is looked at again between calls.
+ADD_BATCH = 16384
 
 
 @BACKENDS.register("hnsw", aliases=("usearch",))
@@ -122,10 +162,13 @@ class HNSWIndex(Index):
         self.engine = self._new_engine()
         self._view = None
         # below ~10k rows a build takes well under a second: not worth 0.1 s of looking
-        threads = self.params["threads"] or build_threads(0.1 if self.n_base >= 10_000 else 0.0)
+        threads = BuildThreads(self.params["threads"], 0.1 if self.n_base >= 10_000 else 0.0)
         for s, X in self._base_chunks():
-            self.engine.add(np.arange(s, s + len(X), dtype=np.uint64), X, threads=threads)
-            task.advance(len(X))
+            for i in range(0, len(X), ADD_BATCH):
+                part = X[i:i + ADD_BATCH]
+                self.engine.add(np.arange(s + i, s + i + len(part), dtype=np.uint64), part,
+                                threads=threads.next())
+                task.advance(len(part))
         if self.params["target_recall"]:
             self.tuning = tune.tune(self, self.params["target_recall"], self._tune_candidates)
 
