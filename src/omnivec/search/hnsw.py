@@ -6,8 +6,8 @@ milliseconds and processes share the pages — and at equal recall its
 queries/s were on par (bench/search_vs_faiss.py prints both).  Its build
 does the same work as FAISS's at equal M/ef_construction (one thread: about
 the same CPU seconds and the same recall at equal ef on GloVe), but its
-threads spin on each other's locks, so the build uses only idle CPUs
-(`build_threads`).
+threads spin on each other's locks, so the build uses only the CPUs other
+processes leave idle, looked at again between batches (`BuildThreads`).
 
 Deletes and filters are our masks: deleted nodes stay in the graph as
 waypoints (so recall does not decay) and are skipped when results are taken;
