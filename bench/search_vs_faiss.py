@@ -12,6 +12,9 @@ Parts (--parts, comma separated):
           IndexHNSWFlat, over an ef sweep; build time and memory
   ivfpq   our IVF-PQ vs the same FAISS index called directly (IndexRefineFlat for
           refine), over an (nprobe, refine) sweep; build time and memory
+  build   HNSW build time: ours and FAISS IndexHNSWFlat at the same M/ef_construction,
+          built alternately --build-rounds times (medians of wall and CPU seconds,
+          their ratio), and both graphs' recall@10 at equal ef
   open    time and RSS growth to open the saved HNSW index in a fresh process
   filter  filtered search at 1%, 10% and 50% selectivity: results returned and recall
 
@@ -22,6 +25,8 @@ anchor are timed interleaved, --rounds times, medians reported with ratios.
 
     .venv/bin/python bench/search_vs_faiss.py --data imdb
     .venv/bin/python bench/search_vs_faiss.py --data glove
+    .venv/bin/python bench/search_vs_faiss.py --data glove --n 100000 --parts build --M 32 --efc 200 \
+        --build-rounds 3 --efs 16,32,64
     .venv/bin/python bench/search_vs_faiss.py --data synthetic --n 1000000 --d 300 --M 32 --efc 128 \
         --keep bench/out/keep
 """
@@ -275,6 +280,50 @@ def part_hnsw(ctx, out):
         ctx["faiss_hnsw_index"] = fh
 
 
+def part_build(ctx, out):
+    """HNSW build, ours vs FAISS IndexHNSWFlat at equal M/ef_construction: alternate, medians, ratios."""
+    import faiss
+    Xn, Q, emb, name, M, efc = ctx["Xn"], ctx["Q"], ctx["emb"], ctx["name"], ctx["M"], ctx["efc"]
+
+    def ours():
+        return build_index(emb, "hnsw", M=M, ef_construction=efc)
+
+    def theirs():
+        fh = faiss.IndexHNSWFlat(Xn.shape[1], M, faiss.METRIC_INNER_PRODUCT)
+        fh.hnsw.efConstruction = efc
+        fh.add(Xn)
+        return fh
+
+    walls: dict[str, list[float]] = {"omnivec": [], "faiss": []}
+    cpus: dict[str, list[float]] = {"omnivec": [], "faiss": []}
+    last = {}
+    for r in range(ctx["build_rounds"]):
+        for label, fn in (("omnivec", ours), ("faiss", theirs)) if r % 2 == 0 else (("faiss", theirs), ("omnivec", ours)):
+            last.pop(label, None)
+            gc.collect()
+            t, c = time.perf_counter(), time.process_time()
+            last[label] = fn()
+            walls[label].append(time.perf_counter() - t)
+            cpus[label].append(time.process_time() - c)
+            emit(out, data=name, part="build", what="round", engine=label, round=r, M=M, ef_construction=efc,
+                 build_s=round(walls[label][-1], 2), cpu_s=round(cpus[label][-1], 2),
+                 load_avg_1min=round(os.getloadavg()[0], 1))
+    med = {k: statistics.median(v) for k, v in walls.items()}
+    medc = {k: statistics.median(v) for k, v in cpus.items()}
+    recalls = {}
+    for ef in ctx["efs"]:
+        idx, fh = last["omnivec"], last["faiss"]
+        ids_o = np.concatenate([idx.search(b, 10, ef=ef).ids for b in batches(Q, 100)])
+        fh.hnsw.efSearch = ef
+        ids_f = fh.search(Q, 10)[1]
+        recalls[ef] = (round(recall(ids_o, Xn, Q, ctx["gt_s"], 10), 4), round(recall(ids_f, Xn, Q, ctx["gt_s"], 10), 4))
+    emit(out, data=name, part="build", what="summary", n=len(Xn), M=M, ef_construction=efc,
+         rounds=ctx["build_rounds"], omnivec_build_s=round(med["omnivec"], 2), faiss_build_s=round(med["faiss"], 2),
+         ratio=round(med["omnivec"] / med["faiss"], 3), omnivec_cpu_s=round(medc["omnivec"], 2),
+         faiss_cpu_s=round(medc["faiss"], 2), cpu_ratio=round(medc["omnivec"] / medc["faiss"], 3),
+         recall10_at_ef={str(ef): {"omnivec": a, "faiss": b} for ef, (a, b) in recalls.items()})
+
+
 def part_ivfpq(ctx, out):
     import faiss
     Xn, Q, emb, name, rounds = ctx["Xn"], ctx["Q"], ctx["emb"], ctx["name"], ctx["rounds"]
@@ -497,6 +546,7 @@ def main() -> None:
     ap.add_argument("--nprobes", default="4,8,16,32,64,128,256")
     ap.add_argument("--refines", default="0,4,16")
     ap.add_argument("--ivf", default="", help="IVF-PQ build params, e.g. nlist=1024,m=25")
+    ap.add_argument("--build-rounds", type=int, default=3, help="builds of each engine in --parts build")
     ap.add_argument("--faiss-hnsw", action="store_true", help="also build FAISS IndexHNSWFlat as an anchor")
     ap.add_argument("--out", default="")
     ap.add_argument("--tmp", default=None)
@@ -526,8 +576,9 @@ def main() -> None:
     ctx = dict(name=name, Xn=Xn, Q=Q, emb=emb, gt_s=gt_s, rounds=args.rounds, single=args.single,
                batched=args.batched, M=args.M, efc=args.efc, efs=[int(x) for x in args.efs.split(",")],
                nprobes=[int(x) for x in args.nprobes.split(",")], refines=[int(x) for x in args.refines.split(",")],
-               ivf_params=ivf_params, faiss_hnsw=args.faiss_hnsw, tmp=args.tmp, keep=args.keep)
-    parts = {"exact": part_exact, "hnsw": part_hnsw, "ivfpq": part_ivfpq, "open": part_open, "filter": part_filter}
+               ivf_params=ivf_params, faiss_hnsw=args.faiss_hnsw, build_rounds=args.build_rounds, tmp=args.tmp, keep=args.keep)
+    parts = {"exact": part_exact, "hnsw": part_hnsw, "ivfpq": part_ivfpq, "open": part_open, "filter": part_filter,
+             "build": part_build}
     for p in args.parts.split(","):
         t = time.perf_counter()
         parts[p](ctx, args.out)

@@ -90,3 +90,19 @@ def test_cli_errors_are_one_line(capsys, model, tmp_path):
     assert code == 1 and "does not belong" in err and "Rebuild" in err
     with pytest.raises(omnivec.FormatError):
         open_index(str(model) + ".flat", omnivec.load(model))
+
+
+def test_build_prints_the_recall_it_reached(capsys, model):
+    pytest.importorskip("usearch")
+    code, out, err = run(capsys, "index", "build", model, "-p", "target_recall=0.98", "--json")
+    assert code == 0, err
+    r = json.loads(out)["recall"]
+    assert r["k"] == 10 and r["queries"] == 300 and r["target_recall"] == 0.98 and r["recall"] >= 0.98
+    # the tuned ef is the stored default: eval through the saved index agrees
+    code, out, err = run(capsys, "index", "eval", model, "--queries", 300, "--json")
+    assert code == 0, err
+    ev = json.loads(out)
+    assert ev["search_params"]["ef"] == r["search_params"]["ef"] and ev["recall"] >= 0.96
+    code, out, err = run(capsys, "index", "build", model)
+    assert code == 0, err
+    assert "recall@10 " in out and "on 300 rows of the table (ef=64)" in out

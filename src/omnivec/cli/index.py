@@ -65,6 +65,11 @@ def build_cmd(model: Path = typer.Argument(..., help="A model file."),
         return
     console().print(f"{info['backend']} index of {info['live']:,} keys written to [bold]{info['path']}[/] "
                     f"({human_bytes(info['bytes'])}) in {human_seconds(info['build_seconds'])}")
+    r = info["recall"]
+    if r["queries"]:
+        aim = f", target {r['target_recall']}" if r.get("target_recall") else ""
+        sp = ", ".join(f"{k}={v}" for k, v in r["search_params"].items())
+        console().print(f"recall@{r['k']} {r['recall']:.3f} on {r['queries']} rows of the table{aim} ({sp})")
 
 
 @index_app.command("search")

@@ -3,7 +3,11 @@
 usearch was picked over FAISS's IndexHNSWFlat because it can serve a graph
 from a memory view of the file (`Index.view`) — a 1M-vector index opens in
 milliseconds and processes share the pages — and at equal recall its
-queries/s were on par (bench/search_vs_faiss.py prints both).
+queries/s were on par (bench/search_vs_faiss.py prints both).  Its build
+does the same work as FAISS's at equal M/ef_construction (one thread: about
+the same CPU seconds and the same recall at equal ef on GloVe), but its
+threads spin on each other's locks, so the build uses only the CPUs other
+processes leave idle, looked at again between batches (`BuildThreads`).
 
 Deletes and filters are our masks: deleted nodes stay in the graph as
 waypoints (so recall does not decay) and are skipped when results are taken;
@@ -15,11 +19,14 @@ request until they do.
 from __future__ import annotations
 
 import math
+import os
+import time
 from typing import Any
 
 import numpy as np
 
 from ..errors import require
+from . import tune
 from .index import BACKENDS, REBUILD, Index
 
 _SPACE = {"ip": "ip", "l2": "l2sq"}   # a metric's engine space -> usearch's metric name
@@ -40,12 +47,94 @@ def _unknown_kind():
     return _KIND[0]
 
 
+def _cpu_ticks() -> tuple[int, int]:
+    """Return (idle, total) jiffies of all CPUs from /proc/stat."""
+    with open("/proc/stat") as fh:
+        f = [int(x) for x in fh.readline().split()[1:]]
+    return f[3] + f[4], sum(f[:8])
+
+
+def _usable_cpus() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS, Windows
+        return max(1, os.cpu_count() or 1)
+
+
+class BuildThreads:
+    """How many threads a graph build should use: the CPUs this process may run on, less those others keep busy.
+
+    usearch's threads wait for each other's node locks by spinning.  When other
+    processes keep the cores busy, a thread holding a lock gets descheduled
+    and the rest spin through their time slices: on a 2-core machine shared
+    with other work, 2 threads built a 100k x 50 graph 3x slower than 1
+    (README, search section).  So the build asks `next()` before each batch:
+    the CPUs other processes used since the last call (Linux /proc/stat less
+    this process's own CPU time) are taken off, leaving at least one.
+    Elsewhere, or with `fixed`, every usable CPU (or `fixed`) is used.
+    """
+
+    def __init__(self, fixed: int = 0, window: float = 0.1) -> None:
+        self.cpus = fixed or _usable_cpus()
+        self.fixed = bool(fixed) or self.cpus == 1
+        self._mark = None
+        self.last = self.cpus      # kept while a look finds too little time passed to tell
+        if not self.fixed:
+            try:
+                self._sample()
+                if window > 0:
+                    time.sleep(window)   # a first look at the machine before any batch
+                else:
+                    self._mark = None
+                with open("/proc/stat") as fh:
+                    self.machine = sum(1 for line in fh if line.startswith("cpu") and line[3:4].isdigit())
+            except (OSError, ValueError, IndexError):
+                self.fixed = True
+
+    def _sample(self):
+        prev, self._mark = self._mark, (_cpu_ticks(), time.process_time(), time.monotonic())
+        return prev
+
+    def others(self) -> float | None:
+        """Return how many CPUs other processes kept busy since the last look (None: unknown)."""
+        prev = self._sample()
+        if prev is None:
+            return None
+        (i0, t0), own0, w0 = prev
+        (i1, t1), own1, w1 = self._mark
+        if t1 <= t0 or w1 <= w0:
+            return None
+        busy = (1 - (i1 - i0) / (t1 - t0)) * self.machine
+        return max(0.0, busy - (own1 - own0) / (w1 - w0))
+
+    def next(self) -> int:
+        """Return the threads for the next batch."""
+        if self.fixed:
+            return self.cpus
+        others = self.others()
+        if others is not None:
+            self.last = max(1, min(self.cpus, int(self.cpus - others + 0.5)))
+        return self.last
+
+
+def build_threads(window: float = 0.1) -> int:
+    """Return the threads a build would start with now (see BuildThreads)."""
+    return BuildThreads(0, window).next()
+
+
+# Rows per usearch add call while building: the thread count is looked at again between calls.
+ADD_BATCH = 16384
+
+
 @BACKENDS.register("hnsw", aliases=("usearch",))
 class HNSWIndex(Index):
     """Approximate search over a usearch HNSW graph; `ef` trades speed for recall."""
 
     name = "hnsw"
-    build_defaults: dict[str, Any] = {"M": 16, "ef_construction": 128, "dtype": "f32"}
+    # target_recall 0 = keep `ef`; otherwise `ef` is tuned after the build (search/tune.py)
+    # threads 0 = the CPUs this process may run on that are idle (build_threads)
+    build_defaults: dict[str, Any] = {"M": 16, "ef_construction": 128, "dtype": "f32", "target_recall": 0.0,
+                                      "threads": 0}
     search_defaults: dict[str, Any] = {"ef": 64}
     # Below ~2% of ids a graph walk must discard almost everything it visits;
     # exact search over the gathered rows is both faster and exact there.
@@ -61,6 +150,7 @@ class HNSWIndex(Index):
             from ..errors import InputError
             raise InputError(f"the 'dtype' parameter of the hnsw index must be one of f32, f16, bf16, i8; "
                              f"got {out['dtype']!r}")
+        tune.check_target(out["target_recall"], cls.name)
         return out
 
     def _new_engine(self):
@@ -72,9 +162,25 @@ class HNSWIndex(Index):
     def _engine_build(self, task) -> None:
         self.engine = self._new_engine()
         self._view = None
+        # below ~10k rows a build takes well under a second: not worth 0.1 s of looking
+        threads = BuildThreads(self.params["threads"], 0.1 if self.n_base >= 10_000 else 0.0)
         for s, X in self._base_chunks():
-            self.engine.add(np.arange(s, s + len(X), dtype=np.uint64), X)
-            task.advance(len(X))
+            for i in range(0, len(X), ADD_BATCH):
+                part = X[i:i + ADD_BATCH]
+                self.engine.add(np.arange(s + i, s + i + len(part), dtype=np.uint64), part,
+                                threads=threads.next())
+                task.advance(len(part))
+        if self.params["target_recall"]:
+            self.tuning = tune.tune(self, self.params["target_recall"], self._tune_candidates)
+
+    # Search breadths tried when tuning: ~1.5x apart, so the chosen one is within 1.5x of the least.
+    TUNE_EF = (10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048, 3072, 4096)
+
+    def _tune_candidates(self, probe: tune.Probe, target: float) -> list[tuple[float, dict]]:
+        """Return [(cost, {"ef": least ef reaching target})] (the largest ef tried when none does)."""
+        efs = [e for e in self.TUNE_EF if e >= probe.k] or [probe.k]
+        ef = tune.smallest(efs, lambda e: probe.recall(self, ef=e) >= target) or efs[-1]
+        return [(float(ef), {"ef": ef})]
 
     def _writable(self):
         if self._view is not None:

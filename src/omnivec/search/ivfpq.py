@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError, require
+from . import tune
 from .index import BACKENDS, REBUILD, Index
 
 
@@ -33,8 +34,12 @@ class IVFPQIndex(Index):
 
     name = "ivfpq"
     # nlist 0 = about 4 * sqrt(n); m 0 = the largest divisor of dim that is <= dim / 4
-    build_defaults: dict[str, Any] = {"nlist": 0, "m": 0, "nbits": 8, "train_size": 0, "seed": 0}
-    search_defaults: dict[str, Any] = {"nprobe": 16, "refine": 0}
+    build_defaults: dict[str, Any] = {"nlist": 0, "m": 0, "nbits": 8, "train_size": 0, "seed": 0,
+                                       "target_recall": 0.0}
+    # Measured on GloVe 6B 50d (50k rows, m=10, nlist=894; queries are table rows):
+    # nprobe 16 without re-ranking reached recall@10 0.64 (PQ codes cap it near 0.65);
+    # nprobe 32 with refine 8 reaches 0.966 for ~1.4x the query time.  target_recall= tunes both.
+    search_defaults: dict[str, Any] = {"nprobe": 32, "refine": 8}
     exact_fraction = 0.02
 
     @classmethod
@@ -42,6 +47,7 @@ class IVFPQIndex(Index):
         out = super().check_params(params)
         if out["nbits"] not in range(1, 17):
             raise InputError(f"the 'nbits' parameter of the ivfpq index must be in [1, 16]; got {out['nbits']}")
+        tune.check_target(out["target_recall"], cls.name)
         return out
 
     def __init__(self, emb, params, fp=None) -> None:
@@ -84,6 +90,37 @@ class IVFPQIndex(Index):
             task.advance(len(X))
         self.engine = eng
         self._quant = quant
+        if self.params["target_recall"]:
+            self.tuning = tune.tune(self, self.params["target_recall"], self._tune_candidates)
+
+    # -- choosing nprobe and refine by measurement (target_recall) ----------
+    TUNE_REFINE = (32, 16, 8, 4, 2, 0)    # dearest first: its nprobe bounds the cheaper ones' cost
+
+    def _cost(self, nprobe: int, refine: int, k: int) -> float:
+        """Return a query's estimated work in ns: coarse scan + codes scanned + rows re-ranked."""
+        nlist, m = self.params["nlist"], self.params["m"]
+        scanned = nprobe * self.n_base / nlist
+        fetch = k * refine if refine > 1 else 0
+        return nlist * self.dim / 8 + scanned * m * 0.5 + fetch * (60 + self.dim / 4)
+
+    def _tune_candidates(self, probe: tune.Probe, target: float) -> list[tuple[float, dict]]:
+        """Return (cost, {"nprobe", "refine"}) for each refine with the least nprobe reaching target."""
+        nlist, k = self.params["nlist"], probe.k
+        steps = sorted({min(nlist, v) for e in range(17) for v in (2 ** e, 3 * 2 ** e // 2)} | {nlist})
+        found: list[tuple[float, dict]] = []
+        best = math.inf
+        for refine in self.TUNE_REFINE:
+            # settings dearer than one already found cannot win: never measure them
+            probes = [p for p in steps if self._cost(p, refine, k) < best]
+            if not probes:
+                continue
+            nprobe = tune.smallest(probes, lambda p: probe.recall(self, nprobe=p, refine=refine) >= target)
+            if nprobe is not None:
+                best = min(best, self._cost(nprobe, refine, k))
+                found.append((self._cost(nprobe, refine, k), {"nprobe": nprobe, "refine": refine}))
+        if not found:  # the target is out of reach: keep the most thorough setting
+            found.append((math.inf, {"nprobe": nlist, "refine": self.TUNE_REFINE[0]}))
+        return found
 
     def _engine_add(self, X: np.ndarray, ids: np.ndarray) -> None:
         self.engine.add_with_ids(X, ids.astype(np.int64))
