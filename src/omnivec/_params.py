@@ -77,6 +77,13 @@ class Rule:
         return text + (" or None" if self.none_ok else "")
 
 
+def _bound(x: int) -> str:
+    """Return a bound as people read it: 2^63 - 1, not 9223372036854775807."""
+    if x >= 2**31 and (x + 1) & x == 0:
+        return f"2^{(x + 1).bit_length() - 1} - 1"
+    return str(x)
+
+
 @dataclass(frozen=True)
 class Int(Rule):
     """An int in [lo, hi] (hi None: no upper bound); none_ok admits None."""
@@ -86,7 +93,7 @@ class Int(Rule):
     type: ClassVar[type] = int
 
     def describe(self) -> str:
-        base = f"an int in [{self.lo}, {self.hi}]" if self.hi is not None else f"an int >= {self.lo}"
+        base = f"an int in [{self.lo}, {_bound(self.hi)}]" if self.hi is not None else f"an int >= {self.lo}"
         return self._or_none(base)
 
     def check(self, v: Any) -> Any:

@@ -15,11 +15,14 @@ import threading
 
 import typer
 
-app = typer.Typer(name="omnivec", no_args_is_help=True, add_completion=False,
+# Plain help (click's formatter): it wraps at the terminal's width and never cuts an option
+# name or a list of valid values, as rich's tables do at 80 columns.
+PLAIN = dict(rich_markup_mode=None, pretty_exceptions_enable=False)
+app = typer.Typer(name="omnivec", no_args_is_help=True, add_completion=False, **PLAIN,
                   help="Learn, store, query, search and evaluate vector embeddings.")
-train_app = typer.Typer(no_args_is_help=True, help="Learn embeddings from text (word2vec, fastText) or triples (KGE).")
-eval_app = typer.Typer(no_args_is_help=True, help="Evaluate embeddings on standard benchmarks.")
-index_app = typer.Typer(no_args_is_help=True, help="Build, search and evaluate nearest-neighbour indexes.")
+train_app = typer.Typer(no_args_is_help=True, **PLAIN, help="Learn embeddings from text (word2vec, fastText) or triples (KGE).")
+eval_app = typer.Typer(no_args_is_help=True, **PLAIN, help="Evaluate embeddings on standard benchmarks.")
+index_app = typer.Typer(no_args_is_help=True, **PLAIN, help="Build, search and evaluate nearest-neighbour indexes.")
 
 
 def _version(value: bool) -> None:

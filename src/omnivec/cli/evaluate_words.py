@@ -13,8 +13,8 @@ from ._common import console, emit_json, open_table
 
 @eval_app.command("analogy")
 def eval_analogy(
-    model: Path = typer.Argument(..., help="Model file."),
-    questions: Path = typer.Argument(..., help="Analogy file: Google questions-words.txt or MSR."),
+    model: Path = typer.Argument(..., metavar="MODEL", help="Model file."),
+    questions: Path = typer.Argument(..., metavar="QUESTIONS", help="Analogy file: Google questions-words.txt or MSR."),
     method: str = typer.Option("3cosadd", "--method", help="3cosadd | 3cosmul."),
     restrict_vocab: int = typer.Option(300000, "--restrict-vocab", help="Use only the N most frequent words."),
     case_sensitive: bool = typer.Option(False, "--case-sensitive", help="Match words exactly (default: ignore case)."),
@@ -44,8 +44,8 @@ def eval_analogy(
 
 @eval_app.command("similarity")
 def eval_similarity(
-    model: Path = typer.Argument(..., help="Model file."),
-    pairs: Path = typer.Argument(..., help="Word-pair file: WordSim353, SimLex-999, MEN, RW, ..."),
+    model: Path = typer.Argument(..., metavar="MODEL", help="Model file."),
+    pairs: Path = typer.Argument(..., metavar="PAIRS", help="Word-pair file: WordSim353, SimLex-999, MEN, RW, ..."),
     restrict_vocab: int = typer.Option(300000, "--restrict-vocab", help="Use only the N most frequent words."),
     case_sensitive: bool = typer.Option(False, "--case-sensitive", help="Match words exactly (default: ignore case)."),
     skip_bad: bool = typer.Option(False, "--skip-bad", help="Pass over malformed lines (counted) "

@@ -39,7 +39,7 @@ def run_explore(model: str | os.PathLike, *, out: str | os.PathLike | None = Non
 
 @app.command("explore")
 def explore(
-    model: Path = typer.Argument(..., help="Model file (.ov) to map, or a map folder to serve."),
+    model: Path = typer.Argument(..., metavar="MODEL", help="Model file (.ov) to map, or a map folder to serve."),
     out: Optional[Path] = typer.Option(None, "-o", "--out",
                                        help="Output folder (default: MODEL_NAME.map in the current folder)."),
     table: Optional[str] = typer.Option(None, "--table", help="Table of a multi-table model."),

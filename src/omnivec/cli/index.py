@@ -51,7 +51,7 @@ def _backends() -> str:
 
 
 @index_app.command("build")
-def build_cmd(model: Path = typer.Argument(..., help="A model file."),
+def build_cmd(model: Path = typer.Argument(..., metavar="MODEL", help="A model file."),
               backend: str = typer.Option("hnsw", "--backend", "-b", help="Index kind: flat, hnsw, ivfpq."),
               param: Optional[List[str]] = typer.Option(None, "--param", "-p", help=_PARAM_HELP),
               table: Optional[str] = typer.Option(None, "--table", help="Table of a multi-table model."),
@@ -73,8 +73,8 @@ def build_cmd(model: Path = typer.Argument(..., help="A model file."),
 
 
 @index_app.command("search")
-def search_cmd(model: Path = typer.Argument(..., help="A model file with an index beside it."),
-               keys: List[str] = typer.Argument(..., help="Keys whose neighbours to find."),
+def search_cmd(model: Path = typer.Argument(..., metavar="MODEL", help="A model file with an index beside it."),
+               keys: List[str] = typer.Argument(..., metavar="KEYS", help="Keys whose neighbours to find."),
                k: int = typer.Option(10, "--k", "-k", help="Neighbours per key."),
                backend: Optional[str] = typer.Option(None, "--backend", "-b",
                                                      help="Which stored index (default: hnsw, ivfpq, flat)."),
@@ -108,7 +108,7 @@ def search_cmd(model: Path = typer.Argument(..., help="A model file with an inde
 
 
 @index_app.command("eval")
-def eval_cmd(model: Path = typer.Argument(..., help="A model file with an index beside it."),
+def eval_cmd(model: Path = typer.Argument(..., metavar="MODEL", help="A model file with an index beside it."),
              k: int = typer.Option(10, "--k", "-k", help="Recall@k."),
              queries: int = typer.Option(1000, "--queries", "-q", help="Rows drawn as queries."),
              seed: int = typer.Option(0, "--seed", help="Seed of the query draw."),
@@ -129,7 +129,7 @@ def eval_cmd(model: Path = typer.Argument(..., help="A model file with an index 
 
 
 @index_app.command("info")
-def info_cmd(path: Path = typer.Argument(..., help="An index file, or a model file to list its indexes."),
+def info_cmd(path: Path = typer.Argument(..., metavar="PATH", help="An index file, or a model file to list its indexes."),
              table: Optional[str] = typer.Option(None, "--table", help="Table of a multi-table model."),
              json_out: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
     """Describe an index file, or list the indexes stored beside a model."""

@@ -26,7 +26,7 @@ def _split_files(data: Path) -> dict:
                  rename={"num_negatives": "--negatives",
                          "dense_updates": "--dense-updates/--sparse-updates"})
 def train_kge(
-    data: Path = typer.Argument(..., help="Folder with train.txt (and valid.txt, test.txt), or one "
+    data: Path = typer.Argument(..., metavar="DATA", help="Folder with train.txt (and valid.txt, test.txt), or one "
                                 "training file: head<TAB>relation<TAB>tail."),
     output: Path = typer.Option(..., "--output", "-o",
                                 help="Model file to write (tables 'entities' and 'relations')."),
@@ -83,8 +83,8 @@ def train_kge(
 
 @eval_app.command("linkpred")
 def eval_linkpred(
-    model: Path = typer.Argument(..., help="A model file written by `omnivec train kge`."),
-    triples: Path = typer.Argument(..., help="Test triples file, or a folder with test.txt (train/valid used as filter)."),
+    model: Path = typer.Argument(..., metavar="MODEL", help="A model file written by `omnivec train kge`."),
+    triples: Path = typer.Argument(..., metavar="TRIPLES", help="Test triples file, or a folder with test.txt (train/valid used as filter)."),
     known: Optional[List[Path]] = typer.Option(None, "--known", help="More triples files to filter out (repeatable)."),
     skip_unknown: bool = typer.Option(False, "--skip-unknown", help="Skip test triples with labels the model lacks."),
     skip_bad: bool = typer.Option(False, "--skip-bad", help="Count and skip malformed rows."),

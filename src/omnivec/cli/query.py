@@ -158,8 +158,8 @@ def _print(out: dict, seconds: float) -> None:
 
 
 @app.command()
-def query(model: Path = typer.Argument(..., help="A model file."),
-          keys: Optional[List[str]] = typer.Argument(None, help="Keys whose neighbours to list."),
+def query(model: Path = typer.Argument(..., metavar="MODEL", help="A model file."),
+          keys: Optional[List[str]] = typer.Argument(None, metavar="KEYS", help="Keys whose neighbours to list."),
           topn: int = typer.Option(10, "--k", "-k", "--topn", "-n", help="How many neighbours or answers."),
           table: Optional[str] = typer.Option(None, "--table", help="Table to query in a multi-table model."),
           oov: Optional[bool] = typer.Option(

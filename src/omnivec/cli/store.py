@@ -22,8 +22,8 @@ from ._common import choices, console, emit_json, human_bytes, human_seconds, ti
 
 # -- convert --------------------------------------------------------------------
 @app.command()
-def convert(src: Path = typer.Argument(..., help="Vectors to import, or a model file to export or copy."),
-            dst: Path = typer.Argument(..., help="File to write: a model file unless --to or its extension (.txt .vec .bin .npy "
+def convert(src: Path = typer.Argument(..., metavar="SRC", help="Vectors to import, or a model file to export or copy."),
+            dst: Path = typer.Argument(..., metavar="DST", help="File to write: a model file unless --to or its extension (.txt .vec .bin .npy "
                              ".parquet) names another format."),
             from_format: Optional[str] = typer.Option(
                 None, "--from", help=f"Input format, one of: {choices(FORMATS)}. Detected from the content when omitted."),
@@ -91,7 +91,7 @@ def _meta_text(value) -> str:
 
 
 @app.command()
-def info(model: Path = typer.Argument(..., help="A model file."),
+def info(model: Path = typer.Argument(..., metavar="MODEL", help="A model file."),
          json_out: bool = typer.Option(False, "--json", help="Print one JSON object instead of tables.")) -> None:
     """Show a model file's tables, sizes, storage, metric and provenance (reads only the header)."""
     with timed() as t:
@@ -127,7 +127,7 @@ def info(model: Path = typer.Argument(..., help="A model file."),
 
 # -- verify ---------------------------------------------------------------------
 @app.command()
-def verify(model: Path = typer.Argument(..., help="A model file, or an index file beside one."),
+def verify(model: Path = typer.Argument(..., metavar="MODEL", help="A model file, or an index file beside one."),
            json_out: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
     """Check every tensor's CRC-32 and each key index, or an index file's graph or lists; exit 1 on damage."""
     with timed() as t:

@@ -49,7 +49,7 @@ SHORT = {"architecture": "-a", "workers": "-w"}
 
 @learner_command(train_app, "word2vec", short=SHORT)
 def train_word2vec(
-    corpus: Path = typer.Argument(..., help=CORPUS_HELP),
+    corpus: Path = typer.Argument(..., metavar="CORPUS", help=CORPUS_HELP),
     output: Path = typer.Option(..., "--output", "-o", help="Model file to write."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary."),
     learner: Any = None,
@@ -60,7 +60,7 @@ def train_word2vec(
 
 @learner_command(train_app, "fasttext", short=SHORT)
 def train_fasttext(
-    corpus: Path = typer.Argument(..., help=CORPUS_HELP),
+    corpus: Path = typer.Argument(..., metavar="CORPUS", help=CORPUS_HELP),
     output: Path = typer.Option(..., "--output", "-o", help="Model file to write (export .bin with omnivec convert)."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary."),
     learner: Any = None,
