@@ -64,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
 
     def _on_term(signum, frame):
         # SIGTERM takes Ctrl-C's path: temporaries removed, a training run keeps its model.
+        # A second SIGTERM while cleaning up is ignored, so the clean-up finishes.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         terminated.append(signum)
         raise KeyboardInterrupt
 
