@@ -29,6 +29,7 @@ costs one comparison, so no block is ever sorted or partitioned.
 
 from __future__ import annotations
 
+import sys
 from typing import Sequence
 
 import numpy as np
@@ -144,7 +145,11 @@ def _scan(store: VectorStore, metric: Metric, Q: np.ndarray, k: int, n: int,
     else:
         keys = _selection(store, metric, n)
         gemv = nq == 1 and store.dtype == "float32" and store.dim >= GEMV_DIMS
-        if nq >= FEW or k > MAX_RUNNING_K or store.dtype == "binary" or gemv:
+        if gemv and "numba" not in sys.modules:
+            # The first query after opening a file: BLAS and a numpy partial sort answer it
+            # without starting the compiler (a third of a second or more); same results.
+            _blocks_numpy(store, Q, n, keys, mask, best_v, best_i)
+        elif nq >= FEW or k > MAX_RUNNING_K or store.dtype == "binary" or gemv:
             _blocks(store, Q, n, keys, mask, best_v, best_i, scorer=_dots)
         else:
             _fused(store, Q, n, keys, mask, best_v, best_i)
@@ -177,6 +182,16 @@ def _blocks(store: VectorStore, Q: np.ndarray, n: int, keys, mask, best_v, best_
         e = min(n, s + block)
         m = mask[s:e] if mask.shape[0] else mask
         _select(scorer(store, s, e, Q), scale[s:e], bias[s:e], m, s, best_v, best_i, threads)
+
+
+def _blocks_numpy(store: VectorStore, Q: np.ndarray, n: int, keys, mask, best_v, best_i) -> None:
+    """_blocks for one float32 query with numpy only (no compiled kernel)."""
+    scale, bias = keys
+    block = max(1024, BLOCK_BYTES // 4)
+    for s in range(0, n, block):
+        e = min(n, s + block)
+        m = mask[s:e] if mask.shape[0] else mask
+        _merge_partition(_dots(store, s, e, Q), scale[s:e], bias[s:e], m, s, best_v, best_i)
 
 
 def _fused(store: VectorStore, Q: np.ndarray, n: int, keys, mask, best_v, best_i) -> None:
