@@ -185,13 +185,27 @@ def _blocks(store: VectorStore, Q: np.ndarray, n: int, keys, mask, best_v, best_
 
 
 def _blocks_numpy(store: VectorStore, Q: np.ndarray, n: int, keys, mask, best_v, best_i) -> None:
-    """_blocks for one float32 query with numpy only (no compiled kernel)."""
+    """_blocks for one float32 query with numpy only (no compiled kernel): BLAS's matrix-vector
+    product, then a partial sort that keeps every row tied with the k-th (ties go to the lower row)."""
     scale, bias = keys
+    k = best_v.shape[1]
     block = max(1024, BLOCK_BYTES // 4)
     for s in range(0, n, block):
         e = min(n, s + block)
-        m = mask[s:e] if mask.shape[0] else mask
-        _merge_partition(_dots(store, s, e, Q), scale[s:e], bias[s:e], m, s, best_v, best_i)
+        sel = _dots(store, s, e, Q)[0] * scale[s:e] + bias[s:e]
+        if mask.shape[0]:
+            sel[mask[s:e] == 0] = -np.inf
+        if len(sel) > k:
+            kth = np.partition(sel, len(sel) - k)[len(sel) - k]
+            cand = np.flatnonzero(sel >= kth)
+        else:
+            cand = np.arange(len(sel))
+        allv = np.concatenate([best_v[0], sel[cand]])
+        alli = np.concatenate([best_i[0], cand + s])
+        alli[np.isneginf(allv)] = np.iinfo(np.int64).max      # empty slots sort last
+        order = np.lexsort((alli, -allv))[:k]
+        best_v[0], best_i[0] = allv[order], alli[order]
+        best_i[0][np.isneginf(best_v[0])] = -1
 
 
 def _fused(store: VectorStore, Q: np.ndarray, n: int, keys, mask, best_v, best_i) -> None:
