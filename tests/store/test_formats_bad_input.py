@@ -445,3 +445,13 @@ def test_corrupt_gzip_is_a_parse_error(tmp_path):
     with pytest.raises(ParseError, match="damaged or truncated"):
         import_vectors(p, tmp_path / "v.ov")
     assert not (tmp_path / "v.ov").exists() and not [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]
+
+
+def test_a_compressed_binary_header_with_a_huge_count_reserves_nothing_and_says_so(tmp_path):
+    import gzip
+
+    body = b"".join(f"w{i} ".encode() + np.arange(4, dtype=np.float32).tobytes() + b"\n" for i in range(50))
+    p = tmp_path / "v.bin.gz"
+    p.write_bytes(gzip.compress(b"2000000000 4\n" + body))
+    with pytest.raises(ParseError, match="announces 2,000,000,000 rows but the file ends after 50"):
+        import_vectors(p, format="word2vec-binary")

@@ -18,7 +18,7 @@ from .report import ImportReport
 from .rows import (P, _fill, _find_nl, _grow, _header_of, _nan_code, _Options, _Parsed, _refill, _Rows,
                    _write_keyed_rows)
 from .sniff import _Source
-from .text import MAX_BINARY_KEY, text_kind
+from .text import MAX_BINARY_KEY, MAX_DIM, text_kind
 
 
 def _read_w2v_binary(path: str, fmt: str, o: _Options, report: ImportReport) -> _Parsed:
@@ -43,9 +43,15 @@ def _read_w2v_binary(path: str, fmt: str, o: _Options, report: ImportReport) -> 
         report.header_rows = n_head
         report.dim = dim
         limit = n_head if o.max_rows is None else min(n_head, o.max_rows)
+        if dim > MAX_DIM or (not src.compression and 4 * dim > src.size):
+            raise ParseError(f"the header announces {dim:,} dimensions, more than the file can hold",
+                             path=path, line=1, offset=0)
         cap = limit
         if not src.compression:
             cap = min(cap, (src.size - nl) // (4 * dim + 2) + 1)
+        else:
+            # a compressed file's size bounds nothing: start small and grow as rows arrive
+            cap = min(cap, 1 << 16)
         cap = max(cap, 1)
         sink = _Rows(cap, dim, path, o.spill_dir)
         offsets = np.zeros(cap + 1, np.int64)
