@@ -12,13 +12,17 @@ import omnivec
 DATA = Path(__file__).resolve().parents[1] / "data" / "glove6b50d_top2100.npz"
 
 
-def test_the_first_queries_load_no_compiler_and_match_the_compiled_path(tmp_path):
+import pytest
+
+
+@pytest.mark.parametrize("wide", [False, True], ids=["50 dims", "100 dims"])
+def test_the_first_queries_load_no_compiler_and_match_the_compiled_path(tmp_path, wide):
     with np.load(DATA) as z:
         vecs = z["vectors"].astype(np.float32)
         keys = z["keys"].tolist()
-    wide = np.concatenate([vecs, vecs[::-1] * 0.5], axis=1)          # 100 dims: one query is a BLAS gemv
-    wide[7] = wide[3]                                                  # a tie, broken by the lower row
-    omnivec.save(tmp_path / "m.ov", omnivec.Embeddings(keys, wide))
+    table = np.concatenate([vecs, vecs[::-1] * 0.5], axis=1) if wide else vecs.copy()
+    table[7] = table[3]                                                # a tie, broken by the lower row
+    omnivec.save(tmp_path / "m.ov", omnivec.Embeddings(keys, table))
     script = textwrap.dedent(f"""
         import sys, json
         import omnivec

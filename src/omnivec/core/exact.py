@@ -145,7 +145,7 @@ def _scan(store: VectorStore, metric: Metric, Q: np.ndarray, k: int, n: int,
     else:
         keys = _selection(store, metric, n)
         gemv = nq == 1 and store.dtype == "float32" and store.dim >= GEMV_DIMS
-        if gemv and "numba" not in sys.modules:
+        if nq == 1 and store.dtype == "float32" and "numba" not in sys.modules:
             # The first query after opening a file: BLAS and a numpy partial sort answer it
             # without starting the compiler (a third of a second or more); same results.
             _blocks_numpy(store, Q, n, keys, mask, best_v, best_i)
