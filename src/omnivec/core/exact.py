@@ -147,7 +147,8 @@ def _scan(store: VectorStore, metric: Metric, Q: np.ndarray, k: int, n: int,
         gemv = nq == 1 and store.dtype == "float32" and store.dim >= GEMV_DIMS
         if nq == 1 and store.dtype == "float32" and "numba" not in sys.modules:
             # The first query after opening a file: BLAS and a numpy partial sort answer it
-            # without starting the compiler (a third of a second or more); same results.
+            # without starting the compiler (a third of a second or more); the same neighbours,
+            # scores equal up to float rounding (BLAS sums in another order than the scan).
             _blocks_numpy(store, Q, n, keys, mask, best_v, best_i)
         elif nq >= FEW or k > MAX_RUNNING_K or store.dtype == "binary" or gemv:
             _blocks(store, Q, n, keys, mask, best_v, best_i, scorer=_dots)
