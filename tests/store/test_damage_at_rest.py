@@ -56,3 +56,16 @@ def test_a_sound_file_is_checked_once_and_answers(tmp_path):
     assert opened.store.checksums is None            # checked, then never again
     assert first == _glove().most_similar("king", topn=5)
     assert first[0][0] == "queen" or first[0][1] <= 1.0 + 1e-6
+
+
+def test_tables_over_the_size_limit_are_left_to_verify(tmp_path, monkeypatch):
+    from omnivec.store import model as store_model
+
+    p = tmp_path / "m.ov"
+    _glove().save(p)
+    _flip_in(p, "embeddings.vectors")
+    monkeypatch.setattr(store_model, "SCAN_CHECK_BYTES", 1000)
+    opened = omnivec.open(p)
+    assert opened.store.checksums is None
+    opened.most_similar("king")                      # answers: the check is verify's for big tables
+    assert not omnivec.verify(p)["ok"]

@@ -22,7 +22,7 @@ from ..model import MODEL_KINDS, Model, model_class
 from . import container
 from ..core.keys import KeyTable
 from ..core.subwords import Subwords
-from ..core.vectors import STORAGE, VectorStore
+from ..core.vectors import SCAN_CHECK_BYTES, STORAGE, VectorStore
 
 FORMAT_NAME = "omnivec"
 FORMAT_VERSION = 1
@@ -282,8 +282,10 @@ def _open_table(c: container.Container, name: str, tm, oov: bool | None) -> Embe
             bad(f"tensor {name}.x.{x} listed in the header is missing")
         extras[x] = arr
     meta = tm.get("meta") if isinstance(tm.get("meta"), dict) else {}
+    scanned = vectors.nbytes + (rerank.nbytes if rerank is not None else 0)
+    sums = _key_sums(c, name, ("vectors", "norms", "scale", "rerank")) if scanned <= SCAN_CHECK_BYTES else None
     store = VectorStore(data=vectors, dtype=storage, dim=dim, norms=norms, scale=scale, rerank=rerank,
-                        checksums=_key_sums(c, name, ("vectors", "norms", "scale", "rerank")), source=path)
+                        checksums=sums, source=path)
     return Embeddings.from_parts(name=name, keys=keys, store=store, metric=metric, counts=counts,
                                  meta=meta, subwords=subwords, extras=extras, oov=oov, source=path)
 
