@@ -11,6 +11,8 @@ PIP := $(VENV)/bin/pip
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
+	# torch's CPU build first (the sentence-encoder tests), so a CUDA build is never pulled
+	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q -e '.[test,parquet]'
 	touch $@
 

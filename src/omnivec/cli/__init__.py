@@ -43,7 +43,8 @@ app.add_typer(eval_app, name="eval")
 app.add_typer(index_app, name="index")
 
 # Stage modules (omnivec.cli.<name>); each registers its commands on import.
-STAGES = ["store", "query", "kge", "index", "train_words", "evaluate_words", "explore"]
+STAGES = ["store", "query", "kge", "index", "train_words", "evaluate_words", "explore",
+          "encode", "distill", "evaluate_retrieval", "retrieve"]
 
 
 def _load_stages() -> None:
