@@ -351,3 +351,24 @@ def _write(path: str | os.PathLike, lines: list[str]) -> Path:
         with open(tmp, "w", encoding="utf-8") as fh:
             fh.writelines(lines)
     return Path(path)
+
+
+def evaluate_run_file(run: str | os.PathLike, *, qrels: str | os.PathLike | None = None,
+                      collection: str | os.PathLike | None = None, metrics: Iterable[str] = DEFAULT_METRICS,
+                      missing: str = "zero") -> RetrievalResult:
+    """Score a TREC run file against a TREC qrels file or a built-in collection's judgements.
+
+    Give exactly one of `qrels` (a file) or `collection` ("cranfield",
+    "cisi" or a folder, see omnivec.evaluate.ir.load_collection; its query
+    ids are the ones a run must use, e.g. Cranfield's positions 1..225).
+    """
+    if (qrels is None) == (collection is None):
+        raise InputError("give the judgements as exactly one of a qrels file or a collection "
+                         "(--qrels FILE or --collection cranfield|cisi|FOLDER)")
+    if qrels is not None:
+        judged = read_qrels(qrels)
+    else:
+        from .ir import load_collection
+
+        judged = load_collection(collection).qrels
+    return evaluate_rankings(read_run(run), judged, metrics=metrics, missing=missing)
