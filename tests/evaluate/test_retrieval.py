@@ -64,6 +64,11 @@ def test_the_mean_is_over_queries_and_the_left_out_queries_are_counted():
     json.dumps(d)
 
 
+def test_no_evaluable_query_gives_nan_means():
+    res = evaluate_rankings({"q": ["a"]}, {"q": {"a": 0}})
+    assert res.queries == 0 and res.no_relevant == ["q"] and all(math.isnan(v) for v in res.means.values())
+
+
 def test_ids_are_compared_as_text():
     assert evaluate({1: [10, 20]}, {"1": {"20": 1}}, metrics=["mrr"]) == {"mrr": 0.5}
 
@@ -321,6 +326,10 @@ def test_cli_scores_a_run_against_qrels_and_a_collection(capsys, tmp_path):
                            DATA / "cranfield")
     assert code == 0
     assert f"{want['ndcg@10']:.4f}" in out and "recall@100" in out and "3 queries evaluated" in out
+    code, out, _ = run_cli(capsys, "eval", "retrieval", "--run", tmp_path / "run.txt", "--qrels",
+                           tmp_path / "qrels.txt", "-m", "map", "--per-query")
+    rows = {ln.split()[0]: ln.split()[-1] for ln in out.splitlines() if ln.split() and ln.split()[0] in {"1", "2", "3", "mean"}}
+    assert code == 0 and rows["mean"] == f"{want['map']:.4f}" and {"1", "2", "3"} <= rows.keys()
 
 
 @pytest.mark.parametrize("args, message", [

@@ -170,6 +170,7 @@ def evaluate(rankings: Mapping[str, Sequence[str]], qrels: Mapping[str, Mapping[
     `rankings` is {query_id: [doc_id, ... best first]}, `qrels` {query_id:
     {doc_id: grade}}.  See `evaluate_rankings` for the counts and per-query
     scores behind the means, and the module docstring for the definitions.
+    A mean over no query (nothing judged relevant) is NaN.
     """
     return evaluate_rankings(rankings, qrels, metrics=metrics, missing=missing).means
 
