@@ -41,6 +41,8 @@ from typing import Callable
 from ..errors import CorruptFileError, FormatError, InputError, ParseError
 
 _ENV = "OMNIVEC_IR_DATA"
+# cranqrel's codes (1 = a complete answer .. 4 = of minimum interest; -1 unexplained) -> grades
+CRANFIELD_GRADES = {1: 4, 2: 3, 3: 2, 4: 1, -1: 0}
 
 
 @dataclass(frozen=True)
@@ -205,12 +207,13 @@ def _cranfield(folder: Path) -> Collection:
     query_ids = [str(i + 1) for i in range(len(queries))]
     path = folder / "cranqrel"
     qrels: dict[str, dict[str, int]] = {}
-    for no, (q, d, code) in ((no, cols[:3]) for no, cols in _qrels_lines(path, (3,))):
-        q, d, code = str(_int(q, "the query number", path, no)), str(_int(d, "the document id", path, no)), \
-            _int(code, "the relevance code", path, no)
-        if code not in (-1, 1, 2, 3, 4):
+    for no, cols in _qrels_lines(path, (3,)):
+        q = str(_int(cols[0], "the query number", path, no))
+        d = str(_int(cols[1], "the document id", path, no))
+        code = _int(cols[2], "the relevance code", path, no)
+        if code not in CRANFIELD_GRADES:
             raise ParseError(f"relevance code must be 1..4 or -1, found {code}", path=path, line=no)
-        _add(qrels, q, d, 5 - code if code > 0 else 0, path, no)
+        _add(qrels, q, d, CRANFIELD_GRADES[code], path, no)
     doc_ids = [r.id for r in docs]
     _check_ids(qrels, query_ids, doc_ids, path)
     return Collection("cranfield", doc_ids, [_title_and_text(r) for r in docs], query_ids,
