@@ -44,16 +44,12 @@ app.add_typer(index_app, name="index")
 
 # Stage modules (omnivec.cli.<name>); each registers its commands on import.
 STAGES = ["store", "query", "kge", "index", "train_words", "evaluate_words", "explore",
-          "encode", "distill", "evaluate_retrieval", "retrieve"]
+          "evaluate_retrieval"]
 
 
 def _load_stages() -> None:
     for name in STAGES:
-        try:
-            importlib.import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__name__}.{name}":
-                raise
+        importlib.import_module(f"{__name__}.{name}")
 
 
 def main(argv: list[str] | None = None) -> int:
