@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -78,6 +79,23 @@ def _packaged_path(name: str) -> str | None:
     getter = getattr(pkg, "get_model_path", None)
     path = Path(getter()) if callable(getter) else Path(pkg.__file__).parent / "model"
     return str(path) if path.is_dir() else None
+
+
+@contextmanager
+def _quiet_loading():
+    """Silence transformers' weight-loading bar (omnivec shows its own bars for work that takes time)."""
+    try:
+        from transformers.utils import logging as tlog
+    except ImportError:
+        yield
+        return
+    was = tlog.is_progress_bar_enabled()
+    tlog.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was:
+            tlog.enable_progress_bar()
 
 
 def _positive_int(value, what: str, *, allow_none: bool = True) -> int | None:
@@ -164,7 +182,8 @@ class SentenceEncoder:
         if self.offline:
             kwargs["local_files_only"] = True
         try:
-            loaded = st.SentenceTransformer(path, **kwargs)
+            with _quiet_loading():
+                loaded = st.SentenceTransformer(path, **kwargs)
         except (OSError, ValueError) as exc:
             if self.offline:
                 hint = ("it is not in the local Hugging Face cache and offline=True downloads nothing: "
