@@ -121,8 +121,15 @@ def test_overlong_texts_are_cut_and_counted(enc, st):
     enc.encode(["wing " * 255])
     assert enc.report.truncated == 1
     short = SentenceEncoder(st, max_length=8, progress=False)
-    short.encode(TEXTS)
+    X8 = short.encode(TEXTS)
     assert short.report.truncated == sum(len(i) > 8 for i in st.tokenizer(TEXTS)["input_ids"]) > 0
+    window = st.max_seq_length
+    st.max_seq_length = 8
+    try:
+        ref = st.encode(TEXTS, normalize_embeddings=True)
+    finally:
+        st.max_seq_length = window
+    np.testing.assert_allclose(X8, ref, atol=1e-5)
     with pytest.raises(InputError, match="window"):
         SentenceEncoder(st, max_length=10_000)
 

@@ -15,6 +15,7 @@ sentence-transformers load only when an encoder is built.
 
 from __future__ import annotations
 
+import datetime as _dt
 import os
 import time
 from contextlib import contextmanager
@@ -438,7 +439,8 @@ class SentenceEncoder:
             self._start(n)
             self.report.empty = blank
             prompt = self.prompt(kind)
-            meta = {"encoder": self.meta(kind), "source": source}
+            meta = {"created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                    "encoder": self.meta(kind), "source": source}
 
             def blocks():
                 with self._bar(n, "Encoding corpus") as task:
@@ -527,9 +529,12 @@ class SentenceEncoder:
         encode queries with `.encode(texts, kind="query")`.
         """
         rec = emb.meta.get("encoder") if isinstance(emb.meta, dict) else None
-        if not isinstance(rec, dict) or not rec.get("model"):
+        if not isinstance(rec, dict):
             raise InputError(f"table {emb.name!r} records no encoder (meta['encoder']); it was not written by "
                              "SentenceEncoder.encode_corpus or `omnivec encode`")
+        if not rec.get("model"):
+            raise InputError(f"table {emb.name!r} does not record which model encoded it (it was encoded by "
+                             "a model object of unknown origin); build SentenceEncoder(model, ...) yourself")
         if rec.get("adapter", "sentence-transformers") != "sentence-transformers":
             raise InputError(f"table {emb.name!r} was encoded by {rec.get('adapter')!r}, not by a "
                              "sentence-transformers model")
