@@ -173,7 +173,7 @@ def test_encode_corpus_from_jsonl_plain_text_and_lists(enc, tmp_path):
     a = enc.encode_corpus(js, tmp_path / "a.ov")
     assert list(a.keys) == ["x0", "x1", "x2"] and list(a.texts) == TEXTS[:3]
     txt = tmp_path / "lines.txt"
-    txt.write_text("\n".join(TEXTS[:2]) + "\n", "utf-8")
+    txt.write_text("\n".join(TEXTS[:2]) + "\n\n\n", "utf-8")      # blank lines at the end are no documents
     b = enc.encode_corpus(txt, tmp_path / "b.ov")
     assert list(b.keys) == ["0", "1"] and list(b.texts) == TEXTS[:2]
     c = enc.encode_corpus(iter(TEXTS[:2]), tmp_path / "c.ov", ids=[10, 20], name="passages")

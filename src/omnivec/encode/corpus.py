@@ -14,6 +14,9 @@ none (the caller numbers the rows).  The layout follows the file's suffix:
   or ``id`` when present).  Blank lines are allowed.
 - anything else: plain text, each line one document.
 
+Blank lines at the end of a file are not documents; a blank line between
+documents is an empty document in plain text and an error in TSV.
+
 Bytes that are not UTF-8 raise EncodingError naming the file, the line and
 the byte offset; malformed lines raise ParseError naming the line.
 """
@@ -80,6 +83,18 @@ def _lines(path: str) -> Iterator[tuple[int, str]]:
             yield no, text
 
 
+def _without_trailing_blanks(lines: Iterator[tuple[int, str]]) -> Iterator[tuple[int, str]]:
+    """Yield `lines`, holding blank ones back until a line with text follows (blank lines at the end go)."""
+    held: list[tuple[int, str]] = []
+    for item in lines:
+        if not item[1].strip():
+            held.append(item)
+            continue
+        yield from held
+        held = []
+        yield item
+
+
 def read_documents(path: str | os.PathLike, *, id_column: str | int | None = None,
                    text_column: str | int | None = None) -> Iterator[Document]:
     """Yield the documents of a TSV, JSONL or plain-text corpus file, in file order (see the module doc)."""
@@ -93,7 +108,7 @@ def read_documents(path: str | os.PathLike, *, id_column: str | int | None = Non
         if id_column is not None or text_column is not None:
             raise InputError(f"{path}: a plain-text corpus (one document a line) has no columns; "
                              "name a .tsv or .jsonl file to pick columns")
-        for no, text in _lines(path):
+        for no, text in _without_trailing_blanks(_lines(path)):
             yield Document(None, text, no)
 
 
@@ -112,7 +127,7 @@ def _column(spec, header: list[str] | None, what: str, path: str, line: int) -> 
 
 
 def _tsv(path: str, id_column, text_column) -> Iterator[Document]:
-    lines = _lines(path)
+    lines = _without_trailing_blanks(_lines(path))
     first = next(lines, None)
     if first is None:
         return
