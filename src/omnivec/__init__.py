@@ -7,8 +7,8 @@ from typing import Mapping
 
 from .core.neighbors import Neighbors
 from .embeddings import Embeddings
-from .errors import (CorruptFileError, DimensionError, DuplicateKeyError, FormatError, InputError,
-                     KeyNotFound, MissingDependencyError, OmnivecError, ParseError,
+from .errors import (CorruptFileError, DimensionError, DuplicateKeyError, EncodingError, FormatError,
+                     InputError, KeyNotFound, MissingDependencyError, OmnivecError, ParseError,
                      UnknownNameError, UnsupportedVersionError)
 from .model import Model
 from .store import model as _model_file  # registers the model-file codec of Embeddings and Model
@@ -91,5 +91,5 @@ def __getattr__(name: str):
 
 __all__ = [*_LAZY, "Embeddings", "Neighbors", "Model", "open", "load", "save", "__version__",
            "OmnivecError", "InputError", "DimensionError", "DuplicateKeyError", "UnknownNameError",
-           "KeyNotFound", "FormatError", "ParseError", "CorruptFileError",
+           "KeyNotFound", "FormatError", "ParseError", "EncodingError", "CorruptFileError",
            "UnsupportedVersionError", "MissingDependencyError"]

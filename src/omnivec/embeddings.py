@@ -16,12 +16,13 @@ from typing import Any, Callable, ClassVar, Iterator, Mapping, Sequence
 import numpy as np
 
 from ._registry import resolve
-from .errors import DimensionError, InputError, KeyNotFound
+from .errors import DimensionError, DuplicateKeyError, InputError, KeyNotFound
 from .metrics import Metric, get_metric
 from .core import exact
 from .core.neighbors import Neighbors
 from .core.keys import Key, KeyTable
 from .core.subwords import Subwords
+from .core.text import Texts
 from .core.vectors import VectorStore, check_vectors
 
 KeyOrVector = Key | np.ndarray
@@ -32,6 +33,18 @@ _EXPORT = "omnivec.store.formats:export_vectors"
 _WRITE_TEXT = "omnivec.store.container:write_text"
 _ANALOGIES = "omnivec.evaluate.analogy:evaluate_analogies"
 _SIMILARITY = "omnivec.evaluate.similarity:evaluate_similarity"
+
+
+def _texts_column(texts, n: int) -> Texts | None:
+    """Return the text column of an in-memory table (None when no texts are given)."""
+    if texts is None:
+        return None
+    if isinstance(texts, str):
+        raise InputError("texts must be a list of str, one per key, not one str")
+    col = texts if isinstance(texts, Texts) else Texts.from_strings(texts)
+    if len(col) != n:
+        raise DimensionError(f"{n} keys but {len(col)} texts; each key needs one text")
+    return col
 
 
 class Correlation(tuple):
@@ -110,7 +123,7 @@ class Embeddings:
                  metric: str = "cosine", counts: Sequence[int] | np.ndarray | None = None,
                  meta: dict | None = None, storage: str = "float32",
                  subwords: Subwords | None = None, name: str = "embeddings",
-                 oov: bool | None = None) -> None:
+                 oov: bool | None = None, texts: Sequence[str] | None = None) -> None:
         vectors = check_vectors(vectors)
         table, _ = KeyTable.from_keys(keys)
         if len(table) != len(vectors):
@@ -125,31 +138,37 @@ class Embeddings:
         if subwords is not None and subwords.vectors.shape != (subwords.bucket, vectors.shape[1]):
             raise DimensionError(f"subword vectors have shape {subwords.vectors.shape}; {subwords.bucket} "
                                  f"buckets of the table's {vectors.shape[1]} dims were expected")
+        texts_col = _texts_column(texts, len(table))
         store = VectorStore.encode(vectors, storage)
         meta = dict(meta or {})
         meta.setdefault("created", _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
         self._init(name=name, keys=table, store=store, metric=get_metric(metric),
-                   counts=counts_arr, meta=meta, subwords=subwords, extras={}, oov=oov)
+                   counts=counts_arr, meta=meta, subwords=subwords, extras={}, oov=oov, texts=texts_col)
 
     @classmethod
     def from_parts(cls, *, keys: KeyTable, store: VectorStore, metric: Metric | str = "cosine",
                    name: str = "embeddings", counts: np.ndarray | None = None, meta: dict | None = None,
                    subwords: Subwords | None = None, extras: dict[str, np.ndarray] | None = None,
-                   oov: bool | None = None, source: str | None = None) -> "Embeddings":
+                   oov: bool | None = None, source: str | None = None,
+                   texts: Texts | None = None) -> "Embeddings":
         """Return a table over ready-made parts (no copy, no re-encoding): how readers and learners build one.
 
         `keys` and `store` must have the same number of rows; `extras` are
-        per-row arrays kept beside the vectors (written as ``x.<name>``).
+        per-row arrays kept beside the vectors (written as ``x.<name>``);
+        `texts` is the text column (one text per row) or None.
         """
         if len(keys) != len(store):
             raise DimensionError(f"{len(keys)} keys but {len(store)} vectors; each key needs one row")
+        if texts is not None and len(texts) != len(keys):
+            raise DimensionError(f"{len(keys)} keys but {len(texts)} texts; each key needs one text")
         obj = cls.__new__(cls)
         obj._init(name=name, keys=keys, store=store, metric=get_metric(metric), counts=counts,
                   meta={} if meta is None else meta, subwords=subwords,
-                  extras={} if extras is None else extras, oov=oov, source=source)
+                  extras={} if extras is None else extras, oov=oov, source=source, texts=texts)
         return obj
 
-    def _init(self, *, name, keys, store, metric, counts, meta, subwords, extras, oov, source=None):
+    def _init(self, *, name, keys, store, metric, counts, meta, subwords, extras, oov, source=None,
+              texts=None):
         self.name: str = name
         self._keys: KeyTable = keys
         self._store: VectorStore = store
@@ -162,6 +181,7 @@ class Embeddings:
         # (a fastText model's own word-vector definition, as fastText and gensim answer)
         self.oov: bool = subwords is not None if oov is None else bool(oov)
         self.source: str | None = source
+        self._texts: Texts | None = texts
         self._oov_model = None
         self._index = None
         self._find_index: Callable[["Embeddings"], Any] | None = None
@@ -212,10 +232,45 @@ class Embeddings:
         """Return the L2 norm of every row."""
         return self._store.norms
 
+    @property
+    def texts(self) -> Texts | None:
+        """Return the text of every row (a lazy read-only sequence), or None when the table keeps none."""
+        return self._texts
+
+    def text(self, key: Key) -> str:
+        """Return the text kept for `key`, or raise KeyNotFound (InputError when the table keeps no texts)."""
+        if self._texts is None:
+            raise InputError(f"table {self.name!r} keeps no texts; build it with texts=[...] or "
+                             "omnivec.encode.SentenceEncoder.encode_corpus")
+        return self._texts[self.row(key)]
+
+    def subset(self, keys: Sequence[Key]) -> "Embeddings":
+        """Return a new in-memory table of `keys` only, in that order: vectors, counts, extras and texts kept.
+
+        Raises KeyNotFound naming the first unknown key and DuplicateKeyError for
+        a repeated one.  Subword vectors are kept (they do not depend on the
+        rows) unless they hold per-row word vectors.
+        """
+        keys = [keys] if isinstance(keys, (str, int, np.integer)) else list(keys)
+        rows = self.rows(keys)
+        if len(np.unique(rows)) != len(rows):
+            _, first = np.unique(rows, return_index=True)
+            dup = sorted(set(range(len(rows))) - set(first.tolist()))[0]
+            raise DuplicateKeyError(f"subset() got key {keys[dup]!r} twice (position {dup})")
+        subwords = self.subwords
+        if subwords is not None and subwords.word_vectors is not None:
+            subwords = None
+        return Embeddings.from_parts(
+            name=self.name, keys=self._keys.take(rows), store=self._store.take(rows), metric=self._metric,
+            counts=None if self.counts is None else self.counts[rows].copy(), meta=dict(self.meta),
+            subwords=subwords, extras={k: np.ascontiguousarray(v[rows]) for k, v in self.extras.items()},
+            oov=self.oov, texts=None if self._texts is None else self._texts.take(rows))
+
     def __repr__(self) -> str:
         src = f", source={self.source!r}" if self.source else ""
+        txt = ", texts=True" if self._texts is not None else ""
         return (f"Embeddings(name={self.name!r}, n={len(self)}, dim={self.dim}, metric={self.metric!r}, "
-                f"storage={self.storage!r}, subwords={self.subwords is not None}{src})")
+                f"storage={self.storage!r}, subwords={self.subwords is not None}{txt}{src})")
 
     def __iter__(self) -> Iterator[Key]:
         return iter(self._keys)
@@ -727,7 +782,7 @@ class Embeddings:
         """Return a shallow copy with some parts replaced."""
         base = dict(name=self.name, keys=self._keys, store=self._store, metric=self._metric,
                     counts=self.counts, meta=dict(self.meta), subwords=self.subwords,
-                    extras=dict(self.extras), oov=self.oov, source=self.source)
+                    extras=dict(self.extras), oov=self.oov, source=self.source, texts=self._texts)
         base.update(parts)
         return Embeddings.from_parts(**base)
 

@@ -8,6 +8,7 @@
     ├── KeyNotFound (KeyError)        a key that is not in the table (and OOV was not asked for)
     ├── FormatError                   a file is not what it should be
     │   ├── ParseError                a text/binary import failed at a line or byte offset
+    │   │   └── EncodingError         text that is not in the expected encoding (UTF-8)
     │   ├── CorruptFileError          truncated, checksum mismatch, inconsistent header
     │   └── UnsupportedVersionError   written by a newer omnivec
     └── MissingDependencyError (ImportError)
@@ -69,6 +70,10 @@ class FormatError(OmnivecError):
 
 class ParseError(FormatError):
     """A text or binary vector file could not be parsed at a line or byte offset."""
+
+
+class EncodingError(ParseError):
+    """A text file is not in the expected encoding (UTF-8); the message names the file, line and byte."""
 
 
 class CorruptFileError(FormatError):

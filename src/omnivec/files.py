@@ -218,6 +218,7 @@ def info(path: str | os.PathLike) -> dict:
             "name": name, "rows": tm.get("n"), "dim": tm.get("dim"), "storage": tm.get("storage"),
             "metric": tm.get("metric"), "key_kind": tm.get("key_kind"), "counts": bool(tm.get("counts")),
             "subwords": tm.get("subwords") or None, "extras": list(tm.get("extras") or []),
+            "texts": bool(tm.get("texts")), "text_bytes": nbytes.get("texts_blob", 0),
             "vector_bytes": nbytes.get("vectors", 0), "bytes": sum(nbytes.values()),
             "meta": tm.get("meta") if isinstance(tm.get("meta"), dict) else {},
         })

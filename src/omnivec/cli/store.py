@@ -106,7 +106,8 @@ def info(model: Path = typer.Argument(..., metavar="MODEL", help="A model file."
               f"v{data['format_version']}, {data['tensors']} tensors"
               f"{', CRC-32 per tensor' if data['checksums'] else ', no checksums'}")
     grid = Table(show_edge=False, header_style="bold")
-    for col in ("table", "rows", "dim", "storage", "metric", "keys", "counts", "subwords", "extras", "size"):
+    for col in ("table", "rows", "dim", "storage", "metric", "keys", "counts", "subwords", "extras", "texts",
+                "size"):
         grid.add_column(col, justify="right" if col in ("rows", "dim", "size") else "left")
     for tb in data["tables"]:
         sw = tb["subwords"]
@@ -115,7 +116,7 @@ def info(model: Path = typer.Argument(..., metavar="MODEL", help="A model file."
         grid.add_row(tb["name"], f"{tb['rows']:,}" if isinstance(tb["rows"], int) else str(tb["rows"]),
                      str(tb["dim"]), str(tb["storage"]), str(tb["metric"]), str(tb["key_kind"]),
                      "yes" if tb["counts"] else "-", sw_text, _extras_text(tb["extras"]),
-                     human_bytes(tb["bytes"]))
+                     human_bytes(tb["text_bytes"]) if tb.get("texts") else "-", human_bytes(tb["bytes"]))
     out.print(grid)
     for tb in data["tables"]:
         if tb["meta"]:

@@ -20,8 +20,10 @@ from ..errors import CorruptFileError, FormatError, InputError, UnsupportedVersi
 from ..metrics import get_metric
 from ..model import MODEL_KINDS, Model, model_class
 from . import container
+from .texts import TextSpool
 from ..core.keys import KeyTable
 from ..core.subwords import Subwords
+from ..core.text import Texts
 from ..core.vectors import SCAN_CHECK_BYTES, STORAGE, VectorStore
 
 FORMAT_NAME = "omnivec"
@@ -41,14 +43,19 @@ def _table_tensors(emb) -> dict[str, np.ndarray]:
         t.update(emb.subwords.tensors())
     for name, arr in emb.extras.items():
         t[f"x.{name}"] = arr
+    if emb.texts is not None:
+        t.update(emb.texts.arrays())
     return t
 
 
 def _table_meta(emb) -> dict:
-    return {"n": len(emb), "dim": emb.dim, "storage": emb.storage, "metric": emb.metric,
-            "key_kind": emb.keys.kind, "counts": emb.counts is not None,
-            "subwords": None if emb.subwords is None else emb.subwords.to_meta(),
-            "extras": sorted(emb.extras), "meta": emb.meta}
+    out = {"n": len(emb), "dim": emb.dim, "storage": emb.storage, "metric": emb.metric,
+           "key_kind": emb.keys.kind, "counts": emb.counts is not None,
+           "subwords": None if emb.subwords is None else emb.subwords.to_meta(),
+           "extras": sorted(emb.extras), "meta": emb.meta}
+    if emb.texts is not None:      # the flag appears only where there are texts: older files stay as they were
+        out["texts"] = True
+    return out
 
 
 @dataclass
@@ -58,7 +65,9 @@ class StreamedTable:
     `blocks()` returns a fresh iterator over the n float32 rows, in blocks (it
     is called once more for int8/binary storage, whose scale needs a pass);
     `save_tables` encodes, checksums and writes them block by block, so memory
-    holds one block, never the table.
+    holds one block, never the table.  `texts`, a `store.texts.TextSpool` of
+    n texts, becomes the table's text column, copied from its temporary file
+    block by block.
     """
 
     keys: KeyTable
@@ -69,6 +78,7 @@ class StreamedTable:
     blocks: Callable[[], Iterable[np.ndarray]]
     meta: dict = field(default_factory=dict)
     progress: bool | None = None
+    texts: TextSpool | None = None
 
 
 def save_tables(path: str | os.PathLike, tables: Mapping[str, Embeddings | StreamedTable], *,
@@ -102,8 +112,11 @@ def save_tables(path: str | os.PathLike, tables: Mapping[str, Embeddings | Strea
 
 
 def _streamed_meta(t: StreamedTable) -> dict:
-    return {"n": t.n, "dim": t.dim, "storage": t.storage, "metric": t.metric, "key_kind": t.keys.kind,
-            "counts": False, "subwords": None, "extras": [], "meta": t.meta}
+    out = {"n": t.n, "dim": t.dim, "storage": t.storage, "metric": t.metric, "key_kind": t.keys.kind,
+           "counts": False, "subwords": None, "extras": [], "meta": t.meta}
+    if t.texts is not None:
+        out["texts"] = True
+    return out
 
 
 def _streamed_tensors(t: StreamedTable, path) -> dict[str, np.ndarray | container.Blocks]:
@@ -137,6 +150,10 @@ def _streamed_tensors(t: StreamedTable, path) -> dict[str, np.ndarray | containe
            "norms": norms}
     if scale is not None:
         out["scale"] = scale
+    if t.texts is not None:
+        if len(t.texts) != n:
+            raise InputError(f"the table has {n} rows but {len(t.texts)} texts; each row needs one text")
+        out.update(t.texts.tensors())
     return out
 
 
@@ -281,13 +298,25 @@ def _open_table(c: container.Container, name: str, tm, oov: bool | None) -> Embe
         if arr is None:
             bad(f"tensor {name}.x.{x} listed in the header is missing")
         extras[x] = arr
+    texts = None
+    if tm.get("texts"):
+        blob = t.get("texts_blob")
+        if blob is None or blob.ndim != 1 or blob.dtype != np.uint8:
+            bad(f"tensor {name}.texts_blob is missing or not a 1-D uint8 array")
+        offsets = _expect(path, f"{name}.texts_offsets", t.get("texts_offsets"), (n + 1,), [np.int64])
+        if offsets[0] != 0 or offsets[-1] != len(blob):
+            bad(f"{name}.texts_offsets must run from 0 to {len(blob)} (the text blob's length), got "
+                f"{int(offsets[0])}..{int(offsets[-1])}")
+        # as for keys: each row's span is checked when it is read, `omnivec verify` checks them all
+        texts = Texts(blob, offsets, source=path)
     meta = tm.get("meta") if isinstance(tm.get("meta"), dict) else {}
     scanned = vectors.nbytes + (rerank.nbytes if rerank is not None else 0)
     sums = _key_sums(c, name, ("vectors", "norms", "scale", "rerank")) if scanned <= SCAN_CHECK_BYTES else None
     store = VectorStore(data=vectors, dtype=storage, dim=dim, norms=norms, scale=scale, rerank=rerank,
                         checksums=sums, source=path)
     return Embeddings.from_parts(name=name, keys=keys, store=store, metric=metric, counts=counts,
-                                 meta=meta, subwords=subwords, extras=extras, oov=oov, source=path)
+                                 meta=meta, subwords=subwords, extras=extras, oov=oov, source=path,
+                                 texts=texts)
 
 
 def _open_subwords(path: str, name: str, sm, t: dict, n: int, dim: int) -> Subwords:
@@ -375,8 +404,8 @@ def verify(path: str | os.PathLike) -> list[str]:
 
     Checks every tensor's CRC-32, then each table: its header against its
     tensors, its key index (every key is found at its own row, every row is
-    indexed once), its key offsets and UTF-8, and that norms and scales are
-    finite.  A file that is not a model at all, or of a newer format version,
+    indexed once), its key offsets and UTF-8, that norms and scales are
+    finite, and its text column's offsets and UTF-8.  A file that is not a model at all, or of a newer format version,
     raises FormatError / UnsupportedVersionError instead.
     """
     c = container.read(path)
@@ -433,4 +462,6 @@ def verify(path: str | os.PathLike) -> list[str]:
                     break
         if emb.store.scale is not None and not np.isfinite(emb.store.scale).all():
             problems.append(f"table {name!r}: some per-dimension scales are NaN or infinite")
+        if emb.texts is not None:
+            problems.extend(f"table {name!r}: {p}" for p in emb.texts.problems())
     return problems
