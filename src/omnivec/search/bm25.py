@@ -683,6 +683,7 @@ def verify_bm25(path: str | os.PathLike, emb=None) -> dict:
     except FormatError as exc:
         problems.append(str(exc))
     return {"path": path, "kind": "index", "backend": BM25.name, "ok": not problems, "checks": checks,
+            "what": "bm25 index: CRC-32, header, posting lists, vocabulary, keys",
             "problems": problems, "notes": notes, "model": model, "table": None if emb is None else emb.name,
             "tensors": len(c.entries), "bytes": os.path.getsize(path)}
 
