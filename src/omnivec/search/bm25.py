@@ -434,9 +434,10 @@ def _as_texts(texts, what: str, *, allow_empty: bool = False) -> list[str]:
     if isinstance(texts, (str, bytes)) or not isinstance(texts, Iterable):
         raise InputError(f"{what} must be a list of str (one per document); got {type(texts).__name__}")
     out = list(texts)
+    one = {"texts": "text", "queries": "query"}.get(what, what)
     for i, t in enumerate(out):
         if not isinstance(t, str):
-            raise InputError(f"{what[:-1]} {i} is {type(t).__name__} {t!r:.60}; expected a str")
+            raise InputError(f"{one} {i} is {type(t).__name__} {t!r:.60}; expected a str")
     return out
 
 
