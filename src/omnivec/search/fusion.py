@@ -69,7 +69,6 @@ def _fuse(results: list[Neighbors], k: int | None,
           contributions: Callable[[int, list[float]], list[float]]) -> Neighbors:
     """Sum each list's contributions per key and rank the keys; contributions(list no, scores) -> values."""
     nq = len(results[0])
-    width_in = max((r.ids.shape[1] for r in results), default=0)
     rows: list[list[tuple[Key, int, float]]] = []
     reasons: list[str | None] = []
     for q in range(nq):
@@ -89,7 +88,7 @@ def _fuse(results: list[Neighbors], k: int | None,
         rows.append([(key, ent[1], ent[0]) for key, ent in ranked])
         why = [r.reasons[q] for r in results if getattr(r, "reasons", None) and r.reasons[q]]
         reasons.append("; ".join(dict.fromkeys(why)) if not ranked and why else None)
-    kk = width_in if k is None else int(k)
+    kk = max((len(r) for r in rows), default=0) if k is None else int(k)
     width = min(kk, max((len(r) for r in rows), default=0))
     ids = np.full((nq, width), -1, np.int64)
     scores = np.full((nq, width), -np.inf, np.float32)
@@ -108,8 +107,8 @@ def rrf(results: Sequence[Neighbors], k: int | None = None, rank_constant: float
 
     A document at rank r (1 = best) of list i adds weights[i] / (rank_constant + r)
     (Cormack, Clarke and Buettcher 2009; rank_constant 60 as there); the
-    fused score is the sum.  `k` caps the results per query (default: the
-    widest input).
+    fused score is the sum.  `k` caps the results per query (default: every
+    document of any list).
     """
     results, w = _check(results, weights, k)
     if isinstance(rank_constant, bool) or not isinstance(rank_constant, (int, float, np.integer, np.floating)) \
@@ -133,6 +132,7 @@ def convex(results: Sequence[Neighbors], alpha: float | None = None, weights: Se
     `alpha` is the weight of the first list when there are two (the second
     gets 1 - alpha); otherwise `weights`, one per list (default: equal
     weights summing to 1).  A document missing from a list gets 0 from it.
+    `k` caps the results per query (default: every document of any list).
     """
     if alpha is not None and weights is not None:
         raise InputError("give alpha (two results) or weights, not both")
