@@ -400,17 +400,18 @@ def index_eval(model: str | os.PathLike, *, k: int = 10, queries: int = 1000, se
 
 def index_info(path: str | os.PathLike, *, table: str | None = None) -> dict:
     """Return what an index file holds (or, for a model file, the indexes stored beside it)."""
-    from .search import BACKENDS, index_path
+    from .search import BACKENDS, bm25_path, index_path
     from .search.index import read_index_header
 
-    try:
-        _, head = read_index_header(path)
-        head = dict(head)
-        head["path"] = os.fspath(path)
-        head["bytes"] = Path(path).stat().st_size
-        return {"indexes": [head]}
-    except FormatError:   # not an index: maybe the model it belongs to
-        pass
+    for reader in (read_index_header, _bm25_head):
+        try:
+            _, head = reader(path)
+            head = dict(head)
+            head["path"] = os.fspath(path)
+            head["bytes"] = Path(path).stat().st_size
+            return {"indexes": [head]}
+        except FormatError:   # not an index: maybe the model it belongs to
+            pass
     open_table(path, table)  # raises a clear error when it is neither
     found = []
     for name in BACKENDS.names():
@@ -418,7 +419,18 @@ def index_info(path: str | os.PathLike, *, table: str | None = None) -> dict:
         if p.exists():
             _, head = read_index_header(p)
             found.append({**head, "path": os.fspath(p), "bytes": p.stat().st_size})
+    p = bm25_path(path)
+    if p.exists():
+        found.append({**_bm25_head(p)[1], "path": os.fspath(p), "bytes": p.stat().st_size})
     return {"model": os.fspath(path), "indexes": found}
+
+
+def _bm25_head(path):
+    """Return (container, header) of a BM25 index file, its header marked with backend "bm25"."""
+    from .search.bm25 import read_bm25_header
+
+    c, head = read_bm25_header(path)
+    return c, {"backend": "bm25", **head}
 
 
 __all__ = ["convert", "info", "verify", "open_table", "index_build", "index_search", "index_eval", "index_info",

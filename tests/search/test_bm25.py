@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import omnivec
-from omnivec.errors import CorruptFileError, DuplicateKeyError, FormatError, InputError
+from omnivec.errors import CorruptFileError, DuplicateKeyError, FormatError, InputError, MissingDependencyError
 from omnivec.evaluate.ir import load_collection
 from omnivec.search import BM25, Neighbors, Tokenizer, bm25_path, verify_bm25
 from omnivec.search.bm25 import BM25_FORMAT, read_bm25_file
@@ -69,6 +69,12 @@ def test_tokenizer_settings():
         Tokenizer(min_length=0)
     with pytest.raises(InputError, match="text must be a str; got int"):
         Tokenizer().tokenize(3)
+
+
+def test_a_named_stemmer_needs_pystemmer(monkeypatch):
+    monkeypatch.setitem(sys.modules, "Stemmer", None)
+    with pytest.raises(MissingDependencyError, match="pip install PyStemmer"):
+        Tokenizer(stemmer="english")
 
 
 # -- against bm25s and the formula -------------------------------------------------------

@@ -55,6 +55,12 @@ def test_build_and_verify(capsys, docs, cran):
     assert report["ok"] and report["backend"] == "bm25" and report["model"] == str(model)
     code, out, err = run(capsys, "verify", info["path"])
     assert code == 0 and "posting lists" in out
+    code, out, err = run(capsys, "index", "info", model, "--json")
+    assert code == 0, err
+    (head,) = json.loads(out)["indexes"]
+    assert head["backend"] == "bm25" and head["n_docs"] == 200 and head["path"] == info["path"]
+    code, out, err = run(capsys, "index", "info", info["path"])
+    assert code == 0 and "bm25 index, 200 documents" in out
 
 
 def test_verify_fails_on_a_damaged_index(capsys, docs):

@@ -159,6 +159,12 @@ def info_cmd(path: Path = typer.Argument(..., metavar="PATH", help="An index fil
     if not out["indexes"]:
         con.print(f"no index beside {out.get('model')}; build one with `omnivec index build`")
     for h in out["indexes"]:
+        if "n_terms" in h:       # a BM25 index: documents and terms, no vectors
+            tab = (h.get("table") or {}).get("name")
+            con.print(f"[bold]{h['path']}[/]: bm25 index, {h['n_docs']:,} documents, {h['n_terms']:,} terms, "
+                      f"{h['postings']:,} postings, {human_bytes(h['bytes'])}; table {tab!r}; "
+                      f"k1={h['k1']}, b={h['b']}")
+            continue
         fp = h.get("fingerprint", {})
         con.print(f"[bold]{h['path']}[/]: {h['backend']} index, {h['n_base']:,} table rows + {h['n_extra']:,} "
                   f"added, {human_bytes(h['bytes'])}; table {fp.get('table')!r} {fp.get('dim')} dims "
