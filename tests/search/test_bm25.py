@@ -318,3 +318,24 @@ def test_newer_format_versions_are_refused(tmp_path, fitted):
     _rewrite(path, bad, lambda t, h: h.__setitem__("version", 9))
     with pytest.raises(FormatError, match="version 9"):
         BM25.open(bad)
+
+
+def test_the_threaded_kernel_answers_as_the_serial_one(fitted, cran):
+    """Large batches run the threaded kernel (blocks of queries per thread): same answers."""
+    from omnivec.search.bm25 import K
+
+    lookup = fitted._term_lookup()
+    toks = [[lookup[t] for t in fitted.tokenizer.tokenize(q) if t in lookup] for q in cran.query_texts * 3]
+    qptr = np.zeros(len(toks) + 1, np.int64)
+    np.cumsum([len(t) for t in toks], out=qptr[1:])
+    qterms = np.array([t for q in toks for t in q], np.int64)
+    outs = []
+    for fn, blocks in ((K.bm25_topk_serial, 1), (K.bm25_topk, 7)):
+        ids = np.full((len(toks), 10), -1, np.int64)
+        sc = np.full((len(toks), 10), -np.inf, np.float32)
+        n = np.zeros(len(toks), np.int64)
+        fn(fitted.indptr, fitted.docs, fitted.scores, qptr, qterms, fitted.n_docs, blocks, ids, sc, n)
+        outs.append((ids, sc, n))
+    for a, b in zip(*outs):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(outs[0][0][:20], fitted.search(cran.query_texts, k=10).ids)
