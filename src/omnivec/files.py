@@ -232,9 +232,12 @@ def verify(path: str | os.PathLike) -> dict:
 
     A model file: every tensor's CRC-32, each key index, finite norms.  An index
     file: see `omnivec.search.verify_index` (CRC-32s, header, added keys, the
-    engine's graph or lists parsed and bounds-checked).
+    engine's graph or lists parsed and bounds-checked).  A BM25 index file:
+    see `omnivec.search.verify_bm25` (CRC-32s, header, posting lists,
+    vocabulary and keys, and the keys of the model beside it).
     """
-    from .search import verify_index
+    from .search import verify_bm25, verify_index
+    from .search.bm25 import BM25_FORMAT
     from .search.index import INDEX_FORMAT
     from .store import container
     from .store.model import verify as verify_file
@@ -242,6 +245,8 @@ def verify(path: str | os.PathLike) -> dict:
     c = container.read(path)
     if c.metadata.get("format") == INDEX_FORMAT:
         return verify_index(path)
+    if c.metadata.get("format") == BM25_FORMAT:
+        return verify_bm25(path)
     problems = verify_file(path)
     return {"path": os.fspath(path), "kind": "model", "ok": not problems, "problems": problems,
             "tensors": len(c.tensors), "bytes": os.path.getsize(path)}
@@ -251,15 +256,22 @@ def verify(path: str | os.PathLike) -> dict:
 
 def index_build(model: str | os.PathLike, backend: str = "hnsw", *, params: dict | None = None,
                 table: str | None = None, out: str | os.PathLike | None = None,
-                show_progress: bool | None = None) -> dict:
+                show_progress: bool | None = None, texts: str | os.PathLike | None = None) -> dict:
     """Return a summary of building the `backend` index of a model and saving it beside the model.
 
     `recall` is the recall@10 the index reaches on a sample of the table's own
     rows (what `target_recall=` tuned, when given; no queries for the flat index).
+    backend "bm25" builds the sparse index over the table's texts (`texts`: a
+    file of one document per line, in row order, when the table holds none);
+    its params are k1 and b.
     """
-    from .search import get_backend, index_path
+    from .search import BM25, get_backend, index_path
     from .search.tune import report
 
+    if str(backend).strip().lower() == BM25.name:
+        return _bm25_build(model, params=params, table=table, out=out, texts=texts)
+    if texts is not None:
+        raise InputError(f"--texts applies to the bm25 backend; a {backend} index is built over the vectors")
     cls = get_backend(backend)
     emb = open_table(model, table)
     start = time.perf_counter()
@@ -271,6 +283,49 @@ def index_build(model: str | os.PathLike, backend: str = "hnsw", *, params: dict
     result = idx.info()
     result.update(path=os.fspath(path), build_seconds=build_seconds, save_seconds=time.perf_counter() - start,
                   bytes=path.stat().st_size, recall=report(idx))
+    return result
+
+
+def read_texts_file(path: str | os.PathLike, rows: int | None = None) -> list[str]:
+    """Return the documents of a text file, one per line (UTF-8; the line end is not part of it).
+
+    With `rows`, the file must hold exactly that many lines (InputError naming the file otherwise).
+    """
+    try:
+        with open(path, "r", encoding="utf-8", newline="") as fh:
+            lines = [ln[:-2] if ln.endswith("\r\n") else ln[:-1] if ln.endswith(("\n", "\r")) else ln for ln in fh]
+    except FileNotFoundError:
+        raise InputError(f"{os.fspath(path)}: no such texts file") from None
+    except IsADirectoryError:
+        raise InputError(f"{os.fspath(path)}: is a folder; give a file of one document per line") from None
+    except UnicodeDecodeError as exc:
+        raise FormatError(f"the texts file is not UTF-8 text (bad byte at {exc.start} of a line)", path=path) from None
+    if rows is not None and len(lines) != rows:
+        raise InputError(f"{os.fspath(path)}: {len(lines)} lines for a table of {rows} rows; give one document "
+                         f"per line, in row order")
+    return lines
+
+
+def _bm25_build(model, *, params: dict | None, table: str | None, out, texts) -> dict:
+    """Return a summary of building the BM25 index of a model's table and saving it beside the model."""
+    from .search import BM25, bm25_path
+
+    params = dict(params or {})
+    unknown = sorted(set(params) - {"k1", "b"})
+    if unknown:
+        raise InputError(f"unknown parameter {unknown[0]!r} for the bm25 index; valid ones are: b, k1")
+    emb = open_table(model, table)
+    doc_texts = read_texts_file(texts, len(emb)) if texts is not None else None
+    start = time.perf_counter()
+    idx = BM25(**params).fit_table(emb, doc_texts)
+    build_seconds = time.perf_counter() - start
+    path = Path(out) if out else bm25_path(model)
+    start = time.perf_counter()
+    idx.save(path)
+    result = idx.info()
+    result.update(path=os.fspath(path), live=len(idx), build_seconds=build_seconds,
+                  save_seconds=time.perf_counter() - start, bytes=path.stat().st_size,
+                  params={"k1": idx.k1, "b": idx.b}, recall={"queries": 0})
     return result
 
 
@@ -346,17 +401,18 @@ def index_eval(model: str | os.PathLike, *, k: int = 10, queries: int = 1000, se
 
 def index_info(path: str | os.PathLike, *, table: str | None = None) -> dict:
     """Return what an index file holds (or, for a model file, the indexes stored beside it)."""
-    from .search import BACKENDS, index_path
+    from .search import BACKENDS, bm25_path, index_path
     from .search.index import read_index_header
 
-    try:
-        _, head = read_index_header(path)
-        head = dict(head)
-        head["path"] = os.fspath(path)
-        head["bytes"] = Path(path).stat().st_size
-        return {"indexes": [head]}
-    except FormatError:   # not an index: maybe the model it belongs to
-        pass
+    for reader in (read_index_header, _bm25_head):
+        try:
+            _, head = reader(path)
+            head = dict(head)
+            head["path"] = os.fspath(path)
+            head["bytes"] = Path(path).stat().st_size
+            return {"indexes": [head]}
+        except FormatError:   # not an index: maybe the model it belongs to
+            pass
     open_table(path, table)  # raises a clear error when it is neither
     found = []
     for name in BACKENDS.names():
@@ -364,7 +420,18 @@ def index_info(path: str | os.PathLike, *, table: str | None = None) -> dict:
         if p.exists():
             _, head = read_index_header(p)
             found.append({**head, "path": os.fspath(p), "bytes": p.stat().st_size})
+    p = bm25_path(path)
+    if p.exists():
+        found.append({**_bm25_head(p)[1], "path": os.fspath(p), "bytes": p.stat().st_size})
     return {"model": os.fspath(path), "indexes": found}
+
+
+def _bm25_head(path):
+    """Return (container, header) of a BM25 index file, its header marked with backend "bm25"."""
+    from .search.bm25 import read_bm25_header
+
+    c, head = read_bm25_header(path)
+    return c, {"backend": "bm25", **head}
 
 
 __all__ = ["convert", "info", "verify", "open_table", "index_build", "index_search", "index_eval", "index_info",

@@ -42,7 +42,7 @@ def parse_params(items: list[str] | None) -> dict[str, Any]:
 
 # -- commands ------------------------------------------------------------------------
 _PARAM_HELP = ("Parameter NAME=VALUE, repeatable. hnsw: M, ef_construction, dtype, ef; "
-               "ivfpq: nlist, m, nbits, train_size, seed, nprobe, refine.")
+               "ivfpq: nlist, m, nbits, train_size, seed, nprobe, refine; bm25: k1, b.")
 
 
 def _backends() -> str:
@@ -52,19 +52,37 @@ def _backends() -> str:
 
 @index_app.command("build")
 def build_cmd(model: Path = typer.Argument(..., metavar="MODEL", help="A model file."),
-              backend: str = typer.Option("hnsw", "--backend", "-b", help="Index kind: flat, hnsw, ivfpq."),
+              backend: str = typer.Option("hnsw", "--backend", "-b",
+                                          help="Index kind: flat, hnsw, ivfpq, or bm25 (over texts)."),
               param: Optional[List[str]] = typer.Option(None, "--param", "-p", help=_PARAM_HELP),
               table: Optional[str] = typer.Option(None, "--table", help="Table of a multi-table model."),
               out: Optional[Path] = typer.Option(None, "--out", "-o",
                                                  help="Index file (default: beside the model, MODEL.<backend>)."),
+              texts: Optional[Path] = typer.Option(None, "--texts",
+                                                   help="bm25: documents, one per line in row order "
+                                                        "(default: the table's texts)."),
+              k1: Optional[float] = typer.Option(None, "--k1", help="bm25: term-frequency saturation "
+                                                                    "(default 1.2)."),
+              b: Optional[float] = typer.Option(None, "--b", help="bm25: length normalisation, 0..1 "
+                                                                  "(default 0.75)."),
               json_out: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
-    """Build an index over a model's vectors and save it beside the model."""
-    info = files.index_build(model, backend, params=parse_params(param), table=table, out=out)
+    """Build an index over a model's vectors (or texts: bm25) and save it beside the model."""
+    params = parse_params(param)
+    for name, value in (("k1", k1), ("b", b)):
+        if value is not None:
+            if backend.strip().lower() != "bm25":
+                from ..errors import InputError
+                raise InputError(f"--{name} applies to the bm25 backend, not {backend}")
+            params[name] = value
+    info = files.index_build(model, backend, params=params, table=table, out=out, texts=texts)
     if json_out:
         emit_json(info)
         return
     console().print(f"{info['backend']} index of {info['live']:,} keys written to [bold]{info['path']}[/] "
                     f"({human_bytes(info['bytes'])}) in {human_seconds(info['build_seconds'])}")
+    if "terms" in info:
+        console().print(f"{info['terms']:,} terms, {info['postings']:,} postings, {info['empty_documents']:,} "
+                        f"empty documents; k1={info['k1']}, b={info['b']}")
     r = info["recall"]
     if r["queries"]:
         aim = f", target {r['target_recall']}" if r.get("target_recall") else ""
@@ -141,6 +159,12 @@ def info_cmd(path: Path = typer.Argument(..., metavar="PATH", help="An index fil
     if not out["indexes"]:
         con.print(f"no index beside {out.get('model')}; build one with `omnivec index build`")
     for h in out["indexes"]:
+        if "n_terms" in h:       # a BM25 index: documents and terms, no vectors
+            tab = (h.get("table") or {}).get("name")
+            con.print(f"[bold]{h['path']}[/]: bm25 index, {h['n_docs']:,} documents, {h['n_terms']:,} terms, "
+                      f"{h['postings']:,} postings, {human_bytes(h['bytes'])}; table {tab!r}; "
+                      f"k1={h['k1']}, b={h['b']}")
+            continue
         fp = h.get("fingerprint", {})
         con.print(f"[bold]{h['path']}[/]: {h['backend']} index, {h['n_base']:,} table rows + {h['n_extra']:,} "
                   f"added, {human_bytes(h['bytes'])}; table {fp.get('table')!r} {fp.get('dim')} dims "

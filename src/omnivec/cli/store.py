@@ -138,8 +138,9 @@ def verify(model: Path = typer.Argument(..., metavar="MODEL", help="A model file
         emit_json(result)
     else:
         out = console()
-        what = ("CRC-32, key index, finite norms" if result["kind"] == "model"
-                else f"{result['backend']} index: CRC-32, header, added keys, engine structure")
+        what = result.get("what") or ("CRC-32, key index, finite norms" if result["kind"] == "model"
+                                      else f"{result['backend']} index: CRC-32, header, added keys, "
+                                           f"engine structure")
         if result["ok"]:
             out.print(f"[green]ok[/] {result['path']}: {result['tensors']} tensors, "
                       f"{human_bytes(result['bytes'])} checked ({what}) in {human_seconds(t.seconds)}")

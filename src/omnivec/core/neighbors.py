@@ -18,14 +18,19 @@ class Neighbors:
     `keys[i]` lists the keys of query i, decoded on first use, so a search
     that needs only ids pays nothing for them.  Every search returns this
     type: `Embeddings.search`, every index's `search`, and the CLI's `--json`.
+    Where a search can leave a row short (a text search whose query has no
+    indexed term), ids are -1 and scores -inf past its results, `keys[i]`
+    lists only the results, and `reasons[i]` says why (None when it is full).
     """
 
-    __slots__ = ("ids", "scores", "_decode", "_keys")
+    __slots__ = ("ids", "scores", "_decode", "_keys", "reasons")
 
     def __init__(self, ids: np.ndarray, scores: np.ndarray,
-                 keys: Callable[[np.ndarray], list[Key]] | Sequence[Sequence[Key]]) -> None:
+                 keys: Callable[[np.ndarray], list[Key]] | Sequence[Sequence[Key]],
+                 reasons: Sequence[str | None] | None = None) -> None:
         self.ids = ids
         self.scores = scores
+        self.reasons: list[str | None] = list(reasons) if reasons is not None else [None] * len(ids)
         if callable(keys):
             self._decode, self._keys = keys, None
         else:

@@ -6,6 +6,13 @@
     emb.attach(open_index(index_path(model_path, "hnsw"), emb))   # approx=True queries use it
     verify_index(index_path(model_path, "hnsw"))  # {"ok": ..., "checks": [...], "problems": [...]}
 
+Over texts: a sparse BM25 index, fusion of ranked lists, and re-ranking.
+
+    bm25 = BM25().fit_table(emb)                  # or .fit(texts, keys=...); Tokenizer() splits words
+    bm25.save(bm25_path(model_path))              # model.ov.bm25
+    hybrid = rrf([bm25.search(texts, k=100), emb.search(vectors, k=100)], k=10)   # or convex(...)
+    best = rerank(texts, hybrid, texts=doc_texts, scorer=pair_scorer)
+
 The engines (usearch, faiss) are imported only when an index of theirs is built or opened, and
 see an index file's bytes only after its CRC-32s and structural checks passed (`integrity`).
 """
@@ -15,6 +22,11 @@ from ..core.neighbors import Neighbors
 from .index import BACKENDS, Index, build_index, find_index, get_backend, index_path, open_index
 from . import flat, hnsw, ivfpq  # noqa: E402,F401  - registers the backends
 from .integrity import read_index_file, verify_index
+from .text import Tokenizer
+from .bm25 import BM25, bm25_path, verify_bm25
+from .fusion import convex, rrf
+from .rerank import CrossEncoderReranker, rerank
 
-__all__ = ["BACKENDS", "Condition", "Filter", "Index", "Neighbors", "build_index", "find_index",
-           "get_backend", "index_path", "open_index", "read_index_file", "verify_index"]
+__all__ = ["BACKENDS", "BM25", "Condition", "CrossEncoderReranker", "Filter", "Index", "Neighbors", "Tokenizer",
+           "bm25_path", "build_index", "convex", "find_index", "get_backend", "index_path", "open_index",
+           "read_index_file", "rerank", "rrf", "verify_bm25", "verify_index"]
