@@ -56,7 +56,7 @@ def hybrid(col, *, model: str = "all-MiniLM-L6-v2", k: int = 100) -> dict:
         path = Path(tmp) / "docs.ov"
         enc = SentenceEncoder(model, progress=False)
         start = time.perf_counter()
-        enc.encode_corpus(list(col.doc_texts), path, ids=list(col.doc_ids))
+        enc.encode_corpus(list(col.doc_texts), path, ids=list(col.doc_ids), empty="keep")
         out["encode_seconds"] = round(time.perf_counter() - start, 2)
         index_build(path, "bm25", show_progress=False)
         r = Retriever.open(path)

@@ -17,6 +17,7 @@ dense weight).  Every mode returns `Neighbors` whose ids are table rows.
 
 from __future__ import annotations
 
+import inspect
 import os
 from typing import Callable, Sequence
 
@@ -114,9 +115,9 @@ class Retriever:
     def dense(self, queries: Sequence[str], k: int, *, approx: bool = False) -> Neighbors:
         """Return the k nearest documents of each query by the table's metric."""
         enc = self.encoder
-        try:
+        if "kind" in inspect.signature(enc.encode).parameters:
             Q = enc.encode(list(queries), kind="query")
-        except TypeError:   # an encoder without query/passage kinds (a static model)
+        else:                       # an encoder without query/passage kinds (a static model)
             Q = enc.encode(list(queries))
         Q = np.asarray(Q, dtype=np.float32)
         if Q.shape[1] != self.docs.dim:
@@ -161,10 +162,10 @@ class Retriever:
             from .search.rerank import rerank as rerank_hits
 
             return rerank_hits(texts, hits, texts=self.docs.texts, scorer=self.reranker, k=int(k))
-        return _first(hits, int(k), self.docs)
+        return _first(hits, int(k))
 
     def report(self, queries: str | Sequence[str], hits: Neighbors, *, width: int = 0) -> list[dict]:
-        """Return JSON-able results: per query its text and hits as {key, score, text}."""
+        """Return JSON-able results: per query its text, hits as {key, score, text}, and why it has fewer than k."""
         texts = _queries(queries)
         have_text = self.docs.texts is not None
         out = []
@@ -178,14 +179,16 @@ class Retriever:
                     doc = self.docs.texts[row]
                     item["text"] = doc if width <= 0 or len(doc) <= width else doc[:max(width - 3, 1)] + "..."
                 rows.append(item)
-            out.append({"query": text, "hits": rows})
+            reasons = getattr(hits, "reasons", None)
+            out.append({"query": text, "hits": rows, "reason": reasons[q] if reasons else None})
         return out
 
 
-def _first(hits: Neighbors, k: int, docs) -> Neighbors:
+def _first(hits: Neighbors, k: int) -> Neighbors:
     if hits.k <= k:
         return hits
-    return Neighbors(hits.ids[:, :k], hits.scores[:, :k], docs.keys.keys_of)
+    return Neighbors(hits.ids[:, :k].copy(), hits.scores[:, :k].copy(), [row[:k] for row in hits.keys],
+                     reasons=hits.reasons)
 
 
 def _encoder_for(docs):

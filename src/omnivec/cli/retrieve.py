@@ -52,7 +52,8 @@ def search(
     for item in res["results"]:
         out.print(f"[bold]{escape(item['query'])}[/bold]  [dim]{how}[/dim]", highlight=False)
         if not item["hits"]:
-            out.print("  no document matches", highlight=False)
+            out.print(f"  no document matches: {item['reason']}" if item["reason"] else "  no document matches",
+                      highlight=False, markup=False)
         for rank, hit in enumerate(item["hits"], 1):
             text = hit.get("text")
             line = f"{rank:>3}. {hit['key']}  {hit['score']:.4f}"
