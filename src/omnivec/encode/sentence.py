@@ -267,9 +267,14 @@ class SentenceEncoder:
     def _count_truncated(self, batch: list[str], prompt: str | None, mask) -> int:
         """Return how many texts of `batch` the model's window cut (only full-window rows are re-tokenised)."""
         window = self.window
-        if window is None or mask.shape[1] < window:
+        if window is None:
             return 0
-        full = (mask.sum(dim=1) >= window).nonzero().flatten().tolist()
+        if mask is None:            # padding-free batches carry no mask: check every text
+            full = list(range(len(batch)))
+        else:
+            if mask.shape[1] < window:
+                return 0
+            full = (mask.sum(dim=1) >= window).nonzero().flatten().tolist()
         if not full:
             return 0
         tok = self.model.tokenizer
@@ -286,6 +291,10 @@ class SentenceEncoder:
         n, bs = len(texts), self.batch_size
         # the order SentenceTransformer.encode batches in (longest first), so the batches are its batches
         order = np.argsort([-len(t) for t in texts])
+        flat = getattr(self.model, "_can_flatten_inputs", None)
+        if callable(flat) and flat() and callable(getattr(self.model, "_interleave_sorted_indices", None)):
+            # padding-free attention (GPU): sentence-transformers mixes long and short texts per batch
+            order = self.model._interleave_sorted_indices(order)
         with torch.inference_mode():
             for s in range(0, n, bs):
                 rows = order[s:s + bs]
@@ -295,6 +304,8 @@ class SentenceEncoder:
                 if mask is not None:
                     self.report.truncated += self._count_truncated(batch, prompt, mask)
                     self.report.tokens += int(mask.sum())
+                else:
+                    self.report.truncated += self._count_truncated(batch, prompt, None)
                 features = batch_to_device(features, self.model.device)
                 out = self.model(features)
                 sink(rows, out[out_value], out)
