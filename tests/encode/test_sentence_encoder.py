@@ -73,6 +73,13 @@ def test_truncate_dim_cuts_then_normalises(st, enc):
     raw = SentenceEncoder(st, truncate_dim=64, normalize=False, progress=False).encode(TEXTS)
     np.testing.assert_allclose(raw, full[:, :64], atol=1e-5)
     assert (np.linalg.norm(raw, axis=1) < 0.99).all()
+    st.truncate_dim = 48                       # a model object's own setting is honoured, as encode() does
+    try:
+        own = SentenceEncoder(st, progress=False)
+        np.testing.assert_allclose(own.encode(TEXTS), st.encode(TEXTS, normalize_embeddings=True), atol=1e-5)
+        assert own.dim == 48
+    finally:
+        st.truncate_dim = None
     with pytest.raises(InputError, match="384"):
         SentenceEncoder(st, truncate_dim=500)
     with pytest.raises(InputError, match="truncate_dim"):
@@ -132,6 +139,11 @@ def test_overlong_texts_are_cut_and_counted(enc, st):
     np.testing.assert_allclose(X8, ref, atol=1e-5)
     with pytest.raises(InputError, match="window"):
         SentenceEncoder(st, max_length=10_000)
+
+
+def test_a_bad_device_is_one_clear_error(st):
+    with pytest.raises(InputError, match="device 'nonsense'"):
+        SentenceEncoder(st, device="nonsense")
 
 
 def test_a_model_missing_offline_is_one_clear_line():

@@ -185,3 +185,19 @@ def test_info_shows_that_a_table_has_texts(tmp_path, rng, capsys, monkeypatch):
     assert main(["info", str(p)]) == 0
     out = capsys.readouterr().out
     assert "texts" in out
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.text(max_size=30), min_size=1, max_size=12))
+def test_any_unicode_texts_round_trip(tmp_path_factory, texts):
+    p = tmp_path_factory.mktemp("t") / "h.ov"
+    emb = omnivec.Embeddings([f"k{i}" for i in range(len(texts))], np.ones((len(texts), 2), np.float32),
+                             texts=texts)
+    assert list(emb.texts) == texts
+    emb.save(p)
+    back = omnivec.open(p)
+    assert list(back.texts) == texts and back.texts[len(texts) - 1] == texts[-1]
+    assert back.texts.problems() == []

@@ -147,6 +147,8 @@ class SentenceEncoder:
         except (RuntimeError, AssertionError, ValueError) as exc:
             raise InputError(f"cannot use device {device!r}: {str(exc).splitlines()[0]}") from None
         self.model.eval()
+        if self.truncate_dim is None and getattr(self.model, "truncate_dim", None):
+            self.truncate_dim = int(self.model.truncate_dim)     # a model object's own setting, as encode() uses it
         full = self._model_dim()
         if self.truncate_dim is not None and full is not None and self.truncate_dim > full:
             raise InputError(f"truncate_dim={self.truncate_dim} but the model's vectors have {full} dimensions")
@@ -161,15 +163,15 @@ class SentenceEncoder:
     # -- the model ------------------------------------------------------------
     def _load(self, st, model):
         if isinstance(model, st.SentenceTransformer):
-            tok = getattr(model, "tokenizer", None)
-            src = getattr(tok, "name_or_path", None)
-            for name, module in PACKAGED.items():
-                if src and _packaged_path(name) and os.path.realpath(src) == os.path.realpath(_packaged_path(name)):
-                    src = "sentence-transformers/all-MiniLM-L6-v2"
+            # what the model was loaded from, recorded so that for_table can load it again
+            src = getattr(getattr(model, "tokenizer", None), "name_or_path", None) or None
+            packaged = _packaged_path("all-MiniLM-L6-v2")
+            if src and packaged and os.path.realpath(src) == os.path.realpath(packaged):
+                src = "sentence-transformers/all-MiniLM-L6-v2"
             return model, src
         if not isinstance(model, (str, os.PathLike)):
             raise InputError(f"model must be a name, a folder or a SentenceTransformer; got {type(model).__name__}")
-        given = os.fspath(model)
+        given = os.path.expanduser(os.fspath(model))
         if not given.strip():
             raise InputError("model must be a name or a folder, not an empty string")
         path, recorded = given, given
@@ -179,7 +181,7 @@ class SentenceEncoder:
             path = _packaged_path(given)
         elif given.startswith(("/", ".", "~")) or given.count("/") > 1 or (os.sep != "/" and os.sep in given):
             raise OmnivecError(f"model folder {given!r} does not exist")
-        kwargs = {"device": self.device}
+        kwargs = {"device": "cpu"}      # moved to the device asked for afterwards, where a bad name is caught
         if self.offline:
             kwargs["local_files_only"] = True
         try:
@@ -197,7 +199,8 @@ class SentenceEncoder:
         return loaded, recorded
 
     def _model_dim(self) -> int | None:
-        for attr in ("get_embedding_dimension", "get_sentence_embedding_dimension"):
+        for attr in ("_get_untruncated_embedding_dimension", "get_embedding_dimension",
+                     "get_sentence_embedding_dimension"):
             fn = getattr(self.model, attr, None)
             if callable(fn):
                 import warnings
@@ -206,7 +209,6 @@ class SentenceEncoder:
                     warnings.simplefilter("ignore")
                     dim = fn()
                 if dim is not None:
-                    # the model's own truncate_dim is already in this figure
                     return int(dim)
         return None
 
@@ -267,9 +269,14 @@ class SentenceEncoder:
     def _count_truncated(self, batch: list[str], prompt: str | None, mask) -> int:
         """Return how many texts of `batch` the model's window cut (only full-window rows are re-tokenised)."""
         window = self.window
-        if window is None or mask.shape[1] < window:
+        if window is None:
             return 0
-        full = (mask.sum(dim=1) >= window).nonzero().flatten().tolist()
+        if mask is None:            # padding-free batches carry no mask: check every text
+            full = list(range(len(batch)))
+        else:
+            if mask.shape[1] < window:
+                return 0
+            full = (mask.sum(dim=1) >= window).nonzero().flatten().tolist()
         if not full:
             return 0
         tok = self.model.tokenizer
@@ -286,6 +293,10 @@ class SentenceEncoder:
         n, bs = len(texts), self.batch_size
         # the order SentenceTransformer.encode batches in (longest first), so the batches are its batches
         order = np.argsort([-len(t) for t in texts])
+        flat = getattr(self.model, "_can_flatten_inputs", None)
+        if callable(flat) and flat() and callable(getattr(self.model, "_interleave_sorted_indices", None)):
+            # padding-free attention (GPU): sentence-transformers mixes long and short texts per batch
+            order = self.model._interleave_sorted_indices(order)
         with torch.inference_mode():
             for s in range(0, n, bs):
                 rows = order[s:s + bs]
@@ -295,6 +306,8 @@ class SentenceEncoder:
                 if mask is not None:
                     self.report.truncated += self._count_truncated(batch, prompt, mask)
                     self.report.tokens += int(mask.sum())
+                else:
+                    self.report.truncated += self._count_truncated(batch, prompt, None)
                 features = batch_to_device(features, self.model.device)
                 out = self.model(features)
                 sink(rows, out[out_value], out)
