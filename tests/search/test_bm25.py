@@ -213,22 +213,9 @@ def test_opening_a_bm25_file_starts_no_compiler(tmp_path, fitted):
     assert done.stdout.split() == [str(len(fitted)), "False"]
 
 
-class _WithTexts:
-    """A table carrying a text column (what an encoded document table offers as `texts`)."""
-
-    def __init__(self, emb, texts):
-        self._emb, self.texts = emb, texts
-
-    def __getattr__(self, name):
-        return getattr(self._emb, name)
-
-    def __len__(self):
-        return len(self._emb)
-
-
-def _table(keys, seed=0):
+def _table(keys, seed=0, texts=None):
     vecs = np.random.default_rng(seed).standard_normal((len(keys), 8)).astype(np.float32)
-    return omnivec.Embeddings(list(keys), vecs, name="docs")
+    return omnivec.Embeddings(list(keys), vecs, name="docs", texts=texts)
 
 
 def test_a_table_index_beside_the_model_and_a_stale_one_refused(tmp_path, cran):
@@ -239,7 +226,11 @@ def test_a_table_index_beside_the_model_and_a_stale_one_refused(tmp_path, cran):
         BM25().fit_table(emb)
     with pytest.raises(InputError, match="3 texts for table 'docs' of 200 rows"):
         BM25().fit_table(emb, texts=["a", "b", "c"])
-    idx = BM25().fit_table(_WithTexts(emb, cran.doc_texts))
+    idx = BM25().fit_table(emb, texts=cran.doc_texts)
+    _table(cran.doc_ids, texts=cran.doc_texts).save(model)         # the same keys, now with their texts
+    emb = omnivec.open(model)
+    from_column = BM25().fit_table(emb)                             # the table's text column
+    np.testing.assert_array_equal(from_column.scores, idx.scores)
     path = bm25_path(model)
     assert path == Path(f"{model}.bm25")
     idx.save(path)

@@ -63,6 +63,17 @@ def test_build_and_verify(capsys, docs, cran):
     assert code == 0 and "bm25 index, 200 documents" in out
 
 
+def test_build_over_the_tables_own_texts(capsys, tmp_path, cran):
+    model = tmp_path / "with_texts.ov"
+    vecs = np.random.default_rng(1).standard_normal((len(cran.doc_ids), 4)).astype(np.float32)
+    omnivec.Embeddings(cran.doc_ids, vecs, name="docs", texts=cran.doc_texts).save(model)
+    code, out, err = run(capsys, "index", "build", model, "--backend", "bm25", "--json")
+    assert code == 0, err
+    idx = BM25.open(json.loads(out)["path"], omnivec.open(model))
+    want = BM25().fit(cran.doc_texts, keys=cran.doc_ids).search(cran.query_texts, k=10)
+    assert idx.search(cran.query_texts, k=10).keys == want.keys
+
+
 def test_verify_fails_on_a_damaged_index(capsys, docs):
     model, texts = docs
     assert run(capsys, "index", "build", model, "-b", "bm25", "--texts", texts)[0] == 0
