@@ -430,22 +430,29 @@ class MultiVectors(Model):
         """Return the exact MaxSim of query i (rows qoff[i]:qoff[i+1] of Q) against its candidate rows.
 
         `cand` is (queries x c) int64 document rows, -1 for none (scored -inf).
-        Each candidate's vectors are read in place (no gather): one matrix
-        product per candidate, a max over its vectors, a sum over the query's.
+        Each candidate's vectors are read in place by a compiled kernel (no
+        gathered copy): a max over its vectors, a sum over the query's.
         """
         nq, c = cand.shape
         out = np.full((nq, c), -np.inf, np.float32)
-        data = self.tokens.store.data if self.tokens.store.dtype == "float32" else None
+        if nq == 0 or c == 0:
+            return out
+        cand = np.ascontiguousarray(cand, np.int64)
+        if self.tokens.store.dtype == "float32":
+            from ._multivector_kernels import maxsim_rescore, maxsim_rescore_serial
+
+            # a thread pool pays off only with several queries (see core.exact.FEW)
+            (maxsim_rescore if nq >= 8 else maxsim_rescore_serial)(
+                self.tokens.store.data, np.ascontiguousarray(self._start), np.ascontiguousarray(self._count),
+                np.ascontiguousarray(Q, np.float32), np.ascontiguousarray(qoff, np.int64), cand, out)
+            return out
         start, count = self._start, self._count
         for i in range(nq):
             q = np.ascontiguousarray(Q[qoff[i]:qoff[i + 1]].T)
-            row = out[i]
             for j, d in enumerate(cand[i].tolist()):
-                if d < 0:
-                    continue
-                s = int(start[d])
-                X = data[s:s + int(count[d])] if data is not None else self._token_block(s, s + int(count[d]))
-                row[j] = (X @ q).max(axis=0).sum()
+                if d >= 0:
+                    s = int(start[d])
+                    out[i, j] = (self._token_block(s, s + int(count[d])) @ q).max(axis=0).sum()
         return out
 
     # -- pruning -------------------------------------------------------------------------
