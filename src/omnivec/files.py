@@ -20,6 +20,7 @@ from .errors import FormatError, InputError, UnknownNameError
 MODEL = "omnivec"
 ON_DUPLICATE = ("first", "error")
 RERANK = ("float16", "float32")
+MUVERA = "muvera"
 
 
 # -- opening --------------------------------------------------------------------
@@ -231,17 +232,29 @@ def verify(path: str | os.PathLike) -> dict:
 
     A model file: every tensor's CRC-32, each key index, finite norms.  An index
     file: see `omnivec.search.verify_index` (CRC-32s, header, added keys, the
-    engine's graph or lists parsed and bounds-checked).
+    engine's graph or lists parsed and bounds-checked).  A MUVERA index
+    (``model.ov.muvera``): its FDE table, its backend index and the model it
+    was built for (`omnivec.search.muvera.verify_muvera`).
     """
     from .search import verify_index
     from .search.index import INDEX_FORMAT
     from .store import container
     from .store.model import verify as verify_file
 
+    from .search.muvera import is_muvera_file, verify_muvera
+
     c = container.read(path)
     if c.metadata.get("format") == INDEX_FORMAT:
         return verify_index(path)
+    if is_muvera_file(path):
+        return verify_muvera(path)
     problems = verify_file(path)
+    if not problems:
+        try:   # a typed view checks what ties its tables together (a multi-vector model's offsets)
+            import omnivec
+            omnivec.open(path)
+        except FormatError as exc:
+            problems = [str(exc)]
     return {"path": os.fspath(path), "kind": "model", "ok": not problems, "problems": problems,
             "tensors": len(c.tensors), "bytes": os.path.getsize(path)}
 
@@ -255,10 +268,22 @@ def index_build(model: str | os.PathLike, backend: str = "hnsw", *, params: dict
 
     `recall` is the recall@10 the index reaches on a sample of the table's own
     rows (what `target_recall=` tuned, when given; no queries for the flat index).
+    backend="muvera" indexes a multi-vector model (`omnivec.search.muvera`):
+    `params` are the encoder's (k_sim, reps, d_proj, final_dim, seed,
+    candidates), `backend` the inner index of the FDEs, and the inner
+    backend's own parameters.
     """
     from .search import get_backend, index_path
     from .search.tune import report
 
+    if backend.lower() == MUVERA:   # several vectors per key: FDEs indexed with an inner backend
+        from .search.muvera import build_muvera
+
+        params = dict(params or {})
+        inner = params.pop("backend", "flat")
+        if table is not None:
+            raise InputError("--table does not apply to a MUVERA index: it indexes a whole multi-vector model")
+        return build_muvera(model, backend=inner, out=out, show_progress=show_progress, **params)
     cls = get_backend(backend)
     emb = open_table(model, table)
     start = time.perf_counter()

@@ -42,7 +42,8 @@ def parse_params(items: list[str] | None) -> dict[str, Any]:
 
 # -- commands ------------------------------------------------------------------------
 _PARAM_HELP = ("Parameter NAME=VALUE, repeatable. hnsw: M, ef_construction, dtype, ef; "
-               "ivfpq: nlist, m, nbits, train_size, seed, nprobe, refine.")
+               "ivfpq: nlist, m, nbits, train_size, seed, nprobe, refine; muvera: backend (of "
+               "the encodings), final_dim, seed, candidates.")
 
 
 def _backends() -> str:
@@ -52,16 +53,32 @@ def _backends() -> str:
 
 @index_app.command("build")
 def build_cmd(model: Path = typer.Argument(..., metavar="MODEL", help="A model file."),
-              backend: str = typer.Option("hnsw", "--backend", "-b", help="Index kind: flat, hnsw, ivfpq."),
+              backend: str = typer.Option("hnsw", "--backend", "-b",
+                                         help="Index kind: flat, hnsw, ivfpq; muvera for a multi-vector model."),
               param: Optional[List[str]] = typer.Option(None, "--param", "-p", help=_PARAM_HELP),
               table: Optional[str] = typer.Option(None, "--table", help="Table of a multi-table model."),
               out: Optional[Path] = typer.Option(None, "--out", "-o",
                                                  help="Index file (default: beside the model, MODEL.<backend>)."),
+              k_sim: Optional[int] = typer.Option(None, "--k-sim", help="muvera: SimHash bits (2^k buckets)."),
+              reps: Optional[int] = typer.Option(None, "--reps", help="muvera: repetitions."),
+              d_proj: Optional[int] = typer.Option(None, "--d-proj", help="muvera: projected dims per bucket."),
               json_out: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
     """Build an index over a model's vectors and save it beside the model."""
-    info = files.index_build(model, backend, params=parse_params(param), table=table, out=out)
+    params = parse_params(param)
+    for name, value in (("k_sim", k_sim), ("reps", reps), ("d_proj", d_proj)):
+        if value is not None:
+            if backend.lower() != "muvera":
+                from ..errors import InputError
+                raise InputError(f"--{name.replace('_', '-')} applies to --backend muvera only")
+            params[name] = value
+    info = files.index_build(model, backend, params=params, table=table, out=out)
     if json_out:
         emit_json(info)
+        return
+    if info["backend"] == "muvera":
+        console().print(f"muvera index of {info['keys']:,} keys ({info['fde_dim']:,}-dim encodings, "
+                        f"{info['inner_backend']} index) written to [bold]{info['path']}[/] "
+                        f"({human_bytes(info['bytes'])}) in {human_seconds(info['build_seconds'])}")
         return
     console().print(f"{info['backend']} index of {info['live']:,} keys written to [bold]{info['path']}[/] "
                     f"({human_bytes(info['bytes'])}) in {human_seconds(info['build_seconds'])}")

@@ -71,7 +71,7 @@ def _ragged(vectors, offsets, n: int | None, what: str) -> tuple[list[np.ndarray
     return [np.asarray(v) for v in vectors], None, None
 
 
-def _check_rows(arr: np.ndarray, label: str, dim: int | None) -> np.ndarray:
+def _check_rows(arr: np.ndarray, label: str, dim: int | None, expected: str = "the others have") -> np.ndarray:
     """Return one item's vectors as float32 (rows x dims), or raise an error naming `label`."""
     if arr.dtype.kind not in "fiu" or arr.dtype == bool:
         raise InputError(f"the vectors of {label} must be numeric; got dtype {arr.dtype}")
@@ -80,7 +80,7 @@ def _check_rows(arr: np.ndarray, label: str, dim: int | None) -> np.ndarray:
     if arr.ndim != 2:
         raise DimensionError(f"the vectors of {label} must be a 2-D array (count x dims); got shape {arr.shape}")
     if dim is not None and arr.shape[1] != dim and len(arr):
-        raise DimensionError(f"the vectors of {label} have {arr.shape[1]} dims; the others have {dim}")
+        raise DimensionError(f"the vectors of {label} have {arr.shape[1]} dims; {expected} {dim}")
     arr = np.ascontiguousarray(arr, dtype=np.float32)
     if not np.isfinite(arr).all():
         r = int(np.flatnonzero(~np.isfinite(arr).all(axis=1))[0])
@@ -289,7 +289,7 @@ class MultiVectors(Model):
         if isinstance(queries, tuple) and len(queries) == 2 and not isinstance(queries[1], (int, float)) \
                 and np.asarray(queries[1]).ndim == 1 and np.asarray(queries[0]).ndim == 2:
             _, flat, off = _ragged(queries[0], queries[1], None, "query")
-            flat = _check_rows(flat, "the queries", self.dim)
+            flat = _check_rows(flat, "the queries", self.dim, "this model has")
             if flat.shape[1] != self.dim:
                 raise DimensionError(f"the queries have {flat.shape[1]} dims; this model has {self.dim}")
             if (np.diff(off) == 0).any():
@@ -300,7 +300,7 @@ class MultiVectors(Model):
         items, _, _ = _ragged(queries, None, None, "query")
         parts = []
         for i, q in enumerate(items):
-            q = _check_rows(q, f"query {i}", self.dim)
+            q = _check_rows(q, f"query {i}", self.dim, "this model has")
             if q.shape[1] != self.dim:
                 raise DimensionError(f"query {i} has {q.shape[1]} dims; this model has {self.dim}")
             if len(q) == 0:

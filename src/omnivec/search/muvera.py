@@ -65,7 +65,8 @@ class FDEEncoder:
     """
 
     def __init__(self, dim: int, *, k_sim: int = 4, reps: int = 20, d_proj: int | None = 16,
-                 final_dim: int | None = None, fill_empty: bool = True, seed: int = 0) -> None:
+                 final_dim: int | None = None, fill_empty: bool = True, seed: int = 0,
+                 center: np.ndarray | None = None) -> None:
         self.dim = _int("dim", dim, 1)
         self.k_sim = _int("k_sim", k_sim, 0, 16)
         self.reps = _int("reps", reps, 1)
@@ -93,6 +94,14 @@ class FDEEncoder:
             rng = np.random.default_rng([self.seed, self.reps, 1])
             self._sketch = (rng.integers(0, self.final_dim, size=self.raw_dim),
                             (rng.integers(0, 2, size=self.raw_dim) * 2 - 1).astype(np.float32))
+        self.center = None
+        self._offset = [np.zeros(self.k_sim, np.float32)] * self.reps
+        if center is not None:
+            c = np.asarray(center, np.float64)
+            if c.shape != (self.dim,) or not np.isfinite(c).all():
+                raise InputError(f"center must be {self.dim} finite numbers; got shape {c.shape}")
+            self.center = c.astype(np.float32)
+            self._offset = [(self.center @ h).astype(np.float32) for h in self._hyper]
         # Hamming distance between every pair of bucket ids (their k_sim SimHash bits)
         ids = np.arange(self.buckets)
         x = ids[:, None] ^ ids[None, :]
@@ -108,10 +117,29 @@ class FDEEncoder:
     def params(self) -> dict[str, Any]:
         """Return the settings that define this encoder (JSON-able)."""
         return {"dim": self.dim, "k_sim": self.k_sim, "reps": self.reps, "d_proj": self.d_proj,
-                "final_dim": self.final_dim, "fill_empty": self.fill_empty, "seed": self.seed}
+                "final_dim": self.final_dim, "fill_empty": self.fill_empty, "seed": self.seed,
+                "center": None if self.center is None else [float(x) for x in self.center]}
 
     def __repr__(self) -> str:
         return "FDEEncoder(" + ", ".join(f"{k}={v!r}" for k, v in self.params().items()) + ")"
+
+    def buckets_of(self, vectors: np.ndarray, rep: int = 0) -> np.ndarray:
+        """Return the bucket (0 .. 2^k_sim - 1) of each vector in repetition `rep`: bit j is the side of hyperplane j."""
+        X = _check_rows(np.asarray(vectors), "the vectors", self.dim)
+        rep = _int("rep", rep, 0, self.reps - 1)
+        return self._bucket(X, rep)
+
+    def project(self, vectors: np.ndarray, rep: int = 0) -> np.ndarray:
+        """Return the vectors projected to d_proj dims as repetition `rep` projects them."""
+        X = _check_rows(np.asarray(vectors), "the vectors", self.dim)
+        P = self._proj[_int("rep", rep, 0, self.reps - 1)]
+        return X.copy() if P is None else X @ P
+
+    def _bucket(self, X: np.ndarray, rep: int) -> np.ndarray:
+        if not self.k_sim:
+            return np.zeros(len(X), np.int64)
+        bits = (X @ self._hyper[rep]) > self._offset[rep]                    # vectors x k_sim
+        return (bits.astype(np.int64) << np.arange(self.k_sim)).sum(axis=1)
 
     # -- encoding --------------------------------------------------------------------------
     def _sets(self, sets, what: str) -> tuple[np.ndarray, np.ndarray]:
@@ -123,13 +151,13 @@ class FDEEncoder:
             _, flat, off = _ragged(sets[0], sets[1], None, what)
             if flat.shape[1] != self.dim:
                 raise DimensionError(f"the {what} vectors have {flat.shape[1]} dims; this encoder takes {self.dim}")
-            return _check_rows(flat, f"the {what}", self.dim), off
+            return _check_rows(flat, f"the {what}", self.dim, "this encoder takes"), off
         if isinstance(sets, np.ndarray) and sets.ndim == 2:
             sets = [sets]
         items, _, _ = _ragged(sets, None, None, what)
         parts = []
         for i, s in enumerate(items):
-            s = _check_rows(s, f"{what} {i}", self.dim)
+            s = _check_rows(s, f"{what} {i}", self.dim, "this encoder takes")
             if s.shape[1] != self.dim:
                 raise DimensionError(f"{what} {i} has {s.shape[1]} dims; this encoder takes {self.dim}")
             parts.append(s)
@@ -166,9 +194,7 @@ class FDEEncoder:
         raw = np.empty((n, self.reps, B, P), np.float32)
         cols = np.arange(P)
         for r in range(self.reps):
-            bits = (X @ self._hyper[r]) > 0                                   # vectors x k_sim
-            bucket = (bits.astype(np.int64) << np.arange(self.k_sim)).sum(axis=1) if self.k_sim else \
-                np.zeros(len(X), np.int64)
+            bucket = self._bucket(X, r)
             proj = X if self._proj[r] is None else X @ self._proj[r]         # vectors x d_proj
             cell = owner * B + bucket
             sums = np.bincount((cell[:, None] * P + cols).ravel(), weights=proj.ravel().astype(np.float64),
