@@ -268,3 +268,24 @@ def test_float16_tokens_search_like_float32(data):
     Q = np.concatenate(queries)
     qoff = np.concatenate([[0], np.cumsum([len(q) for q in queries])])
     np.testing.assert_allclose(b.rescore(Q, qoff, cand), a.rescore(Q, qoff, cand), atol=2e-2)
+
+
+@pytest.mark.parametrize("grouped", [True, False])
+def test_rescore_of_candidates_equals_maxsim_on_every_route(data, monkeypatch, grouped):
+    import omnivec.search.multivector as M
+
+    keys, docs, queries = data
+    mv = MultiVectors.from_ragged(keys, docs)
+    monkeypatch.setattr(M, "GROUPED_MIN_PAIRS", 1 if grouped else 10**9)
+    monkeypatch.setattr(M, "GROUPED_SHARE", 1 if grouped else 10**9)
+    rng = np.random.default_rng(2)
+    cand = np.stack([rng.choice(40, 12, replace=False) for _ in queries])
+    cand[0, 3] = -1
+    Q = np.concatenate(queries)
+    qoff = np.concatenate([[0], np.cumsum([len(q) for q in queries])])
+    got = mv.rescore(Q, qoff, cand)
+    S = brute_maxsim(queries, docs)
+    want = np.take_along_axis(S, np.maximum(cand, 0), 1)
+    assert got[0, 3] == -np.inf
+    mask = cand >= 0
+    np.testing.assert_allclose(got[mask], want[mask], rtol=1e-5, atol=1e-5)
