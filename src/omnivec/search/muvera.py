@@ -102,6 +102,9 @@ class FDEEncoder:
                 raise InputError(f"center must be {self.dim} finite numbers; got shape {c.shape}")
             self.center = c.astype(np.float32)
             self._offset = [(self.center @ h).astype(np.float32) for h in self._hyper]
+        self._hyper_all = np.ascontiguousarray(np.concatenate(self._hyper, axis=1))
+        self._offset_all = np.concatenate(self._offset)
+        self._proj_all = None if self._proj[0] is None else np.ascontiguousarray(np.concatenate(self._proj, axis=1))
         # Hamming distance between every pair of bucket ids (their k_sim SimHash bits)
         ids = np.arange(self.buckets)
         x = ids[:, None] ^ ids[None, :]
@@ -189,29 +192,42 @@ class FDEEncoder:
 
     def _encode_block(self, X: np.ndarray, off: np.ndarray, document: bool) -> np.ndarray:
         n = len(off) - 1
-        B, P = self.buckets, self.d_proj
+        B, P, k = self.buckets, self.d_proj, self.k_sim
+        N = len(X)
         owner = np.repeat(np.arange(n), np.diff(off))
-        raw = np.empty((n, self.reps, B, P), np.float32)
-        cols = np.arange(P)
+        raw = np.zeros((n, self.reps, B, P), np.float32)
+        # every repetition's hyperplanes and projection in one matrix product each
+        if k:
+            sides = (X @ self._hyper_all) > self._offset_all                   # vectors x reps*k_sim
+        proj_all = None if self._proj_all is None else X @ self._proj_all     # vectors x reps*d_proj
+        weights = np.int64(1) << np.arange(k, dtype=np.int64)
         for r in range(self.reps):
-            bucket = self._bucket(X, r)
-            proj = X if self._proj[r] is None else X @ self._proj[r]         # vectors x d_proj
+            bucket = sides[:, r * k:(r + 1) * k] @ weights if k else np.zeros(N, np.int64)
+            proj = X if proj_all is None else proj_all[:, r * P:(r + 1) * P]
             cell = owner * B + bucket
-            sums = np.bincount((cell[:, None] * P + cols).ravel(), weights=proj.ravel().astype(np.float64),
-                               minlength=n * B * P).reshape(n, B, P)
+            # the vectors of one (set, bucket) cell made contiguous, then summed per cell
+            order = np.argsort(cell, kind="stable")
+            sorted_cells = cell[order]
+            starts = np.concatenate([[0], np.flatnonzero(np.diff(sorted_cells)) + 1])
+            cells = sorted_cells[starts]
+            sums = np.add.reduceat(proj[order], starts, axis=0, dtype=np.float64)
             if document:
-                counts = np.bincount(cell, minlength=n * B).reshape(n, B)
-                filled = counts > 0
-                sums[filled] /= counts[filled][:, None]
-                if self.fill_empty and not filled.all():
-                    # for each empty (set, bucket): the set's vector of fewest differing SimHash bits,
-                    # the first such vector on a tie
-                    dist = self._hamming[bucket]                              # vectors x buckets
-                    key = dist * len(X) + np.arange(len(X))[:, None]
-                    nearest = np.minimum.reduceat(key, off[:-1], axis=0) % len(X)   # sets x buckets
-                    es, eb = np.nonzero(~filled)
-                    sums[es, eb] = proj[nearest[es, eb]]
-            raw[:, r] = sums
+                sizes = np.diff(np.concatenate([starts, [N]]))
+                sums /= sizes[:, None]
+            raw[cells // B, r, cells % B] = sums
+            if document and self.fill_empty and len(cells) < n * B:
+                filled = np.zeros(n * B, bool)
+                filled[cells] = True
+                filled = filled.reshape(n, B)
+                short = np.flatnonzero(~filled.all(axis=1))                 # sets with an empty bucket
+                rows = np.concatenate([np.arange(off[i], off[i + 1]) for i in short.tolist()])
+                seg = np.concatenate([[0], np.cumsum(off[short + 1] - off[short])[:-1]])
+                # for each empty (set, bucket): the set's vector of fewest differing SimHash bits,
+                # the first such vector on a tie
+                key = self._hamming[bucket[rows]] * N + rows[:, None]        # vectors x buckets
+                nearest = np.minimum.reduceat(key, seg, axis=0) % N          # short sets x buckets
+                es, eb = np.nonzero(~filled[short])
+                raw[short[es], r, eb] = proj[nearest[es, eb]]
         return raw.reshape(n, self.raw_dim)
 
     def _count_sketch(self, raw: np.ndarray) -> np.ndarray:
