@@ -18,3 +18,9 @@ from .integrity import read_index_file, verify_index
 
 __all__ = ["BACKENDS", "Condition", "Filter", "Index", "Neighbors", "build_index", "find_index",
            "get_backend", "index_path", "open_index", "read_index_file", "verify_index"]
+
+# several vectors per key: late-interaction MaxSim and the MUVERA index
+from .multivector import MultiVectors  # noqa: E402
+from .muvera import FDEEncoder, MuveraIndex, open_muvera  # noqa: E402
+
+__all__ += ["FDEEncoder", "MultiVectors", "MuveraIndex", "open_muvera"]

@@ -548,8 +548,9 @@ def _kmeans(X: np.ndarray, m: int, rng: np.random.Generator, iterations: int) ->
         D = sq[:, None] - 2 * X64 @ C.T + np.einsum("ij,ij->i", C, C)[None, :]
         assign = D.argmin(axis=1)
         sizes = np.bincount(assign, minlength=m)
-        newC = np.zeros_like(C)
-        np.add.at(newC, assign, X64)
+        onehot = np.zeros((m, n))
+        onehot[assign, np.arange(n)] = 1.0
+        newC = onehot @ X64
         empty = sizes == 0
         newC[~empty] /= sizes[~empty, None]
         if empty.any():   # re-seed an empty cluster at the points farthest from their centroid
