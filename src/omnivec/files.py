@@ -20,6 +20,7 @@ from .errors import FormatError, InputError, UnknownNameError
 MODEL = "omnivec"
 ON_DUPLICATE = ("first", "error")
 RERANK = ("float16", "float32")
+MUVERA = "muvera"
 
 
 # -- opening --------------------------------------------------------------------
@@ -234,12 +235,15 @@ def verify(path: str | os.PathLike) -> dict:
     file: see `omnivec.search.verify_index` (CRC-32s, header, added keys, the
     engine's graph or lists parsed and bounds-checked).  A BM25 index file:
     see `omnivec.search.verify_bm25` (CRC-32s, header, posting lists,
-    vocabulary and keys, and the keys of the model beside it).
+    vocabulary and keys, and the keys of the model beside it).  A MUVERA index
+    (``model.ov.muvera``): its FDE table, its backend index and the model it
+    was built for (`omnivec.search.muvera.verify_muvera`).
     """
     from .search import verify_bm25, verify_index
     from .search.bm25 import BM25_FORMAT
     from .search.index import INDEX_FORMAT
     from .store import container
+    from .search.muvera import is_muvera_file, verify_muvera
     from .store.model import verify as verify_file
 
     c = container.read(path)
@@ -247,7 +251,15 @@ def verify(path: str | os.PathLike) -> dict:
         return verify_index(path)
     if c.metadata.get("format") == BM25_FORMAT:
         return verify_bm25(path)
+    if is_muvera_file(path):
+        return verify_muvera(path)
     problems = verify_file(path)
+    if not problems:
+        try:   # a typed view checks what ties its tables together (a multi-vector model's offsets)
+            import omnivec
+            omnivec.open(path)
+        except FormatError as exc:
+            problems = [str(exc)]
     return {"path": os.fspath(path), "kind": "model", "ok": not problems, "problems": problems,
             "tensors": len(c.tensors), "bytes": os.path.getsize(path)}
 
@@ -264,6 +276,10 @@ def index_build(model: str | os.PathLike, backend: str = "hnsw", *, params: dict
     backend "bm25" builds the sparse index over the table's texts (`texts`: a
     file of one document per line, in row order, when the table holds none);
     its params are k1 and b.
+    backend="muvera" indexes a multi-vector model (`omnivec.search.muvera`):
+    `params` are the encoder's (k_sim, reps, d_proj, final_dim, seed,
+    candidates), `backend` the inner index of the FDEs, and the inner
+    backend's own parameters.
     """
     from .search import BM25, get_backend, index_path
     from .search.tune import report
@@ -272,6 +288,14 @@ def index_build(model: str | os.PathLike, backend: str = "hnsw", *, params: dict
         return _bm25_build(model, params=params, table=table, out=out, texts=texts)
     if texts is not None:
         raise InputError(f"--texts applies to the bm25 backend; a {backend} index is built over the vectors")
+    if backend.lower() == MUVERA:   # several vectors per key: FDEs indexed with an inner backend
+        from .search.muvera import build_muvera
+
+        params = dict(params or {})
+        inner = params.pop("backend", "flat")
+        if table is not None:
+            raise InputError("--table does not apply to a MUVERA index: it indexes a whole multi-vector model")
+        return build_muvera(model, backend=inner, out=out, show_progress=show_progress, **params)
     cls = get_backend(backend)
     emb = open_table(model, table)
     start = time.perf_counter()

@@ -42,7 +42,8 @@ def parse_params(items: list[str] | None) -> dict[str, Any]:
 
 # -- commands ------------------------------------------------------------------------
 _PARAM_HELP = ("Parameter NAME=VALUE, repeatable. hnsw: M, ef_construction, dtype, ef; "
-               "ivfpq: nlist, m, nbits, train_size, seed, nprobe, refine; bm25: k1, b.")
+               "ivfpq: nlist, m, nbits, train_size, seed, nprobe, refine; bm25: k1, b; muvera: backend (of "
+               "the encodings), final_dim, seed, candidates.")
 
 
 def _backends() -> str:
@@ -53,7 +54,8 @@ def _backends() -> str:
 @index_app.command("build")
 def build_cmd(model: Path = typer.Argument(..., metavar="MODEL", help="A model file."),
               backend: str = typer.Option("hnsw", "--backend", "-b",
-                                          help="Index kind: flat, hnsw, ivfpq, or bm25 (over texts)."),
+                                          help="Index kind: flat, hnsw, ivfpq; bm25 over texts; muvera "
+                                               "for a multi-vector model."),
               param: Optional[List[str]] = typer.Option(None, "--param", "-p", help=_PARAM_HELP),
               table: Optional[str] = typer.Option(None, "--table", help="Table of a multi-table model."),
               out: Optional[Path] = typer.Option(None, "--out", "-o",
@@ -65,18 +67,28 @@ def build_cmd(model: Path = typer.Argument(..., metavar="MODEL", help="A model f
                                                                     "(default 1.2)."),
               b: Optional[float] = typer.Option(None, "--b", help="bm25: length normalisation, 0..1 "
                                                                   "(default 0.75)."),
+              k_sim: Optional[int] = typer.Option(None, "--k-sim", help="muvera: SimHash bits (2^k buckets)."),
+              reps: Optional[int] = typer.Option(None, "--reps", help="muvera: repetitions."),
+              d_proj: Optional[int] = typer.Option(None, "--d-proj", help="muvera: projected dims per bucket."),
               json_out: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
     """Build an index over a model's vectors (or texts: bm25) and save it beside the model."""
+    from ..errors import InputError
+
     params = parse_params(param)
-    for name, value in (("k1", k1), ("b", b)):
+    for name, value, only in (("k1", k1, "bm25"), ("b", b, "bm25"), ("k_sim", k_sim, "muvera"),
+                              ("reps", reps, "muvera"), ("d_proj", d_proj, "muvera")):
         if value is not None:
-            if backend.strip().lower() != "bm25":
-                from ..errors import InputError
-                raise InputError(f"--{name} applies to the bm25 backend, not {backend}")
+            if backend.strip().lower() != only:
+                raise InputError(f"--{name.replace('_', '-')} applies to --backend {only} only")
             params[name] = value
     info = files.index_build(model, backend, params=params, table=table, out=out, texts=texts)
     if json_out:
         emit_json(info)
+        return
+    if info["backend"] == "muvera":
+        console().print(f"muvera index of {info['keys']:,} keys ({info['fde_dim']:,}-dim encodings, "
+                        f"{info['inner_backend']} index) written to [bold]{info['path']}[/] "
+                        f"({human_bytes(info['bytes'])}) in {human_seconds(info['build_seconds'])}")
         return
     console().print(f"{info['backend']} index of {info['live']:,} keys written to [bold]{info['path']}[/] "
                     f"({human_bytes(info['bytes'])}) in {human_seconds(info['build_seconds'])}")

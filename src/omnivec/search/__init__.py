@@ -30,3 +30,9 @@ from .rerank import CrossEncoderReranker, rerank
 __all__ = ["BACKENDS", "BM25", "Condition", "CrossEncoderReranker", "Filter", "Index", "Neighbors", "Tokenizer",
            "bm25_path", "build_index", "convex", "find_index", "get_backend", "index_path", "open_index",
            "read_index_file", "rerank", "rrf", "verify_bm25", "verify_index"]
+
+# several vectors per key: late-interaction MaxSim and the MUVERA index
+from .multivector import MultiVectors  # noqa: E402
+from .muvera import FDEEncoder, MuveraIndex, open_muvera  # noqa: E402
+
+__all__ += ["FDEEncoder", "MultiVectors", "MuveraIndex", "open_muvera"]
