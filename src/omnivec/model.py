@@ -23,6 +23,7 @@ from .errors import InputError, KeyNotFound
 #: kind name -> "module:Class" of the Model subclass that views a file of that kind
 MODEL_KINDS: Registry[str] = Registry("model kind")
 MODEL_KINDS.register("kge", "omnivec.learn.kge.model:KGModel", aliases=("kg",))
+MODEL_KINDS.register("static", "omnivec.encode.static:StaticEncoder")
 
 
 def model_class(kind: str | None) -> type["Model"]:
