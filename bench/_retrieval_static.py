@@ -19,6 +19,7 @@ cores: each model is distilled once per collection (its time is one run).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import statistics
@@ -86,6 +87,8 @@ def run(col, teacher: str = "all-MiniLM-L6-v2", pca_dims: int = 256, repeats: in
 
     from omnivec.encode.static import _packaged_path, distill
 
+    logging.getLogger("model2vec").setLevel(logging.ERROR)   # one line per vocabulary word otherwise
+    os.environ.setdefault("TQDM_DISABLE", "1")
     torch.manual_seed(0)
     folder = _packaged_path(teacher) or teacher
     words = collection_words(col)
