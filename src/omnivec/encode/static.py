@@ -354,22 +354,18 @@ def _frame_ids(tok) -> tuple[list[int], list[int]]:
     return [], []
 
 
-def _new_pieces(words: Iterable[str], tok, known: dict[str, int]) -> tuple[list[str], int]:
-    """Return the pre-tokenised pieces of `words` the tokenizer's vocabulary lacks (first seen first)."""
+def _pieces(words: Iterable[str], tok) -> list[str]:
+    """Return the distinct pieces of `words` as the tokenizer normalises and pre-tokenises them."""
     normalizer, pre = tok.normalizer, tok.pre_tokenizer
     seen: dict[str, None] = {}
-    bad = 0
     for i, w in enumerate(words):
         if not isinstance(w, str):
             raise InputError(f"vocabulary item {i} is a {type(w).__name__}, not a str")
         text = normalizer.normalize_str(w) if normalizer is not None else w
-        pieces = [p for p, _ in pre.pre_tokenize_str(text)] if pre is not None else text.split()
-        if not pieces:
-            bad += 1
-        for p in pieces:
+        for p in ([p for p, _ in pre.pre_tokenize_str(text)] if pre is not None else text.split()):
             if p and p not in seen:
                 seen[p] = None
-    return list(seen), bad
+    return list(seen)
 
 
 def _weights(n: int, apply_zipf: bool, sif_coefficient: float | None) -> np.ndarray | None:
@@ -461,7 +457,7 @@ def distill(teacher: Any, *, vocabulary: Iterable[str] | None = None, pca_dims: 
 
     # Vocabulary words: pieces the tokenizer knows but were left out join the table; new ones are
     # added to the tokenizer as whole tokens (WordPiece/WordLevel vocabulary, else added tokens).
-    pieces, _ = _new_pieces(words, tok, vocab)
+    pieces = _pieces(words, tok)
     extra_known = [(p, vocab[p]) for p in pieces if p in vocab and p not in kept and vocab[p] not in drop]
     new = [p for p in pieces if p not in vocab]
     mtype = tok_json.get("model", {}).get("type")
