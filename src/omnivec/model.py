@@ -24,6 +24,7 @@ from .errors import InputError, KeyNotFound
 MODEL_KINDS: Registry[str] = Registry("model kind")
 MODEL_KINDS.register("kge", "omnivec.learn.kge.model:KGModel", aliases=("kg",))
 MODEL_KINDS.register("multivector", "omnivec.search.multivector:MultiVectors")
+MODEL_KINDS.register("static", "omnivec.encode.static:StaticEncoder")
 
 
 def model_class(kind: str | None) -> type["Model"]:

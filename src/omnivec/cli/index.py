@@ -79,7 +79,8 @@ def build_cmd(model: Path = typer.Argument(..., metavar="MODEL", help="A model f
                               ("reps", reps, "muvera"), ("d_proj", d_proj, "muvera")):
         if value is not None:
             if backend.strip().lower() != only:
-                raise InputError(f"--{name.replace('_', '-')} applies to --backend {only} only")
+                raise InputError(f"--{name.replace('_', '-')} applies to the {only} backend "
+                                 f"(--backend {only}), not {backend}")
             params[name] = value
     info = files.index_build(model, backend, params=params, table=table, out=out, texts=texts)
     if json_out:
