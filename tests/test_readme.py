@@ -31,6 +31,9 @@ SCALE = [
     # UMAP's first call compiles for half a minute; tests/explore covers the UMAP layout
     ("-o glove-map", "-o glove-map --layout pca"),
     ("build_map(emb)", "build_map(emb, layout='pca')"),
+    # distilling MiniLM's whole 30k-token vocabulary takes minutes; tests/encode covers it
+    ("pca_dims=256)", "pca_dims=64, max_vocabulary=3000)"),
+    ("-o static.ov --pca-dims 256", "-o static.ov --pca-dims 64 --max-vocabulary 3000"),
 ]
 # Lines that cannot run in a test, and why.
 SKIP = {
@@ -110,6 +113,12 @@ def workspace(tmp_path_factory):
     shutil.copy(DATA / "words" / "questions-words-family-opposite.txt", ws / "questions-words.txt")
     shutil.copy(DATA / "words" / "wordsim353.tsv", ws / "wordsim353.tsv")
     shutil.copytree(DATA / "kg" / "nations", ws / "data" / "nations")
+    from omnivec.evaluate.ir import load_collection
+    col = load_collection(DATA / "ir" / "cranfield")
+    with open(ws / "docs.tsv", "w", encoding="utf-8") as fh:     # id<TAB>text, the empty document left out
+        fh.writelines(f"{i}\t{t}\n" for i, t in zip(col.doc_ids, col.doc_texts) if t.strip())
+    (ws / "qrels.txt").write_text("1 0 d1 1\n1 0 d2 0\n2 0 d3 2\n", encoding="utf-8")
+    (ws / "run.txt").write_text("1 Q0 d2 1 0.9 x\n1 Q0 d1 2 0.8 x\n2 Q0 d3 1 0.7 x\n", encoding="utf-8")
     return ws
 
 
