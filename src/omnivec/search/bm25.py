@@ -38,6 +38,7 @@ import json
 import math
 import os
 from itertools import chain
+from functools import partial
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -513,18 +514,8 @@ def _check_head(path: str, head: dict) -> Tokenizer:
         raise _corrupt(path, "the BM25 header's tokenizer", str(exc), 8) from None
 
 
-def _tensor(c: container.Container, name: str, shape: tuple | None, dtype) -> np.ndarray:
-    arr = c.tensors.get(name)
-    if arr is None or arr.dtype != np.dtype(dtype) or (shape is not None and tuple(arr.shape) != shape) \
-            or (shape is None and arr.ndim != 1):
-        got = "missing" if arr is None else f"shape {tuple(arr.shape)} dtype {arr.dtype}"
-        raise _corrupt(c.path, f"tensor {name!r}", f"{got}; expected shape {shape or '(n,)'} dtype "
-                       f"{np.dtype(dtype).name}", 8)
-    return arr
-
-
-def _start(c: container.Container, name: str) -> int:
-    return c.data_start + c.entries[name]["data_offsets"][0]
+_tensor = partial(container.expect_tensor, hint=REBUILD)
+_start = container.tensor_start
 
 
 def _check_tensors(c: container.Container, head: dict) -> dict[str, np.ndarray]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -109,17 +110,8 @@ def _check_head(path: str, head: dict, backend: str | None) -> tuple[type[Index]
     return cls, params, fp, n_base, n_extra, dim, nbytes
 
 
-def _tensor(c: container.Container, name: str, shape: tuple | None, dtype) -> np.ndarray:
-    arr = c.tensors.get(name)
-    if arr is None or (shape is not None and tuple(arr.shape) != shape) or arr.dtype != np.dtype(dtype):
-        got = "missing" if arr is None else f"shape {tuple(arr.shape)} dtype {arr.dtype}"
-        raise _corrupt(c.path, f"tensor {name!r}", f"{got}; expected shape {shape} dtype "
-                       f"{np.dtype(dtype).name}", 8)
-    return arr
-
-
-def _start(c: container.Container, name: str) -> int:
-    return c.data_start + c.entries[name]["data_offsets"][0]
+_tensor = partial(container.expect_tensor, hint=REBUILD)
+_start = container.tensor_start
 
 
 def _extra_keys(c: container.Container, kind: str, n_extra: int) -> list[Key]:

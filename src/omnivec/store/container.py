@@ -154,6 +154,26 @@ class Container:
         return np.frombuffer(self.buffer, np.uint8, count=b - a, offset=self.data_start + a)
 
 
+def expect_tensor(c: Container, name: str, shape: tuple | None, dtype, *, hint: str = "") -> np.ndarray:
+    """Return tensor `name` of an opened file if it has `shape` (None: any 1-D) and `dtype`.
+
+    Otherwise raise CorruptFileError naming the tensor, what it is and what was
+    expected, followed by `hint` (how to rebuild the file).
+    """
+    arr = c.tensors.get(name)
+    if arr is None or arr.dtype != np.dtype(dtype) or (shape is not None and tuple(arr.shape) != tuple(shape)) \
+            or (shape is None and arr.ndim != 1):
+        got = "missing" if arr is None else f"shape {tuple(arr.shape)} dtype {arr.dtype}"
+        raise CorruptFileError(f"tensor {name!r}: {got}; expected shape {shape or '(n,)'} dtype "
+                               f"{np.dtype(dtype).name}{hint}", path=c.path, offset=8)
+    return arr
+
+
+def tensor_start(c: Container, name: str) -> int:
+    """Return the file offset of tensor `name`'s first byte."""
+    return c.data_start + c.entries[name]["data_offsets"][0]
+
+
 def read(path: str | os.PathLike) -> Container:
     """Return the memory-mapped tensors and metadata of a safetensors file.
 
