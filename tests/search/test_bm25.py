@@ -7,12 +7,12 @@ from __future__ import annotations
 import json
 import math
 import pickle
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from fresh_process import run_python
 
 import omnivec
 from omnivec.errors import CorruptFileError, DuplicateKeyError, FormatError, InputError, MissingDependencyError
@@ -208,9 +208,7 @@ def test_opening_a_bm25_file_starts_no_compiler(tmp_path, fitted):
     fitted.save(path)
     code = ("import sys\nfrom omnivec.search import BM25\nidx = BM25.open(sys.argv[1])\n"
             "print(len(idx), 'numba' in sys.modules)\n")
-    done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.split() == [str(len(fitted)), "False"]
+    assert run_python(code, path).split() == [str(len(fitted)), "False"]
 
 
 def _table(keys, seed=0, texts=None):

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+from fresh_process import run_python
 
 import omnivec
 from omnivec.embeddings import Embeddings
@@ -199,9 +198,7 @@ def test_opening_a_multivector_file_starts_no_compiler(tmp_path, data):
             "mv = omnivec.open(sys.argv[1])\n"
             "assert len(mv) == 40 and mv.vectors('doc3').shape[1] == 12\n"
             "print('numba' in sys.modules)\n")
-    done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.split() == ["False"]
+    assert run_python(code, path).split() == ["False"]
 
 
 def test_a_file_whose_offsets_run_outside_the_vectors_is_refused(tmp_path, data):

@@ -1,11 +1,10 @@
 """The text column: one text per key, stored as texts_blob + texts_offsets, memory-mapped on open."""
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+from fresh_process import run_python
 
 import omnivec
 from omnivec import CorruptFileError, DimensionError, DuplicateKeyError, InputError, KeyNotFound
@@ -170,9 +169,7 @@ def test_opening_a_table_with_texts_imports_no_compiler(tmp_path, rng):
             "emb = omnivec.open(sys.argv[1])\n"
             "assert emb.text('c') == emb.texts[2] and len(list(emb.texts)) == 5\n"
             "print('numba' in sys.modules)\n")
-    done = subprocess.run([sys.executable, "-c", code, str(p)], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.split() == ["False"]
+    assert run_python(code, p).split() == ["False"]
 
 
 def test_info_shows_that_a_table_has_texts(tmp_path, rng, capsys, monkeypatch):
