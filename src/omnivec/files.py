@@ -278,7 +278,7 @@ def index_build(model: str | os.PathLike, backend: str = "hnsw", *, params: dict
     its params are k1 and b.
     backend="muvera" indexes a multi-vector model (`omnivec.search.muvera`):
     `params` are the encoder's (k_sim, reps, d_proj, final_dim, seed,
-    candidates), `backend` the inner index of the FDEs, and the inner
+    candidates) and the refine stage's (refine_dim, refine), `backend` the inner index of the FDEs, and the inner
     backend's own parameters.
     """
     from .search import BM25, get_backend, index_path

@@ -193,6 +193,52 @@ def test_an_index_of_another_model_or_a_damaged_file_is_refused(tmp_path, setup)
         open_muvera(tmp_path / "cut.ov.muvera", omnivec.open(path))
 
 
+def test_the_refine_stage_narrows_candidates_by_maxsim_on_the_top_axes(tmp_path, setup):
+    mv, docs, queries = setup
+    want = mv.search(queries, k=5)
+    idx = MuveraIndex.build(mv, "flat", k_sim=3, reps=10, d_proj=16, candidates=60, refine_dim=mv.dim,
+                            refine=10)
+    # at full width the reduced space is the token space up to a rotation: the stage keeps the true best
+    full = idx.search(queries, k=5)
+    np.testing.assert_array_equal(full.ids, MuveraIndex.build(mv, "flat", k_sim=3, reps=10, d_proj=16)
+                                  .search(queries, k=5, candidates=60).ids)
+    # the stage's order is MaxSim in the reduced space, oracle: numpy on the projected vectors
+    axes = idx.refiner.axes.vectors
+    Q, qoff, _ = mv._queries(queries)
+    cand = idx.candidates_of(queries, 60)
+    narrowed = idx.refiner.narrow(mv, Q, qoff, cand, 10)
+    for i, (row, c) in enumerate(zip(narrowed, cand)):
+        q = Q[qoff[i]:qoff[i + 1]] @ axes[1:].T
+        s = [((np.asarray(docs[d]) - axes[0]) @ axes[1:].T @ q.T).max(axis=0).sum() for d in c]
+        assert set(row.tolist()) == set(np.asarray(c)[np.argsort(s)[::-1][:10]].tolist())
+    # a narrow stage still finds most of the true neighbours, and a wider keep finds more
+    small = MuveraIndex.build(mv, "flat", k_sim=3, reps=10, d_proj=16, candidates=60, refine_dim=16, refine=10)
+
+    def recall(ids):
+        return np.mean([len(set(a) & set(b)) / 5 for a, b in zip(want.ids, ids)])
+
+    assert recall(small.search(queries, k=5).ids) >= 0.9
+    assert recall(small.search(queries, k=5, refine=40).ids) > recall(small.search(queries, k=5, refine=6).ids)
+    # keep never drops below k
+    assert (small.search(queries, k=20, refine=1).ids >= 0).all()
+    # saved with the index, opened with it, refused when it does not fit
+    path = tmp_path / "docs.ov"
+    mv.save(path)
+    mv = omnivec.open(path)
+    small = MuveraIndex.build(mv, "flat", k_sim=3, reps=10, d_proj=16, candidates=60, refine_dim=8, refine=10)
+    small.save()
+    back = omnivec.open(path).muvera_index()
+    assert back.refiner.dim == 8 and back.refiner.keep == 10 and back.info()["refine_dim"] == 8
+    np.testing.assert_array_equal(back.search(queries, k=5).ids, small.search(queries, k=5).ids)
+    assert verify_muvera(muvera_path(path))["ok"]
+    with pytest.raises(InputError, match="refine_dim must be an int in 1..32"):
+        MuveraIndex.build(mv, "flat", refine_dim=33)
+    with pytest.raises(InputError, match="refine= needs an index built with a refine stage"):
+        MuveraIndex.build(mv, "flat", k_sim=2, reps=2, d_proj=4).search(queries, k=5, refine=10)
+    with pytest.raises(InputError, match="refine must be an int"):
+        back.search(queries, k=5, refine=0)
+
+
 def test_muvera_refuses_what_is_not_a_multivector_model(glove):
     with pytest.raises(InputError, match="MultiVectors"):
         MuveraIndex.build(glove)
@@ -223,3 +269,9 @@ def test_cli_builds_and_verifies_a_muvera_index(capsys, tmp_path, setup):
     code, out, err = run(capsys, "index", "build", path, "--backend", "muvera", "-p", "backend=hnsw", "-p", "M=8")
     assert code == 0, err
     assert "muvera index of 150 keys" in out and open_muvera(tmp_path / "mv.ov.muvera").backend == "hnsw"
+    code, out, err = run(capsys, "index", "build", path, "--backend", "muvera", "--refine-dim", 8, "-p",
+                         "refine=20", "-p", "candidates=50")
+    assert code == 0, err
+    assert "8-dim refine stage keeping 20" in out
+    idx = open_muvera(tmp_path / "mv.ov.muvera")
+    assert idx.refiner.dim == 8 and idx.refiner.keep == 20 and idx.candidates == 50

@@ -43,7 +43,7 @@ def parse_params(items: list[str] | None) -> dict[str, Any]:
 # -- commands ------------------------------------------------------------------------
 _PARAM_HELP = ("Parameter NAME=VALUE, repeatable. hnsw: M, ef_construction, dtype, ef; "
                "ivfpq: nlist, m, nbits, train_size, seed, nprobe, refine; bm25: k1, b; muvera: backend (of "
-               "the encodings), final_dim, seed, candidates.")
+               "the encodings), final_dim, seed, candidates, refine.")
 
 
 def _backends() -> str:
@@ -70,13 +70,17 @@ def build_cmd(model: Path = typer.Argument(..., metavar="MODEL", help="A model f
               k_sim: Optional[int] = typer.Option(None, "--k-sim", help="muvera: SimHash bits (2^k buckets)."),
               reps: Optional[int] = typer.Option(None, "--reps", help="muvera: repetitions."),
               d_proj: Optional[int] = typer.Option(None, "--d-proj", help="muvera: projected dims per bucket."),
+              refine_dim: Optional[int] = typer.Option(None, "--refine-dim",
+                                                       help="muvera: dims of the reduced token vectors "
+                                                            "that narrow the candidates (e.g. 64)."),
               json_out: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
     """Build an index over a model's vectors (or texts: bm25) and save it beside the model."""
     from ..errors import InputError
 
     params = parse_params(param)
     for name, value, only in (("k1", k1, "bm25"), ("b", b, "bm25"), ("k_sim", k_sim, "muvera"),
-                              ("reps", reps, "muvera"), ("d_proj", d_proj, "muvera")):
+                              ("reps", reps, "muvera"), ("d_proj", d_proj, "muvera"),
+                              ("refine_dim", refine_dim, "muvera")):
         if value is not None:
             if backend.strip().lower() != only:
                 raise InputError(f"--{name.replace('_', '-')} applies to the {only} backend "
@@ -87,8 +91,10 @@ def build_cmd(model: Path = typer.Argument(..., metavar="MODEL", help="A model f
         emit_json(info)
         return
     if info["backend"] == "muvera":
+        refine = "" if info["refine_dim"] is None else \
+            f", {info['refine_dim']}-dim refine stage keeping {info['refine']}"
         console().print(f"muvera index of {info['keys']:,} keys ({info['fde_dim']:,}-dim encodings, "
-                        f"{info['inner_backend']} index) written to [bold]{info['path']}[/] "
+                        f"{info['inner_backend']} index{refine}) written to [bold]{info['path']}[/] "
                         f"({human_bytes(info['bytes'])}) in {human_seconds(info['build_seconds'])}")
         return
     console().print(f"{info['backend']} index of {info['live']:,} keys written to [bold]{info['path']}[/] "

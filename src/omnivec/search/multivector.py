@@ -437,64 +437,9 @@ class MultiVectors(Model):
         Each candidate's vectors are read in place by a compiled kernel (no
         gathered copy): a max over its vectors, a sum over the query's.
         """
-        nq, c = cand.shape
-        out = np.full((nq, c), -np.inf, np.float32)
-        if nq == 0 or c == 0:
-            return out
-        cand = np.ascontiguousarray(cand, np.int64)
-        valid = cand[cand >= 0]
-        if len(valid) >= GROUPED_MIN_PAIRS and len(valid) >= GROUPED_SHARE * len(np.unique(valid)):
-            return self._rescore_grouped(Q, qoff, cand, out)
-        if self.tokens.store.dtype == "float32":
-            from ._multivector_kernels import maxsim_rescore, maxsim_rescore_serial
-
-            # a thread pool pays off only with several queries (see core.exact.FEW)
-            (maxsim_rescore if nq >= 8 else maxsim_rescore_serial)(
-                self.tokens.store.data, np.ascontiguousarray(self._start), np.ascontiguousarray(self._count),
-                np.ascontiguousarray(Q, np.float32), np.ascontiguousarray(qoff, np.int64), cand, out)
-            return out
-        start, count = self._start, self._count
-        for i in range(nq):
-            q = np.ascontiguousarray(Q[qoff[i]:qoff[i + 1]].T)
-            for j, d in enumerate(cand[i].tolist()):
-                if d >= 0:
-                    s = int(start[d])
-                    out[i, j] = (self._token_block(s, s + int(count[d])) @ q).max(axis=0).sum()
-        return out
-
-    def _rescore_grouped(self, Q: np.ndarray, qoff: np.ndarray, cand: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """Score (query, candidate) pairs document by document: one matrix product per document.
-
-        When many queries share candidates (a batch), each candidate
-        document's vectors are read once and multiplied with the vectors of
-        every query that has it as a candidate: BLAS-sized products instead
-        of one small product per pair.
-        """
-        flat = cand.ravel()
-        pos = np.flatnonzero(flat >= 0)
-        docs = flat[pos]
-        order = np.argsort(docs, kind="stable")
-        pos, docs = pos[order], docs[order]
-        qi = pos // cand.shape[1]
-        qlen = np.diff(qoff)
-        lens = qlen[qi]
-        ends = np.cumsum(lens)
-        # rows of Q of every pair, pairs in document order
-        rows = np.arange(int(ends[-1]), dtype=np.int64) + np.repeat(qoff[qi] - (ends - lens), lens)
-        bounds = np.flatnonzero(np.diff(docs)) + 1
-        first = np.concatenate([[0], bounds])
-        last = np.concatenate([bounds, [len(docs)]])
-        pair_start = ends - lens
-        res = out.reshape(-1)
-        Q = np.ascontiguousarray(Q, np.float32)
-        for a, b in zip(first.tolist(), last.tolist()):
-            d = int(docs[a])
-            s = int(self._start[d])
-            X = self._token_block(s, s + int(self._count[d]))
-            r0, r1 = int(pair_start[a]), int(ends[b - 1])
-            colmax = (X @ Q[rows[r0:r1]].T).max(axis=0)         # best doc vector per query vector
-            res[pos[a:b]] = np.add.reduceat(colmax, pair_start[a:b] - r0)
-        return out
+        store = self.tokens.store
+        return maxsim_pairs(self._token_block, self._start, self._count, Q, qoff, cand,
+                            tokens=store.data if store.dtype == "float32" else None)
 
     # -- pruning -------------------------------------------------------------------------
     def prune(self, keep: int | None = None, ratio: float | None = None, *, seed: int = 0,
@@ -528,6 +473,78 @@ class MultiVectors(Model):
         meta["pruned"] = {"keep": keep, "ratio": ratio, "seed": seed, "from_vectors": self.total_vectors}
         return type(self)._assemble(self.keys.to_list(), np.concatenate(parts), counts,
                                     metric=self.docs.metric, storage=self.tokens.storage, meta=meta)
+
+
+def maxsim_pairs(block, start: np.ndarray, count: np.ndarray, Q: np.ndarray, qoff: np.ndarray,
+                 cand: np.ndarray, *, tokens: np.ndarray | None = None) -> np.ndarray:
+    """Return MaxSim of query i (rows qoff[i]:qoff[i+1] of Q) against each of its candidate documents.
+
+    `cand` is (queries x c) int64 document rows, -1 for none (scored -inf);
+    document d owns the vector rows start[d] .. start[d] + count[d] - 1, and
+    ``block(s, e)`` returns rows s..e-1 as float32.  With `tokens` (all rows,
+    float32) a compiled kernel reads each candidate's rows in place, four
+    query vectors at a time; when many queries share candidates, each shared
+    document is instead read once and multiplied with the vectors of every
+    query that has it (one BLAS product per document).
+    """
+    nq, c = cand.shape
+    out = np.full((nq, c), -np.inf, np.float32)
+    if nq == 0 or c == 0:
+        return out
+    cand = np.ascontiguousarray(cand, np.int64)
+    valid = cand[cand >= 0]
+    if len(valid) >= GROUPED_MIN_PAIRS and len(valid) >= GROUPED_SHARE * len(np.unique(valid)):
+        return _maxsim_grouped(block, start, count, Q, qoff, cand, out)
+    if tokens is not None:
+        from ._multivector_kernels import maxsim_rescore, maxsim_rescore_serial
+
+        # a thread pool pays off only with several queries (see core.exact.FEW)
+        (maxsim_rescore if nq >= 8 else maxsim_rescore_serial)(
+            tokens, np.ascontiguousarray(start, np.int64), np.ascontiguousarray(count, np.int64),
+            np.ascontiguousarray(Q, np.float32), np.ascontiguousarray(qoff, np.int64), cand, out)
+        return out
+    for i in range(nq):
+        q = np.ascontiguousarray(Q[qoff[i]:qoff[i + 1]].T)
+        for j, d in enumerate(cand[i].tolist()):
+            if d >= 0:
+                s = int(start[d])
+                out[i, j] = (block(s, s + int(count[d])) @ q).max(axis=0).sum()
+    return out
+
+
+def _maxsim_grouped(block, start, count, Q, qoff, cand, out) -> np.ndarray:
+    """Score (query, candidate) pairs document by document: one matrix product per document.
+
+    When many queries share candidates (a batch), each candidate document's
+    vectors are read once and multiplied with the vectors of every query
+    that has it as a candidate: BLAS-sized products instead of one small
+    product per pair.
+    """
+    flat = cand.ravel()
+    pos = np.flatnonzero(flat >= 0)
+    docs = flat[pos]
+    order = np.argsort(docs, kind="stable")
+    pos, docs = pos[order], docs[order]
+    qi = pos // cand.shape[1]
+    qlen = np.diff(qoff)
+    lens = qlen[qi]
+    ends = np.cumsum(lens)
+    # rows of Q of every pair, pairs in document order
+    rows = np.arange(int(ends[-1]), dtype=np.int64) + np.repeat(qoff[qi] - (ends - lens), lens)
+    bounds = np.flatnonzero(np.diff(docs)) + 1
+    first = np.concatenate([[0], bounds])
+    last = np.concatenate([bounds, [len(docs)]])
+    pair_start = ends - lens
+    res = out.reshape(-1)
+    Q = np.ascontiguousarray(Q, np.float32)
+    for a, b in zip(first.tolist(), last.tolist()):
+        d = int(docs[a])
+        s = int(start[d])
+        X = block(s, s + int(count[d]))
+        r0, r1 = int(pair_start[a]), int(ends[b - 1])
+        colmax = (X @ Q[rows[r0:r1]].T).max(axis=0)         # best doc vector per query vector
+        res[pos[a:b]] = np.add.reduceat(colmax, pair_start[a:b] - r0)
+    return out
 
 
 def _kmeans(X: np.ndarray, m: int, rng: np.random.Generator, iterations: int) -> np.ndarray:

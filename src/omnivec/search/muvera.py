@@ -16,9 +16,17 @@ compressed to `final_dim` with a Count Sketch.  So
 
 `MuveraIndex` indexes the documents' FDEs with an existing index backend
 (flat, hnsw, ...), then re-ranks each query's `candidates` best by exact
-MaxSim.  It saves beside the multi-vector model: ``docs.ov.muvera`` (a model
-file holding the FDE table and the encoder's settings) and the backend's
-index of it beside that (``docs.ov.muvera.hnsw``).
+MaxSim.  With `refine_dim`, a cheaper stage sits between the two: the
+token vectors' top `refine_dim` principal axes (fitted on the documents'
+vectors) give a reduced copy of every token vector, MaxSim in that space
+(a query's vectors projected on the same axes) keeps each query's `refine`
+best candidates, and only those are scored exactly.  Late-interaction cost
+grows with the width of the vectors, so a 64-dim stage over 400 candidates
+costs about what 70 exact scorings do, and lets the FDE stage pass many
+more candidates for the same time.  It saves beside the multi-vector model:
+``docs.ov.muvera`` (a model file holding the FDE table, the encoder's
+settings and, with a refine stage, the reduced token vectors and the axes)
+and the backend's index of the FDEs beside that (``docs.ov.muvera.hnsw``).
 """
 
 from __future__ import annotations
@@ -33,12 +41,18 @@ import numpy as np
 from ..core.neighbors import Neighbors
 from ..core.vectors import VectorStore
 from ..embeddings import Embeddings
+from ..model import Model
 from ..errors import CorruptFileError, DimensionError, FormatError, InputError
 from .index import BACKENDS, _fingerprint_problem, build_index, fingerprint, index_path, open_index
-from .multivector import MultiVectors, _check_rows, _ragged, _sort_topk
+from .multivector import MultiVectors, _check_rows, _ragged, _sort_topk, maxsim_pairs
 
 MUVERA_FORMAT = "omnivec-muvera"
-MUVERA_VERSION = 1
+MUVERA_VERSION = 2
+#: the tables of a .muvera file: the FDEs, and with a refine stage the reduced token vectors and their axes
+TABLES = ("fde",)
+REFINE_TABLES = ("fde", "refine", "refine_axes")
+#: token vectors sampled to fit the refine stage's axes
+REFINE_SAMPLE = 65536
 SUFFIX = "muvera"
 #: vectors encoded in one block (bounds the (vectors x buckets) work arrays)
 ENCODE_ROWS = 65536
@@ -249,16 +263,75 @@ def _fingerprints(mv: MultiVectors) -> dict:
     return {"docs": fingerprint(mv.docs), "tokens": fingerprint(mv.tokens)}
 
 
+class Refiner:
+    """The refine stage: token vectors reduced to their top principal axes, MaxSim in that space.
+
+    `axes` is (1 + width) x dim: the mean of the token vectors, then the
+    axes; `tokens` the reduced copy of every token vector (an Embeddings,
+    rows in the tokens table's order).  Queries are projected without
+    centring: the mean's share of a query vector's dot products is the same
+    for every document, so it does not change the order.
+    """
+
+    def __init__(self, axes: Embeddings, tokens: Embeddings, keep: int) -> None:
+        self.axes = axes
+        self.tokens = tokens
+        self.keep = int(keep)
+
+    @property
+    def dim(self) -> int:
+        return self.tokens.dim
+
+    @classmethod
+    def fit(cls, mv: MultiVectors, width: int, keep: int, seed: int) -> "Refiner":
+        """Return the refine stage of `mv`: its top `width` axes (from a seeded sample) and reduced tokens."""
+        X = mv.tokens.vectors
+        rng = np.random.default_rng([seed, 7])
+        sample = X if len(X) <= REFINE_SAMPLE else X[np.sort(rng.choice(len(X), REFINE_SAMPLE, replace=False))]
+        mean = np.asarray(sample, np.float64).mean(axis=0)
+        _, _, vt = np.linalg.svd(np.asarray(sample, np.float64) - mean, full_matrices=False)
+        axes = np.concatenate([mean[None], vt[:width]]).astype(np.float32)
+        reduced = np.empty((len(X), width), np.float32)
+        for a in range(0, len(X), ENCODE_ROWS):
+            reduced[a:a + ENCODE_ROWS] = (np.asarray(X[a:a + ENCODE_ROWS], np.float32) - axes[0]) @ axes[1:].T
+        ax = Embeddings(["mean", *(f"axis {i}" for i in range(width))], axes, metric="dot",
+                        name="refine_axes")
+        red = Embeddings.from_parts(keys=mv.tokens.keys, store=VectorStore.encode(reduced), metric="dot",
+                                    name="refine")
+        return cls(ax, red, keep)
+
+    def narrow(self, mv: MultiVectors, Q: np.ndarray, qoff: np.ndarray, cand: np.ndarray, keep: int
+               ) -> np.ndarray:
+        """Return each query's `keep` best candidates by MaxSim in the reduced space (queries x keep, -1 pads)."""
+        Qr = np.ascontiguousarray(np.asarray(Q, np.float32) @ self.axes.vectors[1:].T)
+        data = self.tokens.vectors
+        scores = maxsim_pairs(lambda s, e: data[s:e], mv._start, mv._count, Qr, qoff, cand, tokens=data)
+        scores[cand < 0] = -np.inf
+        ids, s = _sort_topk(cand, scores, keep)
+        ids[~np.isfinite(s)] = -1
+        return ids
+
+    def problem(self, mv: MultiVectors) -> str | None:
+        """Return what does not fit `mv` (a message), or None."""
+        if self.axes.dim != mv.dim or len(self.axes) != self.dim + 1:
+            return (f"the refine axes ({len(self.axes)} x {self.axes.dim}) do not fit {self.dim}-dim reduced "
+                    f"vectors of {mv.dim}-dim tokens")
+        if len(self.tokens) != len(mv.tokens):
+            return f"the reduced token table has {len(self.tokens)} rows; the model has {len(mv.tokens)} tokens"
+        return None
+
+
 class MuveraIndex:
     """FDE candidates from an index backend, re-ranked by exact MaxSim: ``search(queries, k, candidates)``."""
 
     def __init__(self, mv: MultiVectors, encoder: FDEEncoder, fde: Embeddings, inner, *,
-                 fp: dict | None = None, candidates: int = 100) -> None:
+                 fp: dict | None = None, candidates: int = 100, refiner: Refiner | None = None) -> None:
         self.mv = mv
         self.encoder = encoder
         self.fde = fde
         self.inner = inner
         self.candidates = int(candidates)
+        self.refiner = refiner
         self._fingerprint = fp
         self.path: str | None = None
 
@@ -271,41 +344,61 @@ class MuveraIndex:
         return len(self.fde)
 
     def __repr__(self) -> str:
+        refine = "" if self.refiner is None else \
+            f", refine_dim={self.refiner.dim}, refine={self.refiner.keep}"
         return (f"MuveraIndex(keys={len(self)}, backend={self.backend!r}, fde_dim={self.encoder.out_dim}, "
-                f"k_sim={self.encoder.k_sim}, reps={self.encoder.reps}, d_proj={self.encoder.d_proj})")
+                f"k_sim={self.encoder.k_sim}, reps={self.encoder.reps}, d_proj={self.encoder.d_proj}, "
+                f"candidates={self.candidates}{refine})")
 
     @classmethod
     def build(cls, mv: MultiVectors, backend: str = "flat", *, k_sim: int = 4, reps: int = 20,
               d_proj: int | None = 16, final_dim: int | None = None, fill_empty: bool = True,
-              seed: int = 0, candidates: int = 100, show_progress: bool | None = None,
-              **params: Any) -> "MuveraIndex":
-        """Return the MUVERA index of `mv`: the FDE of every key, indexed with `backend` (and its `params`)."""
+              seed: int = 0, candidates: int = 100, refine_dim: int | None = None, refine: int = 150,
+              show_progress: bool | None = None, **params: Any) -> "MuveraIndex":
+        """Return the MUVERA index of `mv`: the FDE of every key, indexed with `backend` (and its `params`).
+
+        `candidates`: FDE neighbours per query that are re-ranked (the
+        default of `search`).  `refine_dim` (None: no refine stage): width
+        of the reduced token vectors that narrow the candidates to the
+        `refine` best before exact MaxSim (see the module docstring).
+        """
         _check_mv(mv)
         candidates = _int("candidates", candidates, 1)
+        if refine_dim is not None:
+            refine_dim = _int("refine_dim", refine_dim, 1, mv.dim)
+            refine = _int("refine", refine, 1)
         BACKENDS.get(backend)   # an unknown backend fails before any encoding
         enc = FDEEncoder(mv.dim, k_sim=k_sim, reps=reps, d_proj=d_proj, final_dim=final_dim,
                          fill_empty=fill_empty, seed=seed)
         F = enc.encode_documents((mv.tokens.vectors, mv.offsets))
         fde = Embeddings.from_parts(keys=mv.keys, store=VectorStore.encode(F), metric="dot", name="fde",
-                                    meta={SUFFIX: {"format": MUVERA_FORMAT, "version": MUVERA_VERSION,
+                                    meta={SUFFIX: {"format": MUVERA_FORMAT,
+                                                   "version": 1 if refine_dim is None else MUVERA_VERSION,
                                                    "encoder": enc.params(), "backend": BACKENDS.canonical(backend),
                                                    "candidates": candidates,
+                                                   "refine": None if refine_dim is None else
+                                                   {"dim": refine_dim, "keep": refine},
                                                    "fingerprint": _fingerprints(mv)}})
         inner = build_index(fde, backend, show_progress=show_progress, **params)
-        return cls(mv, enc, fde, inner, fp=fde.meta[SUFFIX]["fingerprint"], candidates=candidates)
+        refiner = None if refine_dim is None else Refiner.fit(mv, refine_dim, refine, seed)
+        return cls(mv, enc, fde, inner, fp=fde.meta[SUFFIX]["fingerprint"], candidates=candidates,
+                   refiner=refiner)
 
     # -- search --------------------------------------------------------------------------
-    def search(self, queries, k: int = 10, *, candidates: int | None = None) -> Neighbors:
+    def search(self, queries, k: int = 10, *, candidates: int | None = None, refine: int | None = None
+               ) -> Neighbors:
         """Return the k best keys by exact MaxSim among each query's FDE candidates (Neighbors, queries x k).
 
         `queries` as in `MultiVectors.search` (ragged vectors or keys);
-        `candidates` (default: the index's, 100) FDE neighbours per query are
-        re-ranked; more candidates, higher recall, more work.
+        `candidates` (default: the index's) FDE neighbours per query are
+        re-ranked; more candidates, higher recall, more work.  With a refine
+        stage, `refine` (default: the index's; at least k) of them survive
+        the reduced-space MaxSim to be scored exactly.
         """
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
             raise InputError(f"k must be an int >= 0; got {k!r}")
         Q, qoff, _ = self.mv._queries(queries)
-        ids, scores = self._search_rows(Q, qoff, int(k), candidates)
+        ids, scores = self._search_rows(Q, qoff, int(k), candidates, refine)
         return Neighbors(ids, scores, self.mv.keys.keys_of)
 
     def candidates_of(self, queries, candidates: int | None = None) -> np.ndarray:
@@ -319,12 +412,20 @@ class MuveraIndex:
         Fq = self.encoder._encode(Q, qoff, document=False)
         return self.inner.search(Fq, c).ids
 
-    def _search_rows(self, Q: np.ndarray, qoff: np.ndarray, k: int, candidates: int | None
-                     ) -> tuple[np.ndarray, np.ndarray]:
-        """Return (rows, scores), queries x k: FDE candidates re-ranked by exact MaxSim."""
+    def _search_rows(self, Q: np.ndarray, qoff: np.ndarray, k: int, candidates: int | None,
+                     refine: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Return (rows, scores), queries x k: FDE candidates (narrowed by the refine stage) by exact MaxSim."""
+        if refine is not None:
+            refine = _int("refine", refine, 1)
+            if self.refiner is None:
+                raise InputError("refine= needs an index built with a refine stage (refine_dim=...)")
         cand = self._candidates(Q, qoff, candidates)
         if k == 0 or len(cand) == 0:
             return np.full((len(qoff) - 1, k), -1, np.int64), np.full((len(qoff) - 1, k), -np.inf, np.float32)
+        if self.refiner is not None:
+            keep = max(k, self.refiner.keep if refine is None else refine)
+            if cand.shape[1] > keep:
+                cand = self.refiner.narrow(self.mv, Q, qoff, cand, keep)
         scores = self.mv.rescore(Q, qoff, cand)
         scores[cand < 0] = -np.inf
         ids, s = _sort_topk(cand, scores, k)
@@ -343,7 +444,10 @@ class MuveraIndex:
                 raise InputError("this multi-vector model has no file; pass the path to save the index to")
             path = muvera_path(self.mv.path)
         path = Path(path)
-        self.fde.save(path)
+        if self.refiner is None:
+            self.fde.save(path)
+        else:
+            Model({"fde": self.fde, "refine": self.refiner.tokens, "refine_axes": self.refiner.axes}).save(path)
         self.inner.save(index_path(path, self.backend))
         self.path = os.fspath(path)
         return path
@@ -361,6 +465,8 @@ class MuveraIndex:
         return {"backend": SUFFIX, "inner_backend": self.backend, "path": self.path, "keys": len(self),
                 "fde_dim": self.encoder.out_dim, "encoder": self.encoder.params(),
                 "candidates": self.candidates, "model": self.mv.path,
+                "refine_dim": None if self.refiner is None else self.refiner.dim,
+                "refine": None if self.refiner is None else self.refiner.keep,
                 "vectors": self.mv.total_vectors, "dim": self.mv.dim,
                 "inner_params": {k: (v.item() if isinstance(v, np.generic) else v)
                                  for k, v in self.inner.params.items()}}
@@ -384,15 +490,16 @@ def muvera_path(model_path: str | os.PathLike) -> Path:
     return Path(f"{os.fspath(model_path)}.{SUFFIX}")
 
 
-def _read_fde(path: str | os.PathLike) -> tuple[Embeddings, dict]:
-    """Return (the FDE table, its MUVERA settings) of a .muvera file, or raise FormatError."""
+def _read_fde(path: str | os.PathLike) -> tuple[Embeddings, dict, Model]:
+    """Return (the FDE table, its MUVERA settings, the file's tables) of a .muvera file, or raise FormatError."""
     from ..store.model import open_model
 
     path = os.fspath(path)
     model = open_model(path)
-    if list(model) != ["fde"]:
-        raise FormatError(f"not a MUVERA index file: it holds the tables {', '.join(model)}, not one 'fde' "
-                          "table; build one with `omnivec index build MODEL --backend muvera`", path=path)
+    if tuple(model) not in (TABLES, REFINE_TABLES):
+        raise FormatError(f"not a MUVERA index file: it holds the tables {', '.join(model)}, not "
+                          f"{' or '.join(' + '.join(t) for t in (TABLES, REFINE_TABLES))}; build one with "
+                          "`omnivec index build MODEL --backend muvera`", path=path)
     fde = model["fde"]
     head = fde.meta.get(SUFFIX) if isinstance(fde.meta, dict) else None
     if not isinstance(head, dict) or head.get("format") != MUVERA_FORMAT:
@@ -403,7 +510,13 @@ def _read_fde(path: str | os.PathLike) -> tuple[Embeddings, dict]:
     enc = head.get("encoder")
     if not isinstance(enc, dict) or not isinstance(head.get("backend"), str):
         raise CorruptFileError("the MUVERA settings lack the encoder or the backend", path=path, offset=8)
-    return fde, head
+    refine = head.get("refine")
+    if (refine is None) != (tuple(model) == TABLES) or (refine is not None and not (
+            isinstance(refine, dict) and isinstance(refine.get("keep"), int) and refine["keep"] > 0
+            and refine.get("dim") == model["refine"].dim)):
+        raise CorruptFileError(f"the MUVERA refine settings ({refine!r}) do not match the file's tables "
+                               f"({', '.join(model)})", path=path, offset=8)
+    return fde, head, model
 
 
 def _encoder_of(head: dict, path: str) -> FDEEncoder:
@@ -426,7 +539,7 @@ def open_muvera(path: str | os.PathLike, mv: MultiVectors | None = None) -> Muve
     import omnivec
 
     path = os.fspath(path)
-    fde, head = _read_fde(path)
+    fde, head, tables = _read_fde(path)
     encoder = _encoder_of(head, path)
     if mv is None:
         model_file = path[:-len(SUFFIX) - 1] if path.endswith("." + SUFFIX) else None
@@ -448,9 +561,15 @@ def open_muvera(path: str | os.PathLike, mv: MultiVectors | None = None) -> Muve
     if inner is None:
         raise FormatError(f"the {head['backend']} index of the FDEs is missing "
                           f"(expected {index_path(path, head['backend'])}); rebuild the MUVERA index", path=path)
+    refiner = None
+    if head.get("refine") is not None:
+        refiner = Refiner(tables["refine_axes"], tables["refine"], head["refine"]["keep"])
+        problem = refiner.problem(mv)
+        if problem:
+            raise CorruptFileError(f"the refine stage does not fit the model: {problem}", path=path, offset=8)
     cand = head.get("candidates", 100)
     index = MuveraIndex(mv, encoder, fde, inner, fp=head.get("fingerprint"),
-                        candidates=cand if isinstance(cand, int) and cand > 0 else 100)
+                        candidates=cand if isinstance(cand, int) and cand > 0 else 100, refiner=refiner)
     index.path = path
     return index
 
@@ -472,7 +591,7 @@ def is_muvera_file(path: str | os.PathLike) -> bool:
         tables = read_header(container.read(path)).get("tables", {})
     except (FormatError, OSError, ValueError):
         return False
-    t = tables.get("fde") if isinstance(tables, dict) and len(tables) == 1 else None
+    t = tables.get("fde") if isinstance(tables, dict) and tuple(tables) in (TABLES, REFINE_TABLES) else None
     meta = t.get("meta") if isinstance(t, dict) else None
     return isinstance(meta, dict) and isinstance(meta.get(SUFFIX), dict) \
         and meta[SUFFIX].get("format") == MUVERA_FORMAT
@@ -489,7 +608,7 @@ def verify_muvera(path: str | os.PathLike) -> dict:
     if not problems:
         checks.append("FDE table: CRC-32s, header and key index")
         try:
-            fde, head = _read_fde(path)
+            fde, head, _ = _read_fde(path)
             _encoder_of(head, path)
             checks.append("MUVERA settings")
             inner_path = index_path(path, head["backend"])
@@ -510,7 +629,8 @@ def verify_muvera(path: str | os.PathLike) -> dict:
 
 def build_muvera(model: str | os.PathLike, *, k_sim: int = 4, reps: int = 20, d_proj: int | None = 16,
                  final_dim: int | None = None, seed: int = 0, backend: str = "flat",
-                 candidates: int = 100, out: str | os.PathLike | None = None,
+                 candidates: int = 100, refine_dim: int | None = None, refine: int = 150,
+                 out: str | os.PathLike | None = None,
                  show_progress: bool | None = None, **params: Any) -> dict:
     """Return a summary of building the MUVERA index of a multi-vector model file and saving it beside it."""
     import omnivec
@@ -521,12 +641,13 @@ def build_muvera(model: str | os.PathLike, *, k_sim: int = 4, reps: int = 20, d_
                          "indexes several vectors per key")
     start = time.perf_counter()
     idx = MuveraIndex.build(mv, backend, k_sim=k_sim, reps=reps, d_proj=d_proj, final_dim=final_dim,
-                            seed=seed, candidates=candidates, show_progress=show_progress, **params)
+                            seed=seed, candidates=candidates, refine_dim=refine_dim, refine=refine,
+                            show_progress=show_progress, **params)
     build_seconds = time.perf_counter() - start
     path = idx.save(out)
     size = path.stat().st_size + index_path(path, idx.backend).stat().st_size
     return {**idx.info(), "path": os.fspath(path), "build_seconds": build_seconds, "bytes": size}
 
 
-__all__ = ["FDEEncoder", "MuveraIndex", "build_muvera", "find_muvera", "is_muvera_file", "muvera_path",
+__all__ = ["FDEEncoder", "MuveraIndex", "Refiner", "build_muvera", "find_muvera", "is_muvera_file", "muvera_path",
            "open_muvera", "verify_muvera"]
