@@ -389,6 +389,10 @@ def index_search(model: str | os.PathLike, keys: Sequence, *, k: int = 10, backe
 
     if k < 1:
         raise InputError(f"--k must be at least 1; got {k}")
+    mv = _multivectors(model, table)
+    if mv is not None:
+        return _muvera_search(mv, model, keys, k=k, backend=backend, index=index, filtered=bool(
+            where or allow or deny), params=params, include_self=include_self)
     emb, idx = open_with_index(model, backend, index, table)
     qkeys = [_key_of(emb, x) for x in keys]
     flt = None
@@ -404,6 +408,45 @@ def index_search(model: str | os.PathLike, keys: Sequence, *, k: int = 10, backe
         results.append({"key": qk, "neighbors": [{"key": kk, "score": s} for kk, s in found.pairs(i)]})
     return {"model": os.fspath(model), "index": idx.path, "backend": idx.name, "k": k,
             "filter": None if flt is None else str(flt), "seconds": seconds, "keys": results}
+
+
+def _multivectors(model, table):
+    """Return the model as MultiVectors when it is a multi-vector model (and no table is named), else None."""
+    import omnivec
+    from .search.multivector import MultiVectors
+
+    if table is not None:
+        return None
+    opened = omnivec.open(model)
+    return opened if isinstance(opened, MultiVectors) else None
+
+
+def _muvera_search(mv, model, keys, *, k, backend, index, filtered, params, include_self) -> dict:
+    """Return the k best keys by MaxSim of each query key through the MUVERA index of a multi-vector model."""
+    from .search.muvera import find_muvera, open_muvera
+
+    if backend is not None and backend.strip().lower() != MUVERA:
+        raise InputError(f"a multi-vector model is searched through its {MUVERA} index, not {backend}")
+    if filtered:
+        raise InputError("--where/--allow/--deny do not apply to a MUVERA index")
+    params = dict(params or {})
+    unknown = sorted(set(params) - {"candidates", "refine"})
+    if unknown:
+        raise InputError(f"unknown search parameter {unknown[0]!r} for a MUVERA index; valid ones are: "
+                         "candidates, refine")
+    idx = open_muvera(index, mv) if index else find_muvera(mv)
+    if idx is None:
+        raise FormatError(f"no MUVERA index beside the multi-vector model (looked for {os.fspath(model)}.muvera); "
+                          f"build one with `omnivec index build {os.fspath(model)} --backend muvera`", path=model)
+    mv.attach(idx)
+    qkeys = [_key_of(mv.docs, x) for x in keys]
+    start = time.perf_counter()
+    found = mv.search(qkeys, k, approx=True, exclude_self=not include_self, **params)
+    seconds = time.perf_counter() - start
+    results = [{"key": qk, "neighbors": [{"key": kk, "score": sc} for kk, sc in found.pairs(i)]}
+               for i, qk in enumerate(qkeys)]
+    return {"model": os.fspath(model), "index": idx.path, "backend": MUVERA, "k": k, "filter": None,
+            "seconds": seconds, "keys": results}
 
 
 def index_eval(model: str | os.PathLike, *, k: int = 10, queries: int = 1000, seed: int = 0,
@@ -428,7 +471,7 @@ def index_info(path: str | os.PathLike, *, table: str | None = None) -> dict:
     from .search import BACKENDS, bm25_path, index_path
     from .search.index import read_index_header
 
-    for reader in (read_index_header, _bm25_head):
+    for reader in (read_index_header, _bm25_head, _muvera_head):
         try:
             _, head = reader(path)
             head = dict(head)
@@ -437,7 +480,9 @@ def index_info(path: str | os.PathLike, *, table: str | None = None) -> dict:
             return {"indexes": [head]}
         except FormatError:   # not an index: maybe the model it belongs to
             pass
-    open_table(path, table)  # raises a clear error when it is neither
+    mv = _multivectors(path, table)
+    if mv is None:
+        open_table(path, table)  # raises a clear error when it is neither
     found = []
     for name in BACKENDS.names():
         p = index_path(path, name)
@@ -447,7 +492,22 @@ def index_info(path: str | os.PathLike, *, table: str | None = None) -> dict:
     p = bm25_path(path)
     if p.exists():
         found.append({**_bm25_head(p)[1], "path": os.fspath(p), "bytes": p.stat().st_size})
+    if mv is not None:
+        from .search.muvera import muvera_path
+
+        p = muvera_path(path)
+        if p.exists():
+            found.append({**_muvera_head(p)[1], "path": os.fspath(p), "bytes": p.stat().st_size})
     return {"model": os.fspath(path), "indexes": found}
+
+
+def _muvera_head(path):
+    """Return (None, summary) of a MUVERA index file (opened with the model beside it), or raise FormatError."""
+    from .search.muvera import is_muvera_file, open_muvera
+
+    if not is_muvera_file(path):
+        raise FormatError("not a MUVERA index file", path=path)
+    return None, open_muvera(path).info()
 
 
 def _bm25_head(path):

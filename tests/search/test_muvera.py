@@ -275,3 +275,30 @@ def test_cli_builds_and_verifies_a_muvera_index(capsys, tmp_path, setup):
     assert "8-dim refine stage keeping 20" in out
     idx = open_muvera(tmp_path / "mv.ov.muvera")
     assert idx.refiner.dim == 8 and idx.refiner.keep == 20 and idx.candidates == 50
+
+
+def test_cli_index_info_and_search_read_the_muvera_index(capsys, tmp_path, setup):
+    mv, docs, queries = setup
+    path = tmp_path / "mv.ov"
+    mv.save(path)
+    code, out, err = run(capsys, "index", "search", path, "d3", "-k", 3)
+    assert code == 1 and "no MUVERA index beside the multi-vector model" in err
+    code, out, err = run(capsys, "index", "build", path, "--backend", "muvera", "--refine-dim", 8)
+    assert code == 0, err
+    code, out, err = run(capsys, "index", "info", path, "--json")
+    assert code == 0, err
+    (entry,) = json.loads(out)["indexes"]
+    assert entry["backend"] == "muvera" and entry["refine_dim"] == 8 and entry["keys"] == len(mv)
+    code, out, err = run(capsys, "index", "info", tmp_path / "mv.ov.muvera")
+    assert code == 0, err
+    assert "muvera index, 150 keys" in " ".join(out.split())
+    code, out, err = run(capsys, "index", "search", path, "d3", "d10", "-k", 3, "-p", "candidates=150",
+                         "--json")
+    assert code == 0, err
+    got = json.loads(out)
+    want = omnivec.open(path).search(["d3", "d10"], k=3)
+    assert [[n["key"] for n in e["neighbors"]] for e in got["keys"]] == [list(r) for r in want.keys]
+    code, out, err = run(capsys, "index", "search", path, "d3", "-p", "ef=10")
+    assert code == 1 and "unknown search parameter 'ef'" in err
+    code, out, err = run(capsys, "index", "search", path, "d3", "--deny", "d4")
+    assert code == 1 and "do not apply to a MUVERA index" in err

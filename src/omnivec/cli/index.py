@@ -184,6 +184,13 @@ def info_cmd(path: Path = typer.Argument(..., metavar="PATH", help="An index fil
                       f"{h['postings']:,} postings, {human_bytes(h['bytes'])}; table {tab!r}; "
                       f"k1={h['k1']}, b={h['b']}")
             continue
+        if h.get("backend") == "muvera":
+            refine = "" if h["refine_dim"] is None else \
+                f", a {h['refine_dim']}-dim refine stage keeping {h['refine']}"
+            con.print(f"[bold]{h['path']}[/]: muvera index, {h['keys']:,} keys, {h['fde_dim']:,}-dim encodings "
+                      f"in a {h['inner_backend']} index, {h['candidates']} candidates{refine}; "
+                      f"{human_bytes(h['bytes'])}")
+            continue
         fp = h.get("fingerprint", {})
         con.print(f"[bold]{h['path']}[/]: {h['backend']} index, {h['n_base']:,} table rows + {h['n_extra']:,} "
                   f"added, {human_bytes(h['bytes'])}; table {fp.get('table')!r} {fp.get('dim')} dims "

@@ -327,14 +327,15 @@ class MultiVectors(Model):
         return self.rescore(Q, qoff, np.ascontiguousarray(cand))
 
     def search(self, queries, k: int = 10, *, approx: bool = False, candidates: int | None = None,
-               exclude_self: bool = True) -> Neighbors:
+               refine: int | None = None, exclude_self: bool = True) -> Neighbors:
         """Return the k keys of best MaxSim score for each query as Neighbors (queries x k), best first.
 
         `queries`: a list of (count_i x dims) arrays, one 2-D array (one
         query), a (vectors, offsets) pair, or keys of this model (a key query
         never finds itself unless exclude_self=False).  approx=True goes
         through the MUVERA index stored beside the model file (or attached
-        with `attach`), re-ranking its `candidates` best per query exactly;
+        with `attach`), re-ranking its `candidates` best per query exactly
+        (`refine`: how many its refine stage passes on, when it has one);
         without one the search is exact.
         """
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
@@ -346,7 +347,7 @@ class MultiVectors(Model):
         kk = min(int(k) + (exclude is not None), len(self))
         index = self.muvera_index() if approx else None
         if index is not None:
-            ids, scores = index._search_rows(Q, qoff, kk, candidates)
+            ids, scores = index._search_rows(Q, qoff, kk, candidates, refine)
         else:
             ids, scores = self._exact_topk(Q, qoff, kk)
         if exclude is not None:
