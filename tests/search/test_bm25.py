@@ -244,6 +244,15 @@ def test_a_table_index_beside_the_model_and_a_stale_one_refused(tmp_path, cran):
     _table(cran.doc_ids[:150]).save(model)
     with pytest.raises(FormatError, match="built over 200 documents but the table has 150 rows"):
         BM25.open(path, omnivec.open(model))
+    # an index of the table's own texts is stale once those texts change, even with the same keys
+    _table(cran.doc_ids, texts=cran.doc_texts).save(model)
+    from_column.save(path)
+    assert BM25.open(path, omnivec.open(model)).n_docs == 200
+    _table(cran.doc_ids, texts=[t.upper() + " x" for t in cran.doc_texts]).save(model)
+    with pytest.raises(FormatError, match="stale.*texts differ from those it indexed"):
+        BM25.open(path, omnivec.open(model))
+    idx.save(path)      # built from texts given apart from the table: tied to the keys only
+    assert BM25.open(path, omnivec.open(model)).n_docs == 200
 
 
 def test_damaged_files_are_refused_naming_the_file(tmp_path, fitted):

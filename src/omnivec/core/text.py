@@ -13,6 +13,8 @@ from typing import Iterable, Iterator, Sequence, overload
 
 import numpy as np
 
+from .._checksum import crc32
+
 from ..errors import CorruptFileError, InputError
 
 # Rows decoded per read when iterating: one slice of the blob, then per-row decodes.
@@ -133,6 +135,10 @@ class Texts(Sequence[str]):
         pieces = [self.blob[a:b] for a, b in spans]
         blob = np.concatenate(pieces).astype(np.uint8, copy=False) if pieces else np.zeros(0, np.uint8)
         return Texts(blob, offsets)
+
+    def checksum(self) -> str:
+        """Return a CRC-32 of the texts and their boundaries (what a derived index records to spot change)."""
+        return f"{crc32(self.blob)}-{crc32(self.offsets)}"
 
     def arrays(self) -> dict[str, np.ndarray]:
         """Return the arrays that store these texts, by field name."""

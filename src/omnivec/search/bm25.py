@@ -207,10 +207,12 @@ class BM25:
         """Index the texts of a table's rows (its text column, or `texts` in row order); returns self.
 
         Results carry the table's keys, and the saved index is tied to them:
-        `BM25.open(path, emb)` refuses it once the table's keys change.
+        `BM25.open(path, emb)` refuses it once the table's keys change, or,
+        when it indexed the table's own text column, once those texts change.
         """
+        own = None
         if texts is None:
-            texts = getattr(emb, "texts", None)
+            texts = own = getattr(emb, "texts", None)
             if texts is None:
                 raise InputError(f"table {getattr(emb, 'name', '?')!r} holds no texts: give texts= (one per "
                                  f"row, in row order), or --texts FILE on the command line")
@@ -220,7 +222,8 @@ class BM25:
                              f"per row, in row order")
         self.fit_tokens(self.tokenizer.tokenize_many(texts, what="text"))
         self._keys = _Keys.of_table(emb)
-        self.table = {"name": emb.name, "n": len(emb), "source": emb.source}
+        self.table = {"name": emb.name, "n": len(emb), "source": emb.source,
+                      "texts_crc32": None if own is None else own.checksum()}
         return self
 
     def fit_tokens(self, token_lists: Sequence[Sequence[str]], keys: Sequence[Key] | None = None) -> "BM25":
@@ -377,7 +380,8 @@ class BM25:
                 "key_kind": self._keys.kind,
                 "table": None if self.table is None else {
                     "name": self.table["name"], "n": self.table["n"],
-                    "keys_crc32": self._keys.checksums()}}
+                    "keys_crc32": self._keys.checksums(),
+                    **({"texts_crc32": self.table["texts_crc32"]} if self.table.get("texts_crc32") else {})}}
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the index to `path` atomically (usually `bm25_path(model)`); `BM25.open` reads it."""
@@ -622,6 +626,10 @@ def read_bm25_file(path: str | os.PathLike, emb=None, *, checks: list[str] | Non
             problem = None if tab["keys_crc32"] == cur else (
                 f"the table's keys differ from those it was built over (CRC-32 {tab['keys_crc32']} in the "
                 f"index, {cur} in the table)")
+            own = getattr(emb, "texts", None)
+            if problem is None and tab.get("texts_crc32") and own is not None \
+                    and own.checksum() != tab["texts_crc32"]:
+                problem = "the table's texts differ from those it indexed"
         if problem:
             raise FormatError(f"this BM25 index does not belong to table {emb.name!r}"
                               f"{' of ' + emb.source if emb.source else ''} (a stale index?): {problem}{REBUILD}",
