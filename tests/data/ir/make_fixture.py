@@ -1,10 +1,16 @@
-"""Cut the small Cranfield and CISI fixtures in this folder out of ../shared/data/ir.
+"""Cut the small Cranfield and CISI fixtures in this folder, and the BM25 tests' larger
+Cranfield fixture in ../bm25, out of ../shared/data/ir.
 
 Records are copied byte for byte (Cranfield's query file keeps its CRLF line
 ends); the judgements of the chosen queries are kept, their documents and a
 few more (an empty Cranfield document, 471, and one with a second `.W`,
 576).  Cranfield's `cranqrel` numbers queries by their position in
 `cran.qry`, so the fixture's `cranqrel` renumbers the chosen queries 1..n.
+
+The BM25 fixture: the first 20 queries of `cran.qry` (so Cranfield's
+numbering by position is kept), every document judged for them, and the
+lowest-numbered other documents up to 200; the judgements of those queries
+on those documents.
 
     python tests/data/ir/make_fixture.py [SOURCE]   # SOURCE defaults to ../shared/data/ir
 """
@@ -18,6 +24,8 @@ CRAN_QUERIES = [4, 5, 9]              # positions in cran.qry (ids .I 008, 009, 
 CRAN_EXTRA_DOCS = ["1", "2", "471", "576"]
 CISI_QUERIES = ["4", "6", "14", "36", "101"]   # 36 has no judgements; 101 has .T/.A/.B fields
 CISI_EXTRA_DOCS = ["1", "2"]
+BM25_QUERIES = 20
+BM25_DOCS = 200
 
 
 def records(data: bytes) -> list[tuple[str, bytes]]:
@@ -56,5 +64,24 @@ def cut(src: Path, dst: Path) -> None:
     (out / "CISI.ALL").write_bytes(b"".join(docs))
 
 
+def cut_bm25(src: Path, dst: Path) -> None:
+    cran, out = src / "cranfield", dst / "cranfield"
+    out.mkdir(parents=True, exist_ok=True)
+    queries = records((cran / "cran.qry").read_bytes())[:BM25_QUERIES]
+    qrels = [ln for ln in (cran / "cranqrel").read_bytes().splitlines(keepends=True)
+             if ln.split() and int(ln.split()[0]) <= BM25_QUERIES]
+    docs = records((cran / "cran.all.1400").read_bytes())
+    keep = {ln.split()[1].decode() for ln in qrels}
+    for i, _ in docs:
+        if len(keep) >= BM25_DOCS:
+            break
+        keep.add(i)
+    (out / "cran.qry").write_bytes(b"".join(raw for _, raw in queries))
+    (out / "cranqrel").write_bytes(b"".join(ln for ln in qrels if ln.split()[1].decode() in keep))
+    (out / "cran.all.1400").write_bytes(b"".join(raw for i, raw in docs if i in keep))
+
+
 if __name__ == "__main__":
-    cut(Path(sys.argv[1]) if len(sys.argv) > 1 else HERE.parents[3] / "shared" / "data" / "ir", HERE)
+    source = Path(sys.argv[1]) if len(sys.argv) > 1 else HERE.parents[3] / "shared" / "data" / "ir"
+    cut(source, HERE)
+    cut_bm25(source, HERE.parent / "bm25")
