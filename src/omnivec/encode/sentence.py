@@ -434,105 +434,23 @@ class SentenceEncoder:
         (`SentenceEncoder.for_table`).  Memory holds the ids and one chunk of
         texts; the file appears atomically.
         """
-        self.prompt(kind)
-        if empty not in EMPTY:
-            raise InputError(f"empty must be one of {', '.join(EMPTY)}; got {empty!r}")
-        name = name or "docs"
-        if not isinstance(name, str) or "." in name:
-            raise InputError(f"table name {name!r} must be non-empty and contain no '.'")
+        prompt = self.prompt(kind)
         t0 = time.perf_counter()
-        with TextSpool.beside(path) as spool:
-            keys, blank, source = self._spool(texts_or_file, spool, ids, id_column, text_column, empty)
-            n = len(spool)
-            table, _ = KeyTable.from_keys(keys)
-            del keys
+
+        def start(n: int, first) -> int:
             if n and self.dim is None:
-                self._probe_dim(spool.read(0, 1), self.prompt(kind))
-            dim = self.dim or 0
+                self._probe_dim(first(), prompt)
             self._start(n)
-            self.report.empty = blank
-            prompt = self.prompt(kind)
-            meta = {"created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-                    "encoder": self.meta(kind), "source": source}
+            return self.dim or 0
 
-            def blocks():
-                with self._bar(n, "Encoding corpus") as task:
-                    for s in range(0, n, CORPUS_CHUNK):
-                        e = min(n, s + CORPUS_CHUNK)
-                        out = np.empty((e - s, dim), np.float32)
-                        self._sentences_into(spool.read(s, e), prompt, out, task)
-                        yield out
-
-            streamed = StreamedTable(keys=table, n=n, dim=dim, storage="float32", metric="cosine",
-                                     blocks=blocks, meta=meta, progress=False, texts=spool)
-            save_tables(path, {name: streamed})
+        blank = write_corpus(path, texts_or_file, ids=ids, id_column=id_column, text_column=text_column,
+                             name=name, empty=empty, meta={"encoder": self.meta(kind)}, start=start,
+                             encode_into=lambda texts, out, task: self._sentences_into(texts, prompt, out, task),
+                             bar=lambda n: self._bar(n, "Encoding corpus"))
+        self.report.empty = blank
         self.report.seconds = time.perf_counter() - t0
         return Embeddings.open(path)
 
-    def _spool(self, source, spool: TextSpool, ids, id_column, text_column, empty: str):
-        """Read a corpus into `spool`; return (keys, empty texts, source description), refusing bad input first."""
-        if isinstance(source, (str, os.PathLike)):
-            if ids is not None:
-                raise InputError("give ids= with a list of texts; a file's ids come from its id column")
-            fname = os.fspath(source)
-            keys, lines, seen, blank, batch = [], [], {}, 0, []
-            for row, doc in enumerate(read_documents(fname, id_column=id_column, text_column=text_column)):
-                key = str(row) if doc.id is None else doc.id
-                prev = seen.get(key)
-                if prev is not None:
-                    raise DuplicateKeyError(f"{fname}: document id {key!r} appears on line {prev} and again "
-                                            f"on line {doc.line}; ids must be unique")
-                seen[key] = doc.line
-                if not doc.text.strip():
-                    if empty == "error":
-                        raise InputError(f"{fname}, line {doc.line}: the text of document {key!r} is empty; "
-                                         "leave it out, or pass empty='keep' (--keep-empty) to encode it as "
-                                         "the model does")
-                    blank += 1
-                keys.append(key)
-                batch.append(doc.text)
-                if len(batch) >= CORPUS_CHUNK:
-                    spool.extend(batch)
-                    batch = []
-            spool.extend(batch)
-            return keys, blank, os.path.abspath(fname)
-        if id_column is not None or text_column is not None:
-            raise InputError("id_column and text_column pick the columns of a corpus file, not of a list")
-        if isinstance(source, np.ndarray) and source.dtype.kind in "fc":
-            raise InputError("encode_corpus takes texts or a corpus file, not vectors")
-        keys: list = []
-        blank, batch, row = 0, [], 0
-        for row, text in enumerate(source):
-            if not isinstance(text, str):
-                raise InputError(f"text at row {row} is a {type(text).__name__}, not a str")
-            if not text.strip():
-                if empty == "error":
-                    raise InputError(f"text at row {row} is empty; leave it out, or pass empty='keep' to "
-                                     "encode it as the model does")
-                blank += 1
-            batch.append(text)
-            if len(batch) >= CORPUS_CHUNK:
-                spool.extend(batch)
-                batch = []
-        spool.extend(batch)
-        n = len(spool)
-        if ids is None:
-            keys = [str(i) for i in range(n)]
-        else:
-            keys = list(ids)
-            if len(keys) != n:
-                raise InputError(f"{len(keys)} ids for {n} texts; give one id per text")
-            seen = {}
-            for i, k in enumerate(keys):
-                if isinstance(k, (np.integer,)):
-                    k = keys[i] = int(k)
-                if k in seen:
-                    raise DuplicateKeyError(f"document id {k!r} is given at rows {seen[k]} and {i}; ids must be unique")
-                seen[k] = i
-            kinds = {type(k) for k in keys}
-            if kinds - {str, int} or len(kinds) > 1:
-                raise InputError("ids must all be str or all be int")
-        return keys, blank, "texts"
 
     @classmethod
     def for_table(cls, emb: Embeddings, **options) -> "SentenceEncoder":
@@ -560,13 +478,149 @@ class SentenceEncoder:
         return enc
 
 
+def _encode_file_static(model, texts, output, *, normalize, query_prompt, passage_prompt, truncate_dim,
+                        max_length, id_column, text_column, name, empty, progress):
+    """Return (table, report) of a corpus encoded by the static model in the file `model`."""
+    from ..store.model import open_model
+    from .static import StaticEncoder
+
+    enc = open_model(os.fspath(model))
+    if not isinstance(enc, StaticEncoder):
+        raise InputError(f"{os.fspath(model)} is a model file but not a static model (kind 'static'); encode "
+                         "with a sentence-transformers model folder or name, or a file written by "
+                         "`omnivec distill`")
+    for flag, given in (("--query-prompt", query_prompt), ("--passage-prompt", passage_prompt),
+                        ("--dims", truncate_dim), ("--no-normalize", not normalize)):
+        if given:
+            raise InputError(f"{flag} does not apply to a static model ({os.fspath(model)}): it embeds "
+                             "queries and documents alike, at its own width and normalisation")
+    emb = enc.encode_corpus(texts, output, id_column=id_column, text_column=text_column, name=name, empty=empty,
+                            max_length=max_length, progress=progress)
+    return emb, enc.report
+
+
+def write_corpus(path: str | os.PathLike, texts_or_file, *, ids: Sequence[Any] | None, id_column, text_column,
+                 name: str | None, empty: str, meta: dict, start, encode_into, bar) -> int:
+    """Write a corpus's vectors, ids and texts to the model file `path`; return the number of empty texts.
+
+    The corpus is read once into a spool beside `path` (bad input refused
+    before anything is encoded), then encoded a chunk at a time into a
+    streamed table: ``start(n, first)`` is told the number of texts (``first()``
+    reads the first one) and returns the width; ``encode_into(texts, out,
+    task)`` fills one chunk's rows; ``bar(n)`` is the progress bar.  `meta`
+    (the encoder's record) is stored with the table.  Shared by the sentence
+    and the static encoders.
+    """
+    if empty not in EMPTY:
+        raise InputError(f"empty must be one of {', '.join(EMPTY)}; got {empty!r}")
+    name = name or "docs"
+    if not isinstance(name, str) or "." in name:
+        raise InputError(f"table name {name!r} must be non-empty and contain no '.'")
+    with TextSpool.beside(path) as spool:
+        keys, blank, source = spool_corpus(texts_or_file, spool, ids, id_column, text_column, empty)
+        n = len(spool)
+        table, _ = KeyTable.from_keys(keys)
+        del keys
+        dim = start(n, lambda: spool.read(0, 1))
+        meta = {"created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), **meta,
+                "source": source}
+
+        def blocks():
+            with bar(n) as task:
+                for s in range(0, n, CORPUS_CHUNK):
+                    e = min(n, s + CORPUS_CHUNK)
+                    out = np.empty((e - s, dim), np.float32)
+                    encode_into(spool.read(s, e), out, task)
+                    yield out
+
+        streamed = StreamedTable(keys=table, n=n, dim=dim, storage="float32", metric="cosine",
+                                 blocks=blocks, meta=meta, progress=False, texts=spool)
+        save_tables(path, {name: streamed})
+    return blank
+
+
+def spool_corpus(source, spool: TextSpool, ids, id_column, text_column, empty: str):
+    """Read a corpus into `spool`; return (keys, empty texts, source description), refusing bad input first."""
+    if isinstance(source, (str, os.PathLike)):
+        if ids is not None:
+            raise InputError("give ids= with a list of texts; a file's ids come from its id column")
+        fname = os.fspath(source)
+        keys, lines, seen, blank, batch = [], [], {}, 0, []
+        for row, doc in enumerate(read_documents(fname, id_column=id_column, text_column=text_column)):
+            key = str(row) if doc.id is None else doc.id
+            prev = seen.get(key)
+            if prev is not None:
+                raise DuplicateKeyError(f"{fname}: document id {key!r} appears on line {prev} and again "
+                                        f"on line {doc.line}; ids must be unique")
+            seen[key] = doc.line
+            if not doc.text.strip():
+                if empty == "error":
+                    raise InputError(f"{fname}, line {doc.line}: the text of document {key!r} is empty; "
+                                     "leave it out, or pass empty='keep' (--keep-empty) to encode it as "
+                                     "the model does")
+                blank += 1
+            keys.append(key)
+            batch.append(doc.text)
+            if len(batch) >= CORPUS_CHUNK:
+                spool.extend(batch)
+                batch = []
+        spool.extend(batch)
+        return keys, blank, os.path.abspath(fname)
+    if id_column is not None or text_column is not None:
+        raise InputError("id_column and text_column pick the columns of a corpus file, not of a list")
+    if isinstance(source, np.ndarray) and source.dtype.kind in "fc":
+        raise InputError("encode_corpus takes texts or a corpus file, not vectors")
+    keys: list = []
+    blank, batch, row = 0, [], 0
+    for row, text in enumerate(source):
+        if not isinstance(text, str):
+            raise InputError(f"text at row {row} is a {type(text).__name__}, not a str")
+        if not text.strip():
+            if empty == "error":
+                raise InputError(f"text at row {row} is empty; leave it out, or pass empty='keep' to "
+                                 "encode it as the model does")
+            blank += 1
+        batch.append(text)
+        if len(batch) >= CORPUS_CHUNK:
+            spool.extend(batch)
+            batch = []
+    spool.extend(batch)
+    n = len(spool)
+    if ids is None:
+        keys = [str(i) for i in range(n)]
+    else:
+        keys = list(ids)
+        if len(keys) != n:
+            raise InputError(f"{len(keys)} ids for {n} texts; give one id per text")
+        seen = {}
+        for i, k in enumerate(keys):
+            if isinstance(k, (np.integer,)):
+                k = keys[i] = int(k)
+            if k in seen:
+                raise DuplicateKeyError(f"document id {k!r} is given at rows {seen[k]} and {i}; ids must be unique")
+            seen[k] = i
+        kinds = {type(k) for k in keys}
+        if kinds - {str, int} or len(kinds) > 1:
+            raise InputError("ids must all be str or all be int")
+    return keys, blank, "texts"
+
+
 def encode_file(model: Any, texts: str | os.PathLike, output: str | os.PathLike, *, device: str = "cpu",
                 batch_size: int = 32, normalize: bool = True, query_prompt: str | None = None,
                 passage_prompt: str | None = None, truncate_dim: int | None = None,
                 max_length: int | None = None, id_column: str | int | None = None,
                 text_column: str | int | None = None, name: str = "docs", empty: str = "error",
                 progress: bool = True) -> tuple[Embeddings, EncodeReport]:
-    """Return (table, report) of a corpus file encoded into the model file `output` (`omnivec encode`)."""
+    """Return (table, report) of a corpus file encoded into the model file `output` (`omnivec encode`).
+
+    `model` is a sentence-transformers model, or a static model file
+    (`omnivec distill`), which embeds the corpus without torch.
+    """
+    if isinstance(model, (str, os.PathLike)) and os.path.isfile(model):
+        return _encode_file_static(model, texts, output, normalize=normalize, query_prompt=query_prompt,
+                                   passage_prompt=passage_prompt, truncate_dim=truncate_dim,
+                                   max_length=max_length, id_column=id_column, text_column=text_column,
+                                   name=name, empty=empty, progress=progress)
     enc = SentenceEncoder(model, device=device, batch_size=batch_size, normalize=normalize,
                           query_prompt=query_prompt, passage_prompt=passage_prompt, truncate_dim=truncate_dim,
                           max_length=max_length, progress=progress)

@@ -223,6 +223,89 @@ class StaticEncoder(Model):
                           stacklevel=2)
         return out
 
+    # -- corpora --------------------------------------------------------------------------------
+    def meta(self) -> dict:
+        """Return what a table records to find this encoder for its queries (meta["encoder"])."""
+        return {"adapter": ENCODER, "model": None if self.path is None else os.path.abspath(self.path),
+                "teacher": self.teacher, "tokenizer_sha256": self.tokens.meta["tokenizer_sha256"],
+                "normalize": self.normalize, "dim": self.dim}
+
+    def encode_corpus(self, texts_or_file, path: str | os.PathLike, *, ids: Sequence[Any] | None = None,
+                      id_column: str | int | None = None, text_column: str | int | None = None,
+                      name: str | None = None, empty: str = "error", max_length: int | None = None,
+                      progress: bool | None = None) -> Embeddings:
+        """Return the table of a corpus's vectors written to the model file `path` (memory-mapped).
+
+        As `SentenceEncoder.encode_corpus`: keys from the ids, the texts kept
+        as the table's text column, bad input refused before anything is
+        encoded, the file written atomically.  meta["encoder"] records this
+        model's file (save the model first) so `StaticEncoder.for_table` and
+        `omnivec.retrieve.Retriever.open` embed queries alike.
+        ``self.report`` covers the whole corpus.
+        """
+        from .sentence import write_corpus
+
+        report = StaticReport()
+        t0 = time.perf_counter()
+
+        def encode_into(texts: list[str], out: np.ndarray, task) -> None:
+            first = report.texts
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")     # one warning for the corpus, below
+                out[:] = self.encode(texts, max_length=max_length)
+            r = self.report
+            report.texts += r.texts
+            report.tokens += r.tokens
+            report.unknown += r.unknown
+            report.truncated += r.truncated
+            report.empty.extend(first + i for i in r.empty)
+            task.advance(len(texts))
+
+        write_corpus(path, texts_or_file, ids=ids, id_column=id_column, text_column=text_column, name=name,
+                     empty=empty, meta={"encoder": self.meta()}, start=lambda n, first: self.dim,
+                     encode_into=encode_into,
+                     bar=lambda n: progress_bar("Encoding corpus", n, unit="texts", enabled=progress))
+        report.seconds = time.perf_counter() - t0
+        self.report = report
+        if report.empty:
+            warnings.warn(f"{len(report.empty):,} of {report.texts:,} documents have no token the static model "
+                          f"knows and got zero vectors (e.g. row {report.empty[0]})", stacklevel=2)
+        return Embeddings.open(path)
+
+    @classmethod
+    def for_table(cls, emb: Embeddings) -> "StaticEncoder":
+        """Return the static encoder whose file `emb`'s meta["encoder"] records (queries embedded alike).
+
+        The recorded path is tried, then a file of the same name beside the
+        table's own file (the two moved together); the tokenizer's SHA-256
+        and the width must match.
+        """
+        from ..store.model import open_model
+
+        rec = emb.meta.get("encoder") if isinstance(emb.meta, dict) else None
+        if not isinstance(rec, dict) or rec.get("adapter") != ENCODER:
+            raise InputError(f"table {emb.name!r} was not encoded by a static model (meta['encoder'] "
+                             f"records {rec.get('adapter') if isinstance(rec, dict) else None!r})")
+        where = rec.get("model")
+        if not where:
+            raise InputError(f"table {emb.name!r} was encoded by a static model that was never saved; give "
+                             "the encoder yourself (encoder=omnivec.open('static.ov'))")
+        tried = [where]
+        if not os.path.exists(where) and emb.source:
+            tried.append(os.path.join(os.path.dirname(os.path.abspath(emb.source)), os.path.basename(where)))
+        found = next((p for p in tried if os.path.exists(p)), None)
+        if found is None:
+            raise InputError(f"the static model that encoded table {emb.name!r} is not at "
+                             f"{' or '.join(tried)}; give the encoder yourself (encoder=omnivec.open(...))")
+        enc = open_model(found)
+        if not isinstance(enc, cls):
+            raise FormatError(f"{found} is not a static model (kind 'static'), yet table {emb.name!r} records "
+                              "it as its encoder", path=found)
+        if enc.tokens.meta.get("tokenizer_sha256") != rec.get("tokenizer_sha256") or enc.dim != emb.dim:
+            raise FormatError(f"{found} is not the static model that encoded table {emb.name!r} (its tokenizer "
+                              f"or its {enc.dim} dims differ from the {emb.dim} recorded)", path=found)
+        return enc
+
     def _pool(self, rows: np.ndarray, lens: np.ndarray, out: np.ndarray, normalize: bool) -> np.ndarray:
         """Write the mean (optionally unit) row of each text's known tokens into out; return the counts."""
         V = self._vectors
