@@ -1,23 +1,7 @@
-"""Graph learners: read a graph (`read_graph`, `Graph`) and embed its nodes.
-
-`DeepWalk` and `Node2Vec` (registered in `omnivec.learn.LEARNERS` as
-"deepwalk" and "node2vec") stream random walks into the skip-gram kernel;
-`core_numbers` is the k-core decomposition their ``kcore`` switch uses.
-Importing this package loads no compiler.
-"""
+"""Graph learners: read a graph (`read_graph`, `Graph`) and embed its nodes."""
 
 from __future__ import annotations
 
 from .graph import Graph, read_graph
 
-__all__ = ["Graph", "read_graph", "DeepWalk", "Node2Vec", "core_numbers"]
-
-
-def __getattr__(name: str):
-    if name in ("DeepWalk", "Node2Vec"):
-        from . import walks
-        return getattr(walks, name)
-    if name == "core_numbers":
-        from .kcore import core_numbers
-        return core_numbers
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__all__ = ["Graph", "read_graph"]
