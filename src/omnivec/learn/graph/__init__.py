@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from .graph import Graph, read_graph
 
-__all__ = ["Graph", "read_graph", "DeepWalk", "Node2Vec", "core_numbers"]
+__all__ = ["Graph", "read_graph", "DeepWalk", "Node2Vec", "core_numbers", "random_walks"]
 
 
 def __getattr__(name: str):
@@ -20,7 +20,7 @@ def __getattr__(name: str):
     if name == "Node2Vec":
         from .learners import Node2Vec
         return Node2Vec
-    if name == "core_numbers":
-        from .learners import core_numbers
-        return core_numbers
+    if name in ("core_numbers", "random_walks"):
+        from . import learners
+        return getattr(learners, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -152,45 +152,18 @@ class _WalkLearner(Learner):
         return self.embeddings_
 
     # -- the engine -----------------------------------------------------------
-    def _sampler(self, g: Graph) -> tuple[int, tuple]:
-        """Return (mode, tables) for walking g: node alias tables and, precomputed, edge tables."""
-        p, q = self._pq()
-        weighted = g.weights is not None
-        if weighted:
-            nprob, nalias, total = GK.node_alias(g.indptr, g.weights)
-        else:
-            nprob, nalias, total = np.ones(1, np.float32), np.zeros(1, np.int32), np.ones(1)
-        empty = (np.zeros(1, np.int64), np.ones(1, np.float32), np.zeros(1, np.int32))
-        if p == 1.0 and q == 1.0:
-            return MODES["first_order"], (nprob, nalias, total, *empty)
-        mode = self._walk_mode()
-        if mode == "auto":
-            deg = g.degree()
-            entries = int(deg[g.indices].sum())
-            mode = "precompute" if 8 * entries + 8 * len(g.indices) <= PRECOMPUTE_BYTES else "rejection"
-        if mode == "rejection":
-            return MODES["rejection"], (nprob, nalias, total, *empty)
-        eoff = GK.edge_alias_offsets(g.indptr, g.indices)
-        w = g.weights if weighted else np.ones(1, np.float32)
-        eprob, ealias = GK.edge_alias(g.indptr, g.indices, w, weighted, 1.0 / p, 1.0 / q, eoff)
-        return MODES["precompute"], (nprob, nalias, total, eoff, eprob, ealias)
-
     def _train(self, g: Graph, win: np.ndarray, t0: float) -> tuple[dict, np.ndarray]:
         n = len(g)
         p, q = self._pq()
         weighted = g.weights is not None
         t_prep = time.perf_counter()
-        mode, (nprob, nalias, total, eoff, eprob, ealias) = self._sampler(g)
+        mode, (nprob, nalias, total, eoff, eprob, ealias) = _sampler(g, p, q, self._walk_mode())
         prep_seconds = time.perf_counter() - t_prep
-        # node frequency ~ (weighted) degree: subsampling thresholds and the noise table
-        freq = (np.add.reduceat(g.weights.astype(np.float64), g.indptr[:-1]) * (g.degree() > 0)
-                if weighted and len(g.weights) else g.degree().astype(np.float64))
-        freq = np.where(freq > 0, freq, 0.0)
+        freq = _frequencies(g)
         if freq.sum() <= 0:
             raise InputError(f"{type(self).__name__}.fit: every edge weighs 0; nothing to walk")
-        scale = 1e6 / freq.sum()   # keep_thresholds reads frequencies; any positive total will do
-        keep = vocab_mod.keep_thresholds(freq * scale, self.sample)
-        noise = np.maximum(freq, 1e-12 * freq.max())
+        noise = np.maximum(freq, 1e-12 * freq.max())   # a node never walked still has a row
+        keep = vocab_mod.keep_thresholds(noise, self.sample)
         alias_p, alias_i = vocab_mod.negative_table(noise, self.ns_exponent)
         codes = np.zeros(1, np.uint8)
         points = np.zeros(1, np.int32)
@@ -212,7 +185,6 @@ class _WalkLearner(Learner):
         for r in range(rounds):
             orders[r] = np.random.default_rng([self.seed, 1, r]).permutation(n).astype(np.int32)
         stop = np.zeros(1, np.int64)
-        w_arg = g.weights if weighted else np.ones(1, np.float32)
         inv_p, inv_q = 1.0 / p, 1.0 / q
         wl = self.walk_length
         buf_len = starts_per_chunk * wl
@@ -339,6 +311,69 @@ class _WalkLearner(Learner):
                "nodes_per_second": round(float(walk[1]) / seconds, 1) if seconds > 0 else None,
                "epoch_loss": [round(r.loss, 6) for r in reports], "workers": workers}
         return run, visits
+
+
+def _frequencies(g: Graph) -> np.ndarray:
+    """Estimated share of walk visits per node: (weighted) degree; in + out for a directed graph."""
+    n = len(g)
+    w = np.ones(len(g.indices)) if g.weights is None else g.weights.astype(np.float64)
+    src = np.repeat(np.arange(n), g.degree())
+    freq = np.bincount(src, weights=w, minlength=n)
+    if g.directed:
+        freq += np.bincount(g.indices, weights=w, minlength=n)
+    return freq
+
+
+def _sampler(g: Graph, p: float, q: float, walk_mode: str) -> tuple[int, tuple]:
+    """Return (mode, tables) for walking g: node alias tables and, precomputed, edge tables."""
+    weighted = g.weights is not None
+    if weighted:
+        nprob, nalias, total = GK.node_alias(g.indptr, g.weights)
+    else:
+        nprob, nalias, total = np.ones(1, np.float32), np.zeros(1, np.int32), np.ones(1)
+    empty = (np.zeros(1, np.int64), np.ones(1, np.float32), np.zeros(1, np.int32))
+    if p == 1.0 and q == 1.0:
+        return MODES["first_order"], (nprob, nalias, total, *empty)
+    if walk_mode == "auto":
+        walk_mode = "precompute" if precompute_bytes(g) <= PRECOMPUTE_BYTES else "rejection"
+    if walk_mode == "rejection":
+        return MODES["rejection"], (nprob, nalias, total, *empty)
+    eoff = GK.edge_alias_offsets(g.indptr, g.indices)
+    w = g.weights if weighted else np.ones(1, np.float32)
+    eprob, ealias = GK.edge_alias(g.indptr, g.indices, w, weighted, 1.0 / p, 1.0 / q, eoff)
+    return MODES["precompute"], (nprob, nalias, total, eoff, eprob, ealias)
+
+
+def precompute_bytes(g: Graph) -> int:
+    """Bytes of node2vec's per-edge alias tables for g (8 per entry, sum over edges (t -> v) of deg(v))."""
+    return 8 * int(g.degree()[g.indices].sum()) + 8 * (len(g.indices) + 1)
+
+
+def random_walks(graph: Graph, *, walk_length: int = 80, num_walks: int = 1, p: float = 1.0, q: float = 1.0,
+                 walk_mode: str = "auto", seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Return (nodes int32, ends int64): `num_walks` walks from every node, in the learners' sampler.
+
+    Walk i is ``nodes[ends[i-1]:ends[i]]`` (node ids; shorter than
+    walk_length when it reached a node without out-edges).  Starts follow
+    node order, round after round.  For inspecting walks; the learners never
+    build this array.
+    """
+    for name, v in (("walk_length", walk_length), ("num_walks", num_walks)):
+        if int(v) < 1:
+            raise InputError(f"random_walks: {name} must be >= 1, got {v}")
+    if not (p > 0 and q > 0):
+        raise InputError(f"random_walks: p and q must be > 0, got p={p}, q={q}")
+    if walk_mode not in ("auto", "precompute", "rejection"):
+        raise InputError(f"random_walks: walk_mode must be auto, precompute or rejection, got {walk_mode!r}")
+    mode, (nprob, nalias, total, eoff, eprob, ealias) = _sampler(graph, float(p), float(q), walk_mode)
+    n = len(graph)
+    starts = np.tile(np.arange(n, dtype=np.int32), num_walks)
+    tokens = np.empty(len(starts) * walk_length, np.int32)
+    ends = np.empty(len(starts), np.int64)
+    used = GK.walk_chunk(graph.indptr, graph.indices, graph.weights is not None, nprob, nalias, total, mode,
+                         1.0 / p, 1.0 / q, eoff, eprob, ealias, starts, walk_length, np.uint64(seed), tokens,
+                         ends, np.zeros(n, np.int64), np.zeros(4))
+    return tokens[:used].copy(), ends
 
 
 class DeepWalk(_WalkLearner):
