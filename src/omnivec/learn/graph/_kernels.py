@@ -25,7 +25,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .._kernels import _below, _next, splitmix64
+from ..._jit import prefetch_row
+from .._kernels import SIG_SIZE, _below, _negative, _next, _sig_index, splitmix64
 
 ONE_32 = np.float32(2.3283064e-10)
 
@@ -358,3 +359,102 @@ def propagate(indptr, indices, order, done, vectors):
                 filled += 1
                 changed = True
     return filled
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def train_walks_shared(win, wout, tokens, ends, n_walks, keep, negative, window, alias_p, alias_i, lr0, lr1,
+                       pos0, total, seed, max_len, sig, nls, stats, stop):
+    """Return nothing; skip-gram over walks [0, n_walks) with one set of negatives per centre node.
+
+    For each centre c (input row win[c]) the contexts of its reduced window
+    are positives, and `negative` noise nodes drawn once for the centre stand
+    for every context's negatives, their gradient scaled by the number of
+    contexts (the same expected update as a draw per context).  Per centre
+    that is (contexts + negative) dot products instead of contexts x
+    (1 + negative).
+    """
+    dim = win.shape[1]
+    state = np.empty(1, np.uint64)
+    state[0] = splitmix64(np.uint64(seed)) | np.uint64(1)
+    grad = np.empty(dim, np.float32)
+    buf = np.empty(max_len, np.int32)
+    negs = np.empty(negative, np.int64)
+    loss = 0.0
+    npred = 0
+    seen = 0
+    start = 0
+    for s in range(n_walks):
+        if stop[0] != 0:
+            break
+        end = ends[s]
+        progress = (pos0 + seen) / total
+        if progress > 1.0:
+            progress = 1.0
+        lr = np.float32(lr0 - (lr0 - lr1) * progress)
+        n = 0
+        for i in range(start, end):
+            w = tokens[i]
+            if keep[w] != np.uint32(0xFFFFFFFF):
+                if np.uint32(_next(state) >> np.uint64(32)) >= keep[w]:
+                    continue
+            buf[n] = w
+            n += 1
+        seen += end - start
+        start = end
+        for i in range(n):
+            b = np.int64(_below(_next(state), window))
+            lo = i - window + b
+            if lo < 0:
+                lo = 0
+            hi = i + window - b + 1
+            if hi > n:
+                hi = n
+            m = hi - lo - 1
+            if m <= 0:
+                continue
+            if i + 1 < n:
+                prefetch_row(win, buf[i + 1])
+            h = win[buf[i]]
+            for d in range(dim):
+                grad[d] = 0.0
+            for j in range(lo, hi):
+                if j == i:
+                    continue
+                if j + 1 < hi:
+                    prefetch_row(wout, buf[j + 1])
+                row = wout[buf[j]]
+                f = np.float32(0.0)
+                for d in range(dim):
+                    f += h[d] * row[d]
+                k = _sig_index(f)
+                g = (np.float32(1.0) - sig[k]) * lr
+                loss += nls[k]
+                npred += 1
+                for d in range(dim):
+                    grad[d] += g * row[d]
+                    row[d] += g * h[d]
+            for k in range(negative):
+                t = _negative(state, alias_p, alias_i)
+                negs[k] = t
+                prefetch_row(wout, t)
+            scale = lr * np.float32(m)
+            for k in range(negative):
+                t = negs[k]
+                if t == buf[i]:
+                    continue
+                row = wout[t]
+                f = np.float32(0.0)
+                for d in range(dim):
+                    f += h[d] * row[d]
+                kk = _sig_index(f)
+                g = -sig[kk] * scale
+                loss += nls[SIG_SIZE - kk] * m
+                npred += m
+                for d in range(dim):
+                    grad[d] += g * row[d]
+                    row[d] += g * h[d]
+            for d in range(dim):
+                h[d] += grad[d]
+    stats[0] += loss
+    stats[1] += npred
+    stats[2] += seen

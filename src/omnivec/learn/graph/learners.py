@@ -57,6 +57,8 @@ log = logging.getLogger("omnivec.learn")
 CHUNK_NODES = 16384          # walk nodes per chunk (the buffer one worker reuses)
 PRECOMPUTE_BYTES = 512 << 20  # node2vec's per-edge alias tables are built when they fit this
 
+SHARED = False
+
 MODES = {"first_order": 0, "precompute": 1, "rejection": 2}
 
 COMMON = {
@@ -205,6 +207,11 @@ class _WalkLearner(Learner):
                           eoff, eprob, ealias, starts, wl, np.uint64(seed), b.tokens, b.ends,
                           b.visits, b.walk)
             pos0 = r * nominal + k * starts_per_chunk * wl
+            if SHARED:
+                GK.train_walks_shared(win, wout, b.tokens, b.ends, len(starts), keep, self.negative,
+                                      self.window, alias_p, alias_i, lr0, lr1, float(pos0), total_nodes,
+                                      np.uint64(seed ^ 0x5851F42D4C957F2D), wl, sig, nls, b.train, stop)
+                return
             K.train_chunk(win, wout, sub_ids, sub_off, b.tokens, b.ends, 0, len(starts), keep, False, False,
                           self.negative, self.window, codes, points, hoff, alias_p, alias_i, lr0, lr1,
                           float(pos0), total_nodes, np.uint64(seed ^ 0x5851F42D4C957F2D), wl, sig, nls,
