@@ -362,23 +362,28 @@ def propagate(indptr, indices, order, done, vectors):
 
 
 @njit(cache=True, nogil=True, fastmath=True)
-def train_walks_shared(win, wout, tokens, ends, n_walks, keep, negative, window, alias_p, alias_i, lr0, lr1,
-                       pos0, total, seed, max_len, sig, nls, stats, stop):
-    """Return nothing; skip-gram over walks [0, n_walks) with one set of negatives per centre node.
+def train_walks_batched(win, wout, tokens, ends, n_walks, keep, negative, window, alias_p, alias_i, lr0, lr1,
+                        pos0, total, seed, max_len, sig, nls, stats, stop):
+    """Return nothing; skip-gram over walks [0, n_walks), each window as one small matrix product.
 
-    For each centre c (input row win[c]) the contexts of its reduced window
-    are positives, and `negative` noise nodes drawn once for the centre stand
-    for every context's negatives, their gradient scaled by the number of
-    contexts (the same expected update as a draw per context).  Per centre
-    that is (contexts + negative) dot products instead of contexts x
-    (1 + negative).
+    For the centre node c with contexts x_1..x_m (its reduced window), the
+    inputs are the contexts' rows win[x_a] and the outputs c and `negative`
+    noise nodes drawn once per window (Ji et al. 2016, "Parallelizing
+    Word2Vec in Shared and Distributed Memory"): every (context, output) pair
+    gets its own logistic gradient, as in word2vec's skip-gram; the scores
+    against one output are computed before that output moves, the contexts'
+    rows move once at the end of the window, so each output row is read once
+    per window instead of once per pair and the contexts' rows stay in cache.
     """
     dim = win.shape[1]
     state = np.empty(1, np.uint64)
     state[0] = splitmix64(np.uint64(seed)) | np.uint64(1)
-    grad = np.empty(dim, np.float32)
     buf = np.empty(max_len, np.int32)
-    negs = np.empty(negative, np.int64)
+    span = 2 * window
+    ctx = np.empty(span, np.int64)
+    outs = np.empty(negative + 1, np.int64)
+    G = np.empty(span, np.float32)
+    dIn = np.empty((span, dim), np.float32)
     loss = 0.0
     npred = 0
     seen = 0
@@ -409,52 +414,53 @@ def train_walks_shared(win, wout, tokens, ends, n_walks, keep, negative, window,
             hi = i + window - b + 1
             if hi > n:
                 hi = n
-            m = hi - lo - 1
-            if m <= 0:
-                continue
-            if i + 1 < n:
-                prefetch_row(win, buf[i + 1])
-            h = win[buf[i]]
-            for d in range(dim):
-                grad[d] = 0.0
+            m = 0
             for j in range(lo, hi):
-                if j == i:
-                    continue
-                if j + 1 < hi:
-                    prefetch_row(wout, buf[j + 1])
-                row = wout[buf[j]]
-                f = np.float32(0.0)
-                for d in range(dim):
-                    f += h[d] * row[d]
-                k = _sig_index(f)
-                g = (np.float32(1.0) - sig[k]) * lr
-                loss += nls[k]
-                npred += 1
-                for d in range(dim):
-                    grad[d] += g * row[d]
-                    row[d] += g * h[d]
+                if j != i:
+                    ctx[m] = buf[j]
+                    m += 1
+            if m == 0:
+                continue
+            c = buf[i]
+            outs[0] = c
+            no = 1
             for k in range(negative):
                 t = _negative(state, alias_p, alias_i)
-                negs[k] = t
-                prefetch_row(wout, t)
-            scale = lr * np.float32(m)
-            for k in range(negative):
-                t = negs[k]
-                if t == buf[i]:
-                    continue
-                row = wout[t]
-                f = np.float32(0.0)
+                if t != c:
+                    outs[no] = t
+                    no += 1
+            for a in range(m):
                 for d in range(dim):
-                    f += h[d] * row[d]
-                kk = _sig_index(f)
-                g = -sig[kk] * scale
-                loss += nls[SIG_SIZE - kk] * m
-                npred += m
+                    dIn[a, d] = 0.0
+            for o in range(no):
+                row = wout[outs[o]]
+                if o + 1 < no:
+                    prefetch_row(wout, outs[o + 1])
+                # every context's score against this output, from the weights as they are
+                for a in range(m):
+                    h = win[ctx[a]]
+                    f = np.float32(0.0)
+                    for d in range(dim):
+                        f += h[d] * row[d]
+                    kk = _sig_index(f)
+                    if o == 0:
+                        G[a] = (np.float32(1.0) - sig[kk]) * lr
+                        loss += nls[kk]
+                    else:
+                        G[a] = -sig[kk] * lr
+                        loss += nls[SIG_SIZE - kk]
+                # then the gradients: the contexts' (applied after the window), the output's (now)
+                for a in range(m):
+                    g = G[a]
+                    h = win[ctx[a]]
+                    for d in range(dim):
+                        dIn[a, d] += g * row[d]
+                        row[d] += g * h[d]
+            npred += m * no
+            for a in range(m):
+                h = win[ctx[a]]
                 for d in range(dim):
-                    grad[d] += g * row[d]
-                    row[d] += g * h[d]
-            for d in range(dim):
-                h[d] += grad[d]
+                    h[d] += dIn[a, d]
     stats[0] += loss
     stats[1] += npred
     stats[2] += seen
