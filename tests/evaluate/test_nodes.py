@@ -209,7 +209,7 @@ from pathlib import Path  # noqa: E402
 from omnivec.evaluate.nodes import EdgeSplit, link_prediction, roc_auc, split_edges  # noqa: E402
 from omnivec.learn.graph import Graph, read_graph  # noqa: E402
 
-KARATE = Path(__file__).resolve().parents[1] / "data" / "graphs" / "karate.adjlist"
+KARATE = Path(__file__).resolve().parents[1] / "data" / "graphs" / "karate" / "karate.adjlist"
 
 
 def _components(n, pairs):

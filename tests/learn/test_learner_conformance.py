@@ -53,6 +53,10 @@ def _empty_file(tmp: Path) -> str:
     return str(path)
 
 
+def _karate(tmp: Path) -> str:
+    return str(DATA / "graphs" / "karate" / "karate.adjlist")
+
+
 @dataclass(frozen=True)
 class Fixture:
     """How the conformance tests drive one learner."""
@@ -73,6 +77,12 @@ FIXTURES = {
     "kge": Fixture(dict(model="DistMult", dim=8, epochs=2, batch_size=64, workers=1, seed=3, progress=False),
                    _nations, _no_triples,
                    lambda tmp: ["train", "kge", str(tmp / "kg"), "-o", str(tmp / "m.omv")]),
+    "deepwalk": Fixture(dict(dim=8, num_walks=2, walk_length=10, workers=1, seed=3, progress=False),
+                        _karate, _empty_file,
+                        lambda tmp: ["train", "deepwalk", str(tmp / "g.tsv"), "-o", str(tmp / "m.omv")]),
+    "node2vec": Fixture(dict(dim=8, num_walks=2, walk_length=10, p=0.5, q=2.0, workers=1, seed=3, progress=False),
+                        _karate, _empty_file,
+                        lambda tmp: ["train", "node2vec", str(tmp / "g.tsv"), "-o", str(tmp / "m.omv")]),
 }
 
 NAMES = LEARNERS.names()

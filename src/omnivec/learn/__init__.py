@@ -18,6 +18,8 @@ LEARNERS: Registry[str] = Registry("learner")
 LEARNERS.register("word2vec", "omnivec.learn.word2vec:Word2Vec", aliases=("w2v",))
 LEARNERS.register("fasttext", "omnivec.learn.fasttext:FastText")
 LEARNERS.register("kge", "omnivec.learn.kge.train:KGE")
+LEARNERS.register("deepwalk", "omnivec.learn.graph.learners:DeepWalk")
+LEARNERS.register("node2vec", "omnivec.learn.graph.learners:Node2Vec")
 
 
 def get_learner(name: str):

@@ -1,0 +1,360 @@
+"""Compiled kernels for graph learners: random walks (first and second order) and k-cores.
+
+Graphs arrive as CSR arrays (`indptr` int64, `indices` int32 sorted within
+each row, `weights` float32 or an empty array when unweighted).  Random
+numbers come from the word trainer's xorshift64* state seeded per chunk, so
+the walks of a chunk of start nodes depend only on (seed, chunk).
+
+Walks of node2vec (Grover and Leskovec 2016) move from v (reached from t) to
+a neighbour x with probability ∝ alpha(t, x) * w(v, x), alpha = 1/p when
+x == t, 1 when x is an out-neighbour of t, 1/q otherwise.  Two samplers:
+
+- precomputed (mode 1): an alias table per edge (t -> v) over v's
+  neighbours, sum over edges of deg(v) entries: O(1) per step, memory
+  ∝ sum of squared degrees, so only for graphs where that is small;
+- rejection (mode 2): propose x ∝ w(v, x) (a per-node alias table, or
+  uniform when unweighted), accept with probability alpha / max(alpha); the
+  neighbour test is a binary search in t's sorted row.  Memory O(E).
+
+Mode 0 is the first-order walk of DeepWalk (p = q = 1).  A walk stops early
+at a node without out-edges (or whose out-edges all weigh 0).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .._kernels import _below, _next, splitmix64
+
+ONE_32 = np.float32(2.3283064e-10)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _unit(r):
+    # uniform float32 in [0, 1) from the low 32 bits of a draw
+    return np.float32(np.uint32(r & np.uint64(0xFFFFFFFF))) * ONE_32
+
+
+@njit(cache=True, nogil=True)
+def _alias_segment(w, n, prob, alias, scaled, small, large):
+    # Walker's alias table of w[:n] into prob[:n], alias[:n] (local indices); total must be > 0
+    total = 0.0
+    for i in range(n):
+        total += w[i]
+    for i in range(n):
+        scaled[i] = w[i] * n / total
+        prob[i] = 1.0
+        alias[i] = i
+    ns = 0
+    nl = 0
+    for i in range(n):
+        if scaled[i] < 1.0:
+            small[ns] = i
+            ns += 1
+        else:
+            large[nl] = i
+            nl += 1
+    while ns > 0 and nl > 0:
+        ns -= 1
+        s = small[ns]
+        nl -= 1
+        g = large[nl]
+        prob[s] = scaled[s]
+        alias[s] = g
+        scaled[g] = scaled[g] + scaled[s] - 1.0
+        if scaled[g] < 1.0:
+            small[ns] = g
+            ns += 1
+        else:
+            large[nl] = g
+            nl += 1
+
+
+@njit(cache=True, nogil=True)
+def node_alias(indptr, weights):
+    """Return (prob float32[E], alias int32[E], total float64[n]): per-node alias tables of the out-edge weights.
+
+    Node v's table is entries indptr[v]:indptr[v+1] (alias indices local to the
+    row); total[v] is its out-weight (0: the walk stops there).
+    """
+    n = indptr.shape[0] - 1
+    m = weights.shape[0]
+    prob = np.ones(m, np.float32)
+    alias = np.zeros(m, np.int32)
+    total = np.zeros(n, np.float64)
+    dmax = 1
+    for v in range(n):
+        d = indptr[v + 1] - indptr[v]
+        if d > dmax:
+            dmax = d
+    w = np.empty(dmax, np.float64)
+    scaled = np.empty(dmax, np.float64)
+    small = np.empty(dmax, np.int64)
+    large = np.empty(dmax, np.int64)
+    for v in range(n):
+        a = indptr[v]
+        d = indptr[v + 1] - a
+        s = 0.0
+        for k in range(d):
+            w[k] = weights[a + k]
+            s += w[k]
+        total[v] = s
+        if d > 0 and s > 0.0:
+            _alias_segment(w, d, prob[a:a + d], alias[a:a + d], scaled, small, large)
+    return prob, alias, total
+
+
+@njit(cache=True, nogil=True)
+def edge_alias_offsets(indptr, indices):
+    """Return eoff int64[E+1]: edge e = (t -> v) owns entries eoff[e]:eoff[e+1] (deg(v) of them)."""
+    m = indices.shape[0]
+    eoff = np.zeros(m + 1, np.int64)
+    for e in range(m):
+        v = indices[e]
+        eoff[e + 1] = eoff[e] + indptr[v + 1] - indptr[v]
+    return eoff
+
+
+@njit(cache=True, nogil=True)
+def edge_alias(indptr, indices, weights, weighted, inv_p, inv_q, eoff):
+    """Return (prob float32[T], alias int32[T]): node2vec's transition table of every edge (t -> v)."""
+    n = indptr.shape[0] - 1
+    size = eoff[eoff.shape[0] - 1]
+    prob = np.ones(size, np.float32)
+    alias = np.zeros(size, np.int32)
+    dmax = 1
+    for v in range(n):
+        d = indptr[v + 1] - indptr[v]
+        if d > dmax:
+            dmax = d
+    w = np.empty(dmax, np.float64)
+    scaled = np.empty(dmax, np.float64)
+    small = np.empty(dmax, np.int64)
+    large = np.empty(dmax, np.int64)
+    for t in range(n):
+        ta = indptr[t]
+        tb = indptr[t + 1]
+        for e in range(ta, tb):
+            v = indices[e]
+            va = indptr[v]
+            d = indptr[v + 1] - va
+            if d == 0:
+                continue
+            j = ta  # merge walk over t's sorted row
+            s = 0.0
+            for k in range(d):
+                x = indices[va + k]
+                while j < tb and indices[j] < x:
+                    j += 1
+                if x == t:
+                    a = inv_p
+                elif j < tb and indices[j] == x:
+                    a = 1.0
+                else:
+                    a = inv_q
+                wk = a * (weights[va + k] if weighted else 1.0)
+                w[k] = wk
+                s += wk
+            if s > 0.0:
+                o = eoff[e]
+                _alias_segment(w, d, prob[o:o + d], alias[o:o + d], scaled, small, large)
+    return prob, alias
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _first_order(state, indptr, v, weighted, nprob, nalias, total):
+    # local index of a neighbour of v drawn ∝ weight, or -1 when v has nowhere to go
+    a = indptr[v]
+    d = indptr[v + 1] - a
+    if d == 0:
+        return -1
+    r = _next(state)
+    j = _below(r, d)
+    if weighted:
+        if total[v] <= 0.0:
+            return -1
+        if _unit(r) >= nprob[a + j]:
+            j = nalias[a + j]
+    return j
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _is_neighbor(indptr, indices, t, x):
+    lo = indptr[t]
+    hi = indptr[t + 1]
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        y = indices[mid]
+        if y < x:
+            lo = mid + 1
+        elif y > x:
+            hi = mid
+        else:
+            return True
+    return False
+
+
+@njit(cache=True, nogil=True)
+def walk_chunk(indptr, indices, weighted, nprob, nalias, total, mode, inv_p, inv_q, eoff, eprob,
+               ealias, starts, walk_length, seed, tokens, ends, visits, stats):
+    """Return the number of tokens written; one walk from each of `starts` into tokens/ends.
+
+    tokens[ends[i-1]:ends[i]] is the walk from starts[i] (at most walk_length
+    nodes).  visits[x] counts the nodes written.  stats gets (walks, nodes,
+    walks stopped early at a dead end, proposals drawn by rejection).
+    """
+    state = np.empty(1, np.uint64)
+    state[0] = splitmix64(np.uint64(seed)) | np.uint64(1)
+    amax = max(inv_p, 1.0, inv_q)
+    pos = 0
+    stopped = 0
+    proposals = 0
+    for i in range(starts.shape[0]):
+        v = np.int64(starts[i])
+        tokens[pos] = v
+        visits[v] += 1
+        pos += 1
+        t = np.int64(-1)
+        e = np.int64(-1)
+        for step in range(1, walk_length):
+            if t < 0 or mode == 0:
+                j = _first_order(state, indptr, v, weighted, nprob, nalias, total)
+                if j < 0:
+                    stopped += 1
+                    break
+            elif mode == 1:
+                a = indptr[v]
+                d = indptr[v + 1] - a
+                if d == 0 or (weighted and total[v] <= 0.0):
+                    stopped += 1
+                    break
+                o = eoff[e]
+                r = _next(state)
+                j = _below(r, d)
+                if _unit(r) >= eprob[o + j]:
+                    j = ealias[o + j]
+            else:
+                while True:
+                    j = _first_order(state, indptr, v, weighted, nprob, nalias, total)
+                    if j < 0:
+                        break
+                    proposals += 1
+                    x = np.int64(indices[indptr[v] + j])
+                    if x == t:
+                        a = inv_p
+                    elif _is_neighbor(indptr, indices, t, x):
+                        a = 1.0
+                    else:
+                        a = inv_q
+                    if a >= amax or _unit(_next(state)) * amax < a:
+                        break
+                if j < 0:
+                    stopped += 1
+                    break
+            e = indptr[v] + j
+            t = v
+            v = np.int64(indices[e])
+            tokens[pos] = v
+            visits[v] += 1
+            pos += 1
+        ends[i] = pos
+    stats[0] += starts.shape[0]
+    stats[1] += pos
+    stats[2] += stopped
+    stats[3] += proposals
+    return pos
+
+
+@njit(cache=True, nogil=True)
+def core_numbers(indptr, indices):
+    """Return int32[n] core numbers of an undirected CSR graph (Batagelj and Zaversnik, O(E)).
+
+    Self-loops are ignored; each stored edge counts once per direction, so the
+    rows must hold both directions.
+    """
+    n = indptr.shape[0] - 1
+    deg = np.zeros(n, np.int64)
+    md = 0
+    for v in range(n):
+        c = 0
+        for k in range(indptr[v], indptr[v + 1]):
+            if indices[k] != v:
+                c += 1
+        deg[v] = c
+        if c > md:
+            md = c
+    bins = np.zeros(md + 2, np.int64)
+    for v in range(n):
+        bins[deg[v]] += 1
+    start = 0
+    for d in range(md + 1):
+        num = bins[d]
+        bins[d] = start
+        start += num
+    pos = np.empty(n, np.int64)
+    vert = np.empty(n, np.int64)
+    for v in range(n):
+        pos[v] = bins[deg[v]]
+        vert[pos[v]] = v
+        bins[deg[v]] += 1
+    for d in range(md, 0, -1):
+        bins[d] = bins[d - 1]
+    bins[0] = 0
+    for i in range(n):
+        v = vert[i]
+        for k in range(indptr[v], indptr[v + 1]):
+            u = indices[k]
+            if u == v:
+                continue
+            if deg[u] > deg[v]:
+                du = deg[u]
+                pu = pos[u]
+                pw = bins[du]
+                w = vert[pw]
+                if u != w:
+                    pos[u] = pw
+                    vert[pu] = w
+                    pos[w] = pu
+                    vert[pw] = u
+                bins[du] += 1
+                deg[u] -= 1
+    return deg.astype(np.int32)
+
+
+@njit(cache=True, nogil=True)
+def propagate(indptr, indices, order, done, vectors):
+    """Return the number of nodes given a vector; fill the rest from their embedded neighbours.
+
+    Nodes are visited in `order` (higher core numbers first); a node whose
+    `done` flag is 0 becomes the mean of its neighbours already done, and
+    counts as done from then on.  Passes repeat until one adds nothing, so a
+    node reached only through another peripheral node is filled too.
+    """
+    dim = vectors.shape[1]
+    acc = np.empty(dim, np.float64)
+    filled = 0
+    changed = True
+    while changed:
+        changed = False
+        for i in range(order.shape[0]):
+            v = order[i]
+            if done[v]:
+                continue
+            for d in range(dim):
+                acc[d] = 0.0
+            c = 0
+            for k in range(indptr[v], indptr[v + 1]):
+                u = indices[k]
+                if u != v and done[u]:
+                    row = vectors[u]
+                    for d in range(dim):
+                        acc[d] += row[d]
+                    c += 1
+            if c > 0:
+                for d in range(dim):
+                    vectors[v, d] = acc[d] / c
+                done[v] = 1
+                filled += 1
+                changed = True
+    return filled
