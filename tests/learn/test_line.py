@@ -153,3 +153,14 @@ def test_command_line_trains_a_model_that_classifies_the_factions(tmp_path, caps
                  "--repeats", "5", "--json"]) == 0
     res = json.loads(capsys.readouterr().out)
     assert res["results"][0]["micro_f1"] > 0.8
+
+
+def test_train_line_help_fits_80_columns(capsys, monkeypatch):
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cli"))
+    try:
+        from test_help import test_help_fits_80_columns_and_cuts_nothing as check
+    finally:
+        sys.path.pop(0)
+    check(capsys, monkeypatch, ["train", "line"])
