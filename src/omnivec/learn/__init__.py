@@ -18,6 +18,7 @@ LEARNERS: Registry[str] = Registry("learner")
 LEARNERS.register("word2vec", "omnivec.learn.word2vec:Word2Vec", aliases=("w2v",))
 LEARNERS.register("fasttext", "omnivec.learn.fasttext:FastText")
 LEARNERS.register("kge", "omnivec.learn.kge.train:KGE")
+LEARNERS.register("poincare", "omnivec.learn.poincare:Poincare")
 
 
 def get_learner(name: str):
