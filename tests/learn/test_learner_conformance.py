@@ -53,6 +53,10 @@ def _empty_file(tmp: Path) -> str:
     return str(path)
 
 
+def _canine(tmp: Path) -> str:
+    return str(DATA / "poincare" / "canine_closure.tsv")
+
+
 @dataclass(frozen=True)
 class Fixture:
     """How the conformance tests drive one learner."""
@@ -73,6 +77,9 @@ FIXTURES = {
     "kge": Fixture(dict(model="DistMult", dim=8, epochs=2, batch_size=64, workers=1, seed=3, progress=False),
                    _nations, _no_triples,
                    lambda tmp: ["train", "kge", str(tmp / "kg"), "-o", str(tmp / "m.omv")]),
+    "poincare": Fixture(dict(dim=5, epochs=3, burn_in=1, workers=1, seed=3, progress=False),
+                        _canine, _empty_file,
+                        lambda tmp: ["train", "poincare", str(tmp / "r.tsv"), "-o", str(tmp / "m.omv")]),
 }
 
 NAMES = LEARNERS.names()
