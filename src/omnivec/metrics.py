@@ -67,6 +67,8 @@ class Metric:
     #: `selection`/`finish` rank rows by a per-row scale and bias; where no such keys exist (the
     #: order depends on the query's norm too), exact search folds `scores` of each block instead
     row_keys: ClassVar[bool] = True
+    #: a 2-D table lives in the unit disk (the explorer draws it as is, with its boundary)
+    unit_disk: ClassVar[bool] = False
 
     def scores(self, dots: np.ndarray, row_norms: np.ndarray, q_norms: np.ndarray) -> np.ndarray:
         """Return scores (rows x queries) from raw dot products, in place where possible."""
@@ -221,6 +223,7 @@ class Poincare(Metric):
     space = ""
     rescore_winners = True
     row_keys = False
+    unit_disk = True
     BOUNDARY_EPS: ClassVar[float] = 1e-5
 
     @classmethod

@@ -75,8 +75,10 @@ def alias_table(weights):
 @njit(cache=True, nogil=True)
 def _draw(state, prob, alias):
     n = len(prob)
-    i = np.int64(_next(state) % np.uint64(n))
-    if _uniform(state) < prob[i]:
+    x = _uniform(state) * n
+    i = min(np.int64(x), n - 1)
+    # the fraction left over decides between the column and its alias
+    if x - i < prob[i]:
         return i
     return alias[i]
 

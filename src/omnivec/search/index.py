@@ -280,7 +280,7 @@ class Index:
             raise InputError(f"cannot build a {cls.name} index over an empty table; add keys first "
                              f"or use the 'flat' backend")
         if cls.name != "flat" and not emb._metric.space:
-            raise InputError(f"a {cls.name} index cannot search a table whose metric is {emb.metric.name!r}: "
+            raise InputError(f"a {cls.name} index cannot search a table whose metric is {emb.metric!r}: "
                              f"its engine has no such space; use the 'flat' backend (exact search)")
         emb.store.check_before_scan()      # a build reads every row: damaged vectors fail here
         index = cls(emb, params, fingerprint(emb))
