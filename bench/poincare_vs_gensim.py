@@ -162,11 +162,12 @@ def run_converge(rel, a) -> dict:
             raise KeyboardInterrupt      # the Ctrl-C path: training ends, the vectors are kept
 
     emb, t, learner = ours(rel, 10, a, epochs=a.converge_epochs, burn_in=a.burn_in, seed=a.seed,
-                           callbacks=[stop_in_time])
+                           callbacks=[stop_in_time], negative_exponent=a.converge_negative_exponent)
     q = quality(emb, rel)
     tr = emb.meta["training"]
     return {"dataset": "nouns-converge", "dim": 10, "relations": len(rel), "nodes": rel.n_nodes,
-            "settings": settings(a, a.converge_epochs), "budget_minutes": a.budget_minutes,
+            "settings": {**settings(a, a.converge_epochs), "negative_exponent": a.converge_negative_exponent},
+            "budget_minutes": a.budget_minutes,
             "epochs_done": tr["epochs_done"], "stopped_by_budget": tr["interrupted"],
             "train_seconds": round(t, 1), "omnivec": q, "paper": PAPER,
             "map_gap": round(PAPER["map"] - q["map"], 4),
@@ -200,6 +201,9 @@ def main(argv=None) -> int:
     ap.add_argument("--budget-minutes", type=float, default=15.0)
     ap.add_argument("--converge-epochs", type=int, default=1000, help="nouns-converge: most epochs (the budget "
                     "usually ends training first)")
+    ap.add_argument("--converge-negative-exponent", type=float, default=0.75,
+                    help="nouns-converge: negatives after burn-in drawn in proportion to degree ** this "
+                         "(0.75 reached a higher MAP in 30 epochs than uniform draws)")
     ap.add_argument("--data", default=DATA)
     a = ap.parse_args(argv)
     sys.path.insert(0, os.path.join(ROOT, "src"))

@@ -148,7 +148,7 @@ def pair_gradients(xu, xw, gu, gw):
     for k in range(dim):
         gu[k] = c * (cu * xu[k] - xw[k])
         gw[k] = c * (cw * xw[k] - xu[k])
-    return np.arccosh(g)
+    return np.log(g + root)       # arccosh(g), reusing the root
 
 
 @njit(cache=True, nogil=True)
@@ -226,8 +226,9 @@ def train_chunk(X, child, parent, order, start, stop, ptr, idx, prob, alias, neg
                     best = dist[i]
             z = 0.0
             for i in range(nc):
-                z += np.exp(best - dist[i])
-            stats[0] += dist[0] - best + np.log(z)
+                dist[i] = np.exp(best - dist[i])      # from here on: the unnormalised softmax weight
+                z += dist[i]
+            stats[0] += -np.log(dist[0] / z)
             stats[1] += 1.0
             # dL/d(distance i) = [i == 0] - softmax(-d)_i
             for k in range(dim):
@@ -237,7 +238,7 @@ def train_chunk(X, child, parent, order, start, stop, ptr, idx, prob, alias, neg
                 nu += X[u, k] * X[u, k]
             fu = lr * (1.0 - nu) * (1.0 - nu) / 4.0
             for i in range(nc):
-                coef = -np.exp(best - dist[i]) / z
+                coef = -dist[i] / z
                 if i == 0:
                     coef += 1.0
                 w = cand[i]
