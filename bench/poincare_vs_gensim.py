@@ -120,7 +120,9 @@ def run_mammal(rel, dim: int, a) -> dict:
 
 def run_nouns(rel, dim: int, a) -> dict:
     emb, t, learner = ours(rel, dim, a, epochs=a.noun_epochs, burn_in=0, seed=a.seed)
-    per_epoch = t / a.noun_epochs
+    # the epochs' own time: the setup (related-node lists, alias tables, loading the compiled
+    # kernels) is paid once per fit, not per epoch, and is reported apart
+    per_epoch = emb.meta["training"]["train_seconds"] / a.noun_epochs
     log(dataset="nouns", dim=dim, tool="omnivec", seconds=round(t, 2))
     model, build = gensim_model(rel, dim, a, burn_in=0, seed=a.seed)
     log(dataset="nouns", dim=dim, tool="gensim", build_seconds=round(build, 2))
@@ -138,6 +140,7 @@ def run_nouns(rel, dim: int, a) -> dict:
     return {"dataset": "nouns", "dim": dim, "relations": len(rel), "nodes": rel.n_nodes,
             "settings": settings(a, a.noun_epochs),
             "omnivec": {"epochs": a.noun_epochs, "seconds_per_epoch": round(per_epoch, 2),
+                        "fit_seconds": round(t, 2),
                         "relations_per_second": round(len(rel) / per_epoch)},
             "gensim": {"relations_timed": done, "fraction_of_epoch": round(done / len(rel), 4),
                        "seconds": round(g, 2), "seconds_per_epoch_extrapolated": round(g_epoch, 1),
@@ -196,7 +199,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--gensim-repeats", type=int, default=1)
-    ap.add_argument("--noun-epochs", type=int, default=1, help="nouns: our timed epochs")
+    ap.add_argument("--noun-epochs", type=int, default=2, help="nouns: our timed epochs")
     ap.add_argument("--gensim-relations", type=int, default=20000, help="nouns: relations gensim is timed on")
     ap.add_argument("--budget-minutes", type=float, default=15.0)
     ap.add_argument("--converge-epochs", type=int, default=1000, help="nouns-converge: most epochs (the budget "
