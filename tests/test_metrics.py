@@ -17,16 +17,29 @@ def _cos(a, b):
     return (a @ b) / (np.linalg.norm(a) * np.linalg.norm(b))
 
 
+def _into_ball(x, eps=1e-5):
+    """The point a Poincaré table stands for: rows at or past the boundary at norm 1 - eps."""
+    n = np.linalg.norm(x)
+    return x * ((1 - eps) / n) if n >= 1 - eps else x
+
+
+def _poincare(a, b):
+    a, b = _into_ball(a), _into_ball(b)
+    return np.arccosh(1 + 2 * np.sum((a - b) ** 2) / ((1 - a @ a) * (1 - b @ b)))
+
+
 #: the metric's score of two vectors, written the obvious way (one entry per registered metric)
 ORACLES = {
     "cosine": _cos,
     "dot": lambda a, b: a @ b,
     "euclidean": lambda a, b: -np.linalg.norm(a - b),
+    "poincare": lambda a, b: -_poincare(a, b),
 }
 DISTANCES = {
     "cosine": lambda a, b: 1 - _cos(a, b),
     "dot": lambda a, b: -(a @ b),
     "euclidean": lambda a, b: np.linalg.norm(a - b),
+    "poincare": _poincare,
 }
 
 
@@ -66,8 +79,15 @@ def test_selection_keys_rank_rows_as_the_scores_do(name, vectors):
     rows, Q = vectors[:250].astype(np.float32), vectors[250:260].astype(np.float32)
     norms, qn = np.linalg.norm(rows, axis=1).astype(np.float32), np.linalg.norm(Q, axis=1).astype(np.float32)
     scale, bias = m.selection(norms)
-    keys = (Q @ rows.T) * scale[None, :] + bias[None, :]          # (queries x rows)
     scores = m.scores((rows @ Q.T).astype(np.float32), norms, qn).T
+    if not m.row_keys:
+        # no per-row keys: exact search folds the metric's scores as keys, so the selection must
+        # be the identity and finish must hand the scores back unchanged
+        np.testing.assert_array_equal(scale, 1.0)
+        np.testing.assert_array_equal(bias, 0.0)
+        np.testing.assert_array_equal(m.finish(scores, qn), scores)
+        return
+    keys = (Q @ rows.T) * scale[None, :] + bias[None, :]          # (queries x rows)
     for i in range(len(Q)):
         np.testing.assert_array_equal(np.argsort(-keys[i], kind="stable")[:20],
                                       np.argsort(-scores[i], kind="stable")[:20])
@@ -79,6 +99,10 @@ def test_engine_space_and_prepared_vectors_give_the_metric_scores(name, vectors)
     """What FAISS/usearch compute on prepared vectors turns back into the metric's scores."""
     m = get_metric(name)
     rows, q = vectors[:50].astype(np.float32), vectors[60:61].astype(np.float32)
+    if not m.space:        # no engine searches this geometry: its scores are refused, not guessed
+        with pytest.raises(omnivec.InputError, match=name):
+            m.engine_scores(np.ones(3, np.float32))
+        return
     P, Pq = m.prepare(rows), m.prepare(q)
     assert P.dtype == np.float32 and P.flags.c_contiguous
     raw = (P @ Pq[0]) if m.space == "ip" else ((P - Pq[0]) ** 2).sum(axis=1)
@@ -92,7 +116,9 @@ def test_a_table_searches_by_its_metric(name, vectors):
     keys = [f"w{i}" for i in range(len(vectors))]
     emb = omnivec.Embeddings(keys, vectors.astype(np.float32), metric=name)
     q = vectors[3].astype(np.float32)
-    want = np.array([ORACLES[name](r, q) if np.linalg.norm(r) or name != "cosine" else 0.0 for r in vectors])
+    stored = vectors.astype(np.float32).astype(np.float64)     # the rows as the table holds them
+    want = np.array([ORACLES[name](r, q.astype(np.float64)) if np.linalg.norm(r) or name != "cosine" else 0.0
+                     for r in stored])
     top = emb.search(q, 5)
     np.testing.assert_allclose(np.sort(want)[::-1][:5], top.scores[0], rtol=2e-4, atol=2e-3)
 
@@ -101,5 +127,5 @@ def test_names_normalise_and_metric_objects_pass_through():
     assert get_metric("Inner-Product") is get_metric("dot")
     assert get_metric(get_metric("l2")) is get_metric("euclidean")
     assert isinstance(get_metric("cos"), Metric) and len({m.code for _, m in METRICS.items()}) == len(METRICS.names())
-    with pytest.raises(omnivec.UnknownNameError, match="cosine, dot, euclidean"):
+    with pytest.raises(omnivec.UnknownNameError, match="cosine, dot, euclidean, poincare"):
         get_metric("manhattan")

@@ -25,6 +25,9 @@ The registered metrics:
 - cosine:    score = <a, b> / (|a| |b|)            (similarity in [-1, 1])
 - dot:       score = <a, b>
 - euclidean: score = -|a - b|                       (negated distance)
+- poincare:  score = -arccosh(1 + 2|a - b|^2 / ((1 - |a|^2)(1 - |b|^2)))
+             (negated distance in the Poincaré ball; rows at or past the
+             boundary count as projected to norm 1 - 1e-5, as training keeps them)
 
 `distance` is the metric's own distance: 1 - cosine, -dot, |a - b|.  A new
 metric is one subclass plus one `METRICS.register` line; the conformance
@@ -39,6 +42,7 @@ from typing import ClassVar
 import numpy as np
 
 from ._registry import Registry
+from .errors import InputError
 
 
 def _inverse(norms: np.ndarray) -> np.ndarray:
@@ -60,6 +64,11 @@ class Metric:
     rescore_winners: ClassVar[bool] = False
     #: sign-bit rows are compared by Hamming distance: score = 1 - 2 * hamming / dim
     sign_hamming: ClassVar[bool] = False
+    #: `selection`/`finish` rank rows by a per-row scale and bias; where no such keys exist (the
+    #: order depends on the query's norm too), exact search folds `scores` of each block instead
+    row_keys: ClassVar[bool] = True
+    #: a 2-D table lives in the unit disk (the explorer draws it as is, with its boundary)
+    unit_disk: ClassVar[bool] = False
 
     def scores(self, dots: np.ndarray, row_norms: np.ndarray, q_norms: np.ndarray) -> np.ndarray:
         """Return scores (rows x queries) from raw dot products, in place where possible."""
@@ -197,10 +206,69 @@ class Euclidean(Metric):
         return -np.sqrt(np.maximum(raw, np.float32(0.0))).astype(np.float32, copy=False)
 
 
+class Poincare(Metric):
+    """Distance in the Poincaré ball (hyperbolic space), as negated scores (higher is closer).
+
+    d(a, b) = arccosh(1 + 2|a - b|^2 / ((1 - |a|^2)(1 - |b|^2))), a function of
+    <a, b>, |a| and |b|.  Vectors at or past the unit sphere count as projected
+    to norm 1 - BOUNDARY_EPS (where Poincaré training keeps them).  The order
+    of rows depends on the query's norm as well as the row's, so there is no
+    per-row selection key (`row_keys` is False): exact search folds the
+    scores of each block.  Approximate engines have no hyperbolic space
+    (`space` is "").
+    """
+
+    name = "poincare"
+    code = 3
+    space = ""
+    rescore_winners = True
+    row_keys = False
+    unit_disk = True
+    BOUNDARY_EPS: ClassVar[float] = 1e-5
+
+    @classmethod
+    def _shrink(cls, norms: np.ndarray) -> np.ndarray:
+        """Return the factor (<= 1) that brings each norm inside the ball."""
+        norms = np.asarray(norms, np.float64)
+        bound = 1.0 - cls.BOUNDARY_EPS
+        return np.divide(bound, norms, out=np.ones(norms.shape), where=norms >= bound)
+
+    @classmethod
+    def _from_parts(cls, dots, row_norms, q_norms) -> np.ndarray:
+        fr, fq = cls._shrink(row_norms), cls._shrink(q_norms)
+        rn = np.asarray(row_norms, np.float64) * fr
+        qn = np.asarray(q_norms, np.float64) * fq
+        d = np.asarray(dots, np.float64) * fr[:, None] * fq[None, :]
+        sq = np.maximum(rn[:, None] ** 2 - 2.0 * d + qn[None, :] ** 2, 0.0)
+        den = (1.0 - rn * rn)[:, None] * (1.0 - qn * qn)[None, :]
+        return np.arccosh(1.0 + 2.0 * sq / den)
+
+    def scores(self, dots, row_norms, q_norms):
+        out = -self._from_parts(dots, row_norms, q_norms)
+        if isinstance(dots, np.ndarray) and dots.dtype == np.float32 and dots.shape == out.shape:
+            dots[...] = out
+            return dots
+        return out.astype(np.float32)
+
+    def pair_scores(self, a, b):
+        a = np.atleast_2d(a).astype(np.float64)
+        b = np.atleast_2d(b).astype(np.float64)
+        a = a * self._shrink(np.linalg.norm(a, axis=1))[:, None]
+        b = b * self._shrink(np.linalg.norm(b, axis=1))[:, None]
+        sq = ((a - b) ** 2).sum(axis=1)
+        den = (1.0 - (a * a).sum(axis=1)) * (1.0 - (b * b).sum(axis=1))
+        return (-np.arccosh(1.0 + 2.0 * sq / den)).astype(np.float32)
+
+    def engine_scores(self, raw):
+        raise InputError("the poincare metric has no engine space: approximate indexes cannot "
+                         "search a hyperbolic table (exact search and the flat index can)")
+
+
 METRICS = Registry[Metric]("metric")
 METRICS.register("cosine", Cosine(), aliases=("cos", "angular"))
 METRICS.register("dot", Dot(), aliases=("ip", "inner_product"))
 METRICS.register("euclidean", Euclidean(), aliases=("l2",))
+METRICS.register("poincare", Poincare(), aliases=("hyperbolic",))
 
 
 def get_metric(name: str | Metric) -> Metric:

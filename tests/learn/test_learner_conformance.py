@@ -57,6 +57,10 @@ def _karate(tmp: Path) -> str:
     return str(DATA / "graphs" / "karate" / "karate.adjlist")
 
 
+def _canine(tmp: Path) -> str:
+    return str(DATA / "poincare" / "canine_closure.tsv")
+
+
 @dataclass(frozen=True)
 class Fixture:
     """How the conformance tests drive one learner."""
@@ -86,6 +90,9 @@ FIXTURES = {
     "line": Fixture(dict(dim=8, samples=20000, workers=1, seed=3, progress=False),
                     _karate, _empty_file,
                     lambda tmp: ["train", "line", str(tmp / "g.tsv"), "-o", str(tmp / "m.omv")]),
+    "poincare": Fixture(dict(dim=5, epochs=3, burn_in=1, workers=1, seed=3, progress=False),
+                        _canine, _empty_file,
+                        lambda tmp: ["train", "poincare", str(tmp / "r.tsv"), "-o", str(tmp / "m.omv")]),
 }
 
 NAMES = LEARNERS.names()

@@ -43,6 +43,14 @@ def truth(store: VectorStore, metric, Q: np.ndarray) -> np.ndarray:
         return dots
     if metric.name == "euclidean":
         return -np.sqrt(np.maximum((Q * Q).sum(1)[:, None] - 2 * dots + (D * D).sum(1)[None, :], 0))
+    if metric.name == "poincare":     # rows past the boundary stand for their projection to 1 - 1e-5
+        def ball(x):
+            n = np.linalg.norm(x, axis=1, keepdims=True)
+            return np.where(n >= 1 - 1e-5, x * ((1 - 1e-5) / np.maximum(n, 1e-300)), x)
+        Qb, Db = ball(Q), ball(D)
+        sq = ((Qb[:, None, :] - Db[None, :, :]) ** 2).sum(axis=2)
+        den = (1 - (Qb * Qb).sum(1))[:, None] * (1 - (Db * Db).sum(1))[None, :]
+        return -np.arccosh(1 + 2 * sq / den)
     den = np.linalg.norm(Q, axis=1)[:, None] * np.linalg.norm(D, axis=1)[None, :]
     return np.divide(dots, den, out=np.zeros_like(dots), where=den > 0)
 

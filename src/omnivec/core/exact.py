@@ -145,13 +145,14 @@ def _scan(store: VectorStore, metric: Metric, Q: np.ndarray, k: int, n: int,
     else:
         keys = _selection(store, metric, n)
         gemv = nq == 1 and store.dtype == "float32" and store.dim >= GEMV_DIMS
+        scorer = _dots if metric.row_keys else _metric_scorer(metric, Q)
         if nq == 1 and store.dtype == "float32" and "numba" not in sys.modules:
             # The first query after opening a file: BLAS and a numpy partial sort answer it
             # without starting the compiler (a third of a second or more); the same neighbours,
             # scores equal up to float rounding (BLAS sums in another order than the scan).
-            _blocks_numpy(store, Q, n, keys, mask, best_v, best_i)
-        elif nq >= FEW or k > MAX_RUNNING_K or store.dtype == "binary" or gemv:
-            _blocks(store, Q, n, keys, mask, best_v, best_i, scorer=_dots)
+            _blocks_numpy(store, Q, n, keys, mask, best_v, best_i, scorer=scorer)
+        elif nq >= FEW or k > MAX_RUNNING_K or store.dtype == "binary" or gemv or not metric.row_keys:
+            _blocks(store, Q, n, keys, mask, best_v, best_i, scorer=scorer)
         else:
             _fused(store, Q, n, keys, mask, best_v, best_i)
     found = best_i >= 0
@@ -160,6 +161,18 @@ def _scan(store: VectorStore, metric: Metric, Q: np.ndarray, k: int, n: int,
     if metric.rescore_winners and not final:
         _rescore(store, metric, Q, best_i, scores)
     return best_i, scores
+
+
+def _metric_scorer(metric: Metric, Q: np.ndarray):
+    """Return a block scorer giving the metric's own scores (queries x rows): for metrics without
+    per-row selection keys (`metric.row_keys` False), whose keys are then the identity."""
+    q_norms = np.linalg.norm(Q, axis=1).astype(np.float32)
+
+    def scorer(store: VectorStore, start: int, stop: int, Qb: np.ndarray) -> np.ndarray:
+        dots = np.ascontiguousarray(_dots(store, start, stop, Qb).T)
+        return np.ascontiguousarray(metric.scores(dots, store.norms[start:stop], q_norms).T, dtype=np.float32)
+
+    return scorer
 
 
 def _selection(store: VectorStore, metric: Metric, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -185,7 +198,7 @@ def _blocks(store: VectorStore, Q: np.ndarray, n: int, keys, mask, best_v, best_
         _select(scorer(store, s, e, Q), scale[s:e], bias[s:e], m, s, best_v, best_i, threads)
 
 
-def _blocks_numpy(store: VectorStore, Q: np.ndarray, n: int, keys, mask, best_v, best_i) -> None:
+def _blocks_numpy(store: VectorStore, Q: np.ndarray, n: int, keys, mask, best_v, best_i, *, scorer=None) -> None:
     """_blocks for one float32 query with numpy only (no compiled kernel): BLAS's matrix-vector
     product, then a partial sort that keeps every row tied with the k-th (ties go to the lower row)."""
     scale, bias = keys
@@ -193,7 +206,7 @@ def _blocks_numpy(store: VectorStore, Q: np.ndarray, n: int, keys, mask, best_v,
     block = max(1024, BLOCK_BYTES // 4)
     for s in range(0, n, block):
         e = min(n, s + block)
-        sel = _dots(store, s, e, Q)[0] * scale[s:e] + bias[s:e]
+        sel = (scorer or _dots)(store, s, e, Q)[0] * scale[s:e] + bias[s:e]
         if mask.shape[0]:
             sel[mask[s:e] == 0] = -np.inf
         if len(sel) > k:

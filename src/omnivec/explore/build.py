@@ -14,6 +14,7 @@ import numpy as np
 from .._progress import progress
 from .._registry import Registry
 from ..errors import InputError
+from ..metrics import get_metric
 from . import layout as _layout
 from . import summary as S
 
@@ -119,11 +120,14 @@ def compute_neighbors(P: np.ndarray, metric: str, k: int, rank: np.ndarray, *, e
         info.update(engine="none", computed=0)
         return ids, scores, info
     have_usearch = importlib.util.find_spec("usearch") is not None
+    m = get_metric(metric)
+    has_space = bool(m.space)      # an approximate engine has this metric's space
     if engine == "auto":
-        engine = "exact" if n <= EXACT_AUTO_MAX else ("hnsw" if have_usearch else "exact")
+        engine = "exact" if n <= EXACT_AUTO_MAX else ("hnsw" if have_usearch and has_space else "exact")
         if engine == "exact" and n > EXACT_AUTO_MAX and limit is None:
             limit = EXACT_AUTO_MAX
-            info["note"] = ("usearch is not installed: exact neighbours for the "
+            why = "usearch is not installed" if has_space else f"no approximate engine searches {m.name}"
+            info["note"] = (f"{why}: exact neighbours for the "
                             f"{limit:,} best-ranked points; the rest are computed on demand by --serve")
     if limit is not None and limit < 0:
         raise InputError(f"the neighbour limit must be >= 0; got {limit}")

@@ -30,6 +30,7 @@ for _name in ("auto", "umap", "pca", "identity"):
 UMAP_MIN_ROWS = 64
 PLACE_CHUNK = 8192
 _UMAP_SPACE = {"ip": "cosine", "l2": "euclidean"}   # a metric's engine space -> UMAP's metric
+DISK_RADIUS = 0.48     # the unit disk of a 2-D Poincaré table, in the layout's unit square
 
 
 def umap_available() -> bool:
@@ -191,6 +192,13 @@ def compute_layout(X: np.ndarray, metric: str | Metric, *, method: str = "auto",
         raise InputError("cannot lay out an empty table (0 rows)")
     if sample < 2:
         raise InputError(f"the layout sample must be at least 2 rows; got {sample}")
+    if d == 2 and method in ("auto", "identity") and get_metric(metric).unit_disk:
+        # A hyperbolic table in the Poincaré disk: drawn as is, the unit circle its boundary.
+        xy = (np.asarray(X, np.float64) * DISK_RADIUS + 0.5).astype(np.float32)
+        info.update(method="identity", boundary={"cx": 0.5, "cy": 0.5, "r": DISK_RADIUS},
+                    note="a 2-D table in the Poincaré disk; drawn as it is, with the disk's boundary")
+        info["seconds"] = time.perf_counter() - t0
+        return xy, info
     if d <= 2 and method in ("auto", "identity"):
         # The vectors already are a map; any projection would only distort it.
         xy = X.astype(np.float32) if d == 2 else np.column_stack([X[:, 0], np.zeros(n, np.float32)])
@@ -234,6 +242,9 @@ def compute_layout(X: np.ndarray, metric: str | Metric, *, method: str = "auto",
         first = np.asarray(priority[:sample // 2], np.int64)
         others = np.setdiff1d(np.arange(n), first, assume_unique=False)
         fit_rows = np.sort(np.concatenate([first, rng.choice(others, sample - len(first), replace=False)]))
+    if get_metric(metric).space not in _UMAP_SPACE:
+        raise InputError(f"UMAP has no {get_metric(metric).name} space; use layout 'pca'"
+                         + (" (or a 2-D table, drawn as it is)" if get_metric(metric).unit_disk else ""))
     umap_metric = _UMAP_SPACE[get_metric(metric).space]
     nn = int(min(n_neighbors, len(fit_rows) - 1))
     # random_state makes UMAP single-threaded; seed=None trades reproducibility for speed.

@@ -21,6 +21,7 @@ LEARNERS.register("kge", "omnivec.learn.kge.train:KGE")
 LEARNERS.register("deepwalk", "omnivec.learn.graph.learners:DeepWalk")
 LEARNERS.register("node2vec", "omnivec.learn.graph.learners:Node2Vec")
 LEARNERS.register("line", "omnivec.learn.graph.line:LINE")
+LEARNERS.register("poincare", "omnivec.learn.poincare:Poincare")
 
 
 def get_learner(name: str):

@@ -279,6 +279,9 @@ class Index:
         if cls.name != "flat" and len(emb) == 0:
             raise InputError(f"cannot build a {cls.name} index over an empty table; add keys first "
                              f"or use the 'flat' backend")
+        if cls.name != "flat" and not emb._metric.space:
+            raise InputError(f"a {cls.name} index cannot search a table whose metric is {emb.metric!r}: "
+                             f"its engine has no such space; use the 'flat' backend (exact search)")
         emb.store.check_before_scan()      # a build reads every row: damaged vectors fail here
         index = cls(emb, params, fingerprint(emb))
         with progress(f"Building {cls.name} index", len(emb), unit="vectors",
@@ -519,8 +522,13 @@ class Index:
             rn = rn.reshape(nq, c)
         qn = np.sqrt(np.einsum("ij,ij->i", Q, Q)).astype(np.float32)
         # each query has its own candidate rows: score through the per-row selection keys
-        scale, bias = self.metric.selection(np.asarray(rn, np.float32).reshape(-1))
-        s = self.metric.finish(dots * scale.reshape(nq, c) + bias.reshape(nq, c), qn)
+        if self.metric.row_keys:
+            scale, bias = self.metric.selection(np.asarray(rn, np.float32).reshape(-1))
+            s = self.metric.finish(dots * scale.reshape(nq, c) + bias.reshape(nq, c), qn)
+        else:   # no per-row keys: the metric's scores, one query (and its own rows) at a time
+            rn = np.asarray(rn, np.float32).reshape(nq, c)
+            s = np.stack([self.metric.scores(np.array(dots[i][:, None], np.float32), rn[i], qn[i:i + 1])[:, 0]
+                          for i in range(nq)]) if nq else np.zeros((0, c), np.float32)
         s = s.astype(np.float32, copy=False)
         s[~valid.reshape(nq, c)] = -np.inf
         return s

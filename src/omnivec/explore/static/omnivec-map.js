@@ -276,9 +276,19 @@
     const ctx = overlay.getContext("2d");
     ctx.setTransform(S.dpr, 0, 0, S.dpr, 0, 0);
     ctx.clearRect(0, 0, S.W, S.H);
+    drawBoundary(ctx);
     drawContours(ctx);
     drawSelection(ctx);
     drawLabels(ctx);
+  }
+
+  // a layout with a boundary (a Poincaré disk) draws it: centre and radius in layout units
+  function drawBoundary(ctx) {
+    const b = (S.man && S.man.info.layout && S.man.info.layout.boundary) || null;
+    if (!b) return;
+    const [x, y] = toScreen(b.cx, b.cy), [e] = toScreen(b.cx + b.r, b.cy);
+    ctx.beginPath(); ctx.arc(x, y, Math.abs(e - x), 0, 2 * Math.PI);
+    ctx.strokeStyle = "rgba(60, 60, 60, 0.5)"; ctx.lineWidth = 1; ctx.stroke();
   }
 
   function drawContours(ctx) {
