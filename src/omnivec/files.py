@@ -330,6 +330,43 @@ def read_texts_file(path: str | os.PathLike, rows: int | None = None) -> list[st
     return lines
 
 
+def _table_texts(path: str | os.PathLike, emb) -> list[str]:
+    """Return one text per row of `emb` from a corpus file.
+
+    A .tsv or .jsonl corpus with ids (see omnivec.encode.corpus) is matched
+    to the table's keys, in any order: every key needs exactly one text, and
+    an id the table lacks is an error.  Without ids, or from a plain text
+    file (one document per line), the texts are taken in row order.
+    """
+    from .encode.corpus import corpus_layout, read_documents
+
+    if corpus_layout(path) == "text":
+        return read_texts_file(path, len(emb))
+    docs = list(read_documents(path))
+    if not any(d.id is not None for d in docs):
+        if len(docs) != len(emb):
+            raise InputError(f"{os.fspath(path)}: {len(docs)} documents for a table of {len(emb)} rows; give "
+                             "one per row in row order, or an id column")
+        return [d.text for d in docs]
+    out: list[str | None] = [None] * len(emb)
+    for d in docs:
+        try:
+            r = emb.keys.row(_key_of(emb, d.id))
+        except InputError:
+            r = -1
+        if r < 0:
+            raise InputError(f"{os.fspath(path)}, line {d.line}: document id {d.id!r} is not a key of table "
+                             f"{emb.name!r}")
+        if out[r] is not None:
+            raise InputError(f"{os.fspath(path)}, line {d.line}: document id {d.id!r} appears twice")
+        out[r] = d.text
+    missing = [i for i, t in enumerate(out) if t is None]
+    if missing:
+        raise InputError(f"{os.fspath(path)}: {len(missing)} keys of table {emb.name!r} have no text, e.g. "
+                         f"{emb.keys.keys_of(missing[:1])[0]!r}")
+    return out
+
+
 def _bm25_build(model, *, params: dict | None, table: str | None, out, texts) -> dict:
     """Return a summary of building the BM25 index of a model's table and saving it beside the model."""
     from .search import BM25, bm25_path
@@ -339,7 +376,7 @@ def _bm25_build(model, *, params: dict | None, table: str | None, out, texts) ->
     if unknown:
         raise InputError(f"unknown parameter {unknown[0]!r} for the bm25 index; valid ones are: b, k1")
     emb = open_table(model, table)
-    doc_texts = read_texts_file(texts, len(emb)) if texts is not None else None
+    doc_texts = _table_texts(texts, emb) if texts is not None else None
     start = time.perf_counter()
     idx = BM25(**params).fit_table(emb, doc_texts)
     build_seconds = time.perf_counter() - start

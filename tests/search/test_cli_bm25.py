@@ -100,3 +100,26 @@ def test_build_errors_are_one_line(capsys, docs, tmp_path):
     code, _, err = run(capsys, "index", "build", model, "--backend", "bm25", "--texts", texts, "-p", "M=4")
     assert code == 1 and "unknown parameter 'M' for the bm25 index" in err
     assert not Path(f"{model}.bm25").exists()
+
+
+def test_texts_from_a_corpus_file_are_matched_to_the_keys_by_id(capsys, docs, cran, tmp_path):
+    model, _ = docs
+    # a JSONL corpus in another order, texts with line breaks inside (one plain line per document cannot)
+    order = np.random.default_rng(1).permutation(len(cran.doc_ids))
+    corpus = tmp_path / "docs.jsonl"
+    corpus.write_text("".join(json.dumps({"id": cran.doc_ids[i], "text": cran.doc_texts[i]}) + "\n"
+                              for i in order), encoding="utf-8")
+    code, out, err = run(capsys, "index", "build", model, "--backend", "bm25", "--texts", corpus)
+    assert code == 0, err
+    got = BM25.open(f"{model}.bm25", omnivec.open(model)).search(cran.query_texts, k=10)
+    assert got.keys == BM25().fit(cran.doc_texts, keys=cran.doc_ids).search(cran.query_texts, k=10).keys
+    tsv = tmp_path / "bad.tsv"
+    tsv.write_text("id\ttext\nnot-a-key\tsome text\n", encoding="utf-8")
+    code, _, err = run(capsys, "index", "build", model, "--backend", "bm25", "--texts", tsv)
+    assert code == 1 and "line 2: document id 'not-a-key' is not a key of table 'docs'" in err
+    tsv.write_text("id\ttext\n" + f"{cran.doc_ids[0]}\tsome text\n", encoding="utf-8")
+    code, _, err = run(capsys, "index", "build", model, "--backend", "bm25", "--texts", tsv)
+    assert code == 1 and "199 keys of table 'docs' have no text" in err
+    tsv.write_text("id\ttext\n" + f"{cran.doc_ids[0]}\ta\n{cran.doc_ids[0]}\tb\n", encoding="utf-8")
+    code, _, err = run(capsys, "index", "build", model, "--backend", "bm25", "--texts", tsv)
+    assert code == 1 and "line 3" in err and "appears twice" in err

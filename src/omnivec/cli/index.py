@@ -61,8 +61,9 @@ def build_cmd(model: Path = typer.Argument(..., metavar="MODEL", help="A model f
               out: Optional[Path] = typer.Option(None, "--out", "-o",
                                                  help="Index file (default: beside the model, MODEL.<backend>)."),
               texts: Optional[Path] = typer.Option(None, "--texts",
-                                                   help="bm25: documents, one per line in row order "
-                                                        "(default: the table's texts)."),
+                                                   help="bm25: documents: a .tsv/.jsonl corpus whose "
+                                                        "ids are the table's keys, or one per line in "
+                                                        "row order (default: the table's texts)."),
               k1: Optional[float] = typer.Option(None, "--k1", help="bm25: term-frequency saturation "
                                                                     "(default 1.2)."),
               b: Optional[float] = typer.Option(None, "--b", help="bm25: length normalisation, 0..1 "
