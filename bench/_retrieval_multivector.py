@@ -24,8 +24,8 @@ token vector L2-normalised; cached in /tmp), or from the `tokens` argument
 - nDCG@10 of exact MaxSim, MUVERA, pruned exact MaxSim and the mean vectors
   (`omnivec.evaluate.retrieval.evaluate`).
 
-All run on `threads` BLAS/numba threads (threadpoolctl), the same for every
-side.
+All run on `threads` threads (BLAS through threadpoolctl, the compiled
+kernels through numba), the same for every side.
 
     .venv/bin/python bench/_retrieval_multivector.py            # cranfield and cisi, one JSON line each
 """
@@ -129,6 +129,27 @@ def run(col, model: str = "all-MiniLM-L6-v2", candidates: int = 400, *, refine_d
     `sweep` reports other (candidates, refine) pairs, `plain` MUVERA without
     the refine stage at other candidate counts.
     """
+    dv, do, qv, qo = tokens if tokens is not None else collection_tokens(col, model)
+    dv, qv = np.ascontiguousarray(dv, np.float32), np.ascontiguousarray(qv, np.float32)
+    do, qo = np.asarray(do, np.int64), np.asarray(qo, np.int64)
+    out: dict = {"collection": getattr(col, "name", None), "docs": len(do) - 1, "queries": len(qo) - 1,
+                 "doc_vectors": int(len(dv)), "query_vectors": int(len(qv)), "dim": int(dv.shape[1]),
+                 "model": model, "k": k, "threads": threads}
+    import numba
+
+    numba_threads = numba.get_num_threads()
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))   # compiled kernels: the same count
+    try:
+        return _run(col, out, dv, do, qv, qo, k=k, candidates=candidates, refine_dim=refine_dim, refine=refine,
+                    k_sim=k_sim, reps=reps, d_proj=d_proj, backend=backend, sweep=sweep, plain=plain,
+                    repeats=repeats, prune_ratio=prune_ratio, anchor_queries=anchor_queries, threads=threads,
+                    seed=seed)
+    finally:
+        numba.set_num_threads(numba_threads)
+
+
+def _run(col, out, dv, do, qv, qo, *, k, candidates, refine_dim, refine, k_sim, reps, d_proj, backend, sweep,
+         plain, repeats, prune_ratio, anchor_queries, threads, seed) -> dict:
     from threadpoolctl import threadpool_limits
 
     from omnivec.evaluate.retrieval import evaluate
@@ -136,13 +157,7 @@ def run(col, model: str = "all-MiniLM-L6-v2", candidates: int = 400, *, refine_d
     from omnivec.search.muvera import MuveraIndex
     import omnivec
 
-    dv, do, qv, qo = tokens if tokens is not None else collection_tokens(col, model)
-    dv, qv = np.ascontiguousarray(dv, np.float32), np.ascontiguousarray(qv, np.float32)
-    do, qo = np.asarray(do, np.int64), np.asarray(qo, np.int64)
     queries = (qv, qo)
-    out: dict = {"collection": getattr(col, "name", None), "docs": len(do) - 1, "queries": len(qo) - 1,
-                 "doc_vectors": int(len(dv)), "query_vectors": int(len(qv)), "dim": int(dv.shape[1]),
-                 "model": model, "k": k, "threads": threads}
     with threadpool_limits(threads), tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "docs.ov"
         MultiVectors.from_ragged(list(col.doc_ids), dv, do).save(path)
