@@ -150,12 +150,14 @@ class Embeddings:
                    name: str = "embeddings", counts: np.ndarray | None = None, meta: dict | None = None,
                    subwords: Subwords | None = None, extras: dict[str, np.ndarray] | None = None,
                    oov: bool | None = None, source: str | None = None,
-                   texts: Texts | None = None) -> "Embeddings":
+                   texts: Texts | None = None, fitted: dict[str, np.ndarray] | None = None) -> "Embeddings":
         """Return a table over ready-made parts (no copy, no re-encoding): how readers and learners build one.
 
         `keys` and `store` must have the same number of rows; `extras` are
         per-row arrays kept beside the vectors (written as ``x.<name>``);
-        `texts` is the text column (one text per row) or None.
+        `texts` is the text column (one text per row) or None; `fitted` are
+        arrays of the space rather than of rows (a fitted transform's mean and
+        axes, written as ``f.<name>``; see `omnivec.transform`).
         """
         if len(keys) != len(store):
             raise DimensionError(f"{len(keys)} keys but {len(store)} vectors; each key needs one row")
@@ -164,11 +166,12 @@ class Embeddings:
         obj = cls.__new__(cls)
         obj._init(name=name, keys=keys, store=store, metric=get_metric(metric), counts=counts,
                   meta={} if meta is None else meta, subwords=subwords,
-                  extras={} if extras is None else extras, oov=oov, source=source, texts=texts)
+                  extras={} if extras is None else extras, oov=oov, source=source, texts=texts,
+                  fitted=fitted)
         return obj
 
     def _init(self, *, name, keys, store, metric, counts, meta, subwords, extras, oov, source=None,
-              texts=None):
+              texts=None, fitted=None):
         self.name: str = name
         self._keys: KeyTable = keys
         self._store: VectorStore = store
@@ -177,6 +180,8 @@ class Embeddings:
         self.meta: dict = meta
         self.subwords: Subwords | None = subwords
         self.extras: dict[str, np.ndarray] = extras
+        #: arrays of the space (not per row) that describe how the vectors were made, by name
+        self.fitted: dict[str, np.ndarray] = {} if fitted is None else fitted
         # unknown keys get OOV vectors: asked for, or by default where subword vectors define them
         # (a fastText model's own word-vector definition, as fastText and gensim answer)
         self.oov: bool = subwords is not None if oov is None else bool(oov)
@@ -264,7 +269,7 @@ class Embeddings:
             name=self.name, keys=self._keys.take(rows), store=self._store.take(rows), metric=self._metric,
             counts=None if self.counts is None else self.counts[rows].copy(), meta=dict(self.meta),
             subwords=subwords, extras={k: np.ascontiguousarray(v[rows]) for k, v in self.extras.items()},
-            oov=self.oov, texts=None if self._texts is None else self._texts.take(rows))
+            oov=self.oov, texts=None if self._texts is None else self._texts.take(rows), fitted=dict(self.fitted))
 
     def __repr__(self) -> str:
         src = f", source={self.source!r}" if self.source else ""
@@ -782,7 +787,8 @@ class Embeddings:
         """Return a shallow copy with some parts replaced."""
         base = dict(name=self.name, keys=self._keys, store=self._store, metric=self._metric,
                     counts=self.counts, meta=dict(self.meta), subwords=self.subwords,
-                    extras=dict(self.extras), oov=self.oov, source=self.source, texts=self._texts)
+                    extras=dict(self.extras), oov=self.oov, source=self.source, texts=self._texts,
+                    fitted=dict(self.fitted))
         base.update(parts)
         return Embeddings.from_parts(**base)
 

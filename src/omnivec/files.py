@@ -555,5 +555,51 @@ def _bm25_head(path):
     return c, {"backend": "bm25", **head}
 
 
-__all__ = ["convert", "info", "verify", "open_table", "index_build", "index_search", "index_eval", "index_info",
+# -- transform ------------------------------------------------------------------
+
+def transform_file(model: str | os.PathLike, output: str | os.PathLike, *, center: bool = False,
+                   abtt: int | None = None, pca: int | None = None, whiten: bool = False,
+                   random_projection: int | None = None, truncate: int | None = None,
+                   normalize: bool = False, seed: int = 0, table: str | None = None) -> dict:
+    """Return a summary of transforming a table's vectors and writing them to `output` (`omnivec transform`).
+
+    The steps run in a fixed order: center, all-but-the-top, PCA (whitened
+    with `whiten`) or whitening alone, random projection, truncation,
+    normalisation; each is fitted on the table's rows and recorded in the
+    output (`omnivec.transform`).
+    """
+    from .transform import (PCA, AllButTheTop, Center, Normalize, Pipeline, RandomProjection, Truncate,
+                            Whiten)
+
+    steps = []
+    if center:
+        steps.append(Center())
+    if abtt is not None:
+        steps.append(AllButTheTop(n_components=abtt))
+    if pca is not None:
+        steps.append(PCA(n_components=pca, whiten=whiten))
+    elif whiten:
+        steps.append(Whiten())
+    if random_projection is not None:
+        steps.append(RandomProjection(n_components=random_projection, seed=seed))
+    if truncate is not None:
+        steps.append(Truncate(dim=truncate))
+    if normalize:
+        steps.append(Normalize())
+    if not steps:
+        raise InputError("no transform asked for: give at least one of --center, --abtt, --pca, --whiten, "
+                         "--random-projection, --truncate, --normalize")
+    if os.path.abspath(model) == os.path.abspath(output):
+        raise InputError(f"{os.fspath(output)} is the input; write the transformed table to another file")
+    emb = open_table(model, table)
+    start = time.perf_counter()
+    out = Pipeline(steps).fit_transform(emb)
+    seconds = time.perf_counter() - start
+    out.save(output)
+    return {"model": os.fspath(model), "output": os.fspath(output), "table": emb.name, "rows": len(out),
+            "in_dim": emb.dim, "dim": out.dim, "steps": [t.name for t in steps], "seconds": seconds,
+            "bytes": os.path.getsize(output)}
+
+
+__all__ = ["transform_file", "convert", "info", "verify", "open_table", "index_build", "index_search", "index_eval", "index_info",
            "open_with_index"]

@@ -43,6 +43,8 @@ def _table_tensors(emb) -> dict[str, np.ndarray]:
         t.update(emb.subwords.tensors())
     for name, arr in emb.extras.items():
         t[f"x.{name}"] = arr
+    for name, arr in emb.fitted.items():
+        t[f"f.{name}"] = np.ascontiguousarray(arr)
     if emb.texts is not None:
         t.update(emb.texts.arrays())
     return t
@@ -55,6 +57,8 @@ def _table_meta(emb) -> dict:
            "extras": sorted(emb.extras), "meta": emb.meta}
     if emb.texts is not None:      # the flag appears only where there are texts: older files stay as they were
         out["texts"] = True
+    if emb.fitted:                 # likewise for the arrays of a fitted transform
+        out["fitted"] = sorted(emb.fitted)
     return out
 
 
@@ -298,6 +302,15 @@ def _open_table(c: container.Container, name: str, tm, oov: bool | None) -> Embe
         if arr is None:
             bad(f"tensor {name}.x.{x} listed in the header is missing")
         extras[x] = arr
+    fitted_names = tm.get("fitted", [])
+    if not isinstance(fitted_names, list) or not all(isinstance(x, str) for x in fitted_names):
+        bad(f"'fitted' must be a list of names, got {fitted_names!r}")
+    fitted = {}
+    for x in fitted_names:
+        arr = t.get(f"f.{x}")
+        if arr is None:
+            bad(f"tensor {name}.f.{x} listed in the header is missing")
+        fitted[x] = arr
     texts = None
     if tm.get("texts"):
         blob = t.get("texts_blob")
@@ -316,7 +329,7 @@ def _open_table(c: container.Container, name: str, tm, oov: bool | None) -> Embe
                         checksums=sums, source=path)
     return Embeddings.from_parts(name=name, keys=keys, store=store, metric=metric, counts=counts,
                                  meta=meta, subwords=subwords, extras=extras, oov=oov, source=path,
-                                 texts=texts)
+                                 texts=texts, fitted=fitted)
 
 
 def _open_subwords(path: str, name: str, sm, t: dict, n: int, dim: int) -> Subwords:

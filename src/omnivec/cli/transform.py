@@ -1,0 +1,48 @@
+"""`omnivec transform MODEL -o OUT --abtt 2 --pca 100 ...`: post-process a table's vectors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .. import files
+from . import app
+from ._common import console, emit_json, human_bytes
+
+
+@app.command("transform")
+def transform(
+    model: Path = typer.Argument(..., metavar="MODEL", help="A model file."),
+    output: Path = typer.Option(..., "--output", "-o", help="The model file to write."),
+    center: bool = typer.Option(False, "--center", help="Subtract the mean vector."),
+    abtt: Optional[int] = typer.Option(None, "--abtt", min=1, metavar="D",
+                                       help="All-but-the-top: remove the mean and the top D principal "
+                                            "directions."),
+    pca: Optional[int] = typer.Option(None, "--pca", min=1, metavar="K",
+                                      help="Project on the top K principal axes."),
+    whiten: bool = typer.Option(False, "--whiten",
+                                help="Scale to unit variance per principal axis (with --pca: those K)."),
+    random_projection: Optional[int] = typer.Option(None, "--random-projection", min=1, metavar="K",
+                                                    help="Multiply by a random K-column Gaussian matrix."),
+    truncate: Optional[int] = typer.Option(None, "--truncate", min=1, metavar="D",
+                                           help="Keep the first D dims (Matryoshka), then normalise."),
+    normalize: bool = typer.Option(False, "--normalize", help="Scale every vector to unit length."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the random projection."),
+    table: Optional[str] = typer.Option(None, "--table", help="Table of a multi-table model."),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Transform a table's vectors; the steps run in the order the options are listed here.
+
+    The fitted steps are saved with the vectors, so queries from elsewhere can be
+    transformed alike (omnivec.transform.transform_of).
+    """
+    out = files.transform_file(model, output, center=center, abtt=abtt, pca=pca, whiten=whiten,
+                               random_projection=random_projection, truncate=truncate, normalize=normalize,
+                               seed=seed, table=table)
+    if json_out:
+        emit_json(out)
+        return
+    console().print(f"wrote {out['output']} ({human_bytes(out['bytes'])}): {out['rows']:,} vectors, "
+                    f"{out['in_dim']} -> {out['dim']} dims; steps: {', '.join(out['steps'])}", markup=False)
