@@ -601,5 +601,20 @@ def transform_file(model: str | os.PathLike, output: str | os.PathLike, *, cente
             "bytes": os.path.getsize(output)}
 
 
-__all__ = ["transform_file", "convert", "info", "verify", "open_table", "index_build", "index_search", "index_eval", "index_info",
+def retrofit_file(model: str | os.PathLike, lexicon: str | os.PathLike, output: str | os.PathLike, *,
+                  iterations: int = 10, alpha: float = 1.0, beta: float = 1.0, lowercase: bool = True,
+                  table: str | None = None) -> dict:
+    """Return a summary of retrofitting a table to a lexicon file and writing it (`omnivec retrofit`)."""
+    from .transform.retrofit import retrofit
+
+    if os.path.abspath(model) == os.path.abspath(output):
+        raise InputError(f"{os.fspath(output)} is the input; write the retrofitted table to another file")
+    emb = open_table(model, table)
+    out = retrofit(emb, lexicon, iterations=iterations, alpha=alpha, beta=beta, lowercase=lowercase)
+    out.save(output)
+    return {"model": os.fspath(model), "output": os.fspath(output), "table": emb.name, "rows": len(out),
+            **out.meta["retrofit"], "bytes": os.path.getsize(output)}
+
+
+__all__ = ["retrofit_file", "transform_file", "convert", "info", "verify", "open_table", "index_build", "index_search", "index_eval", "index_info",
            "open_with_index"]

@@ -46,3 +46,27 @@ def transform(
         return
     console().print(f"wrote {out['output']} ({human_bytes(out['bytes'])}): {out['rows']:,} vectors, "
                     f"{out['in_dim']} -> {out['dim']} dims; steps: {', '.join(out['steps'])}", markup=False)
+
+
+@app.command("retrofit")
+def retrofit(
+    model: Path = typer.Argument(..., metavar="MODEL", help="A model file."),
+    lexicon: Path = typer.Argument(..., metavar="LEXICON",
+                                   help="One word and its neighbours per line, spaces between (.gz too)."),
+    output: Path = typer.Option(..., "--output", "-o", help="The model file to write."),
+    iterations: int = typer.Option(10, "--iterations", min=1, help="Update sweeps."),
+    alpha: float = typer.Option(1.0, "--alpha", help="Weight of a word's own vector (x its degree)."),
+    beta: float = typer.Option(1.0, "--beta", help="Weight of each neighbour."),
+    keep_case: bool = typer.Option(False, "--keep-case", help="Do not lower-case the lexicon's words."),
+    table: Optional[str] = typer.Option(None, "--table", help="Table of a multi-table model."),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Retrofit a table's vectors to a lexicon (Faruqui et al. 2015)."""
+    out = files.retrofit_file(model, lexicon, output, iterations=iterations, alpha=alpha, beta=beta,
+                              lowercase=not keep_case, table=table)
+    if json_out:
+        emit_json(out)
+        return
+    console().print(f"wrote {out['output']} ({human_bytes(out['bytes'])}): {out['words_moved']:,} of "
+                    f"{out['rows']:,} words moved along {out['links']:,} links; {out['lexicon_words_absent']:,} "
+                    f"lexicon words are not in the table", markup=False)

@@ -22,6 +22,7 @@ from ..embeddings import Embeddings
 from ..errors import InputError
 from .base import RECORD, NotFittedError, Transform, apply_to_table, as_matrix
 from .linear import PCA, AllButTheTop, Center, Normalize, RandomProjection, Truncate, Whiten
+from .retrofit import read_lexicon, retrofit, wordnet_lexicon
 
 TRANSFORMS: Registry[type] = Registry("transform")
 for _cls in (Normalize, Center, PCA, Whiten, Truncate, RandomProjection):
@@ -129,4 +130,5 @@ def transform_of(emb: Embeddings) -> Pipeline:
 
 
 __all__ = ["TRANSFORMS", "AllButTheTop", "Center", "NotFittedError", "Normalize", "PCA", "Pipeline",
-           "RandomProjection", "Transform", "Truncate", "Whiten", "transform_of"]
+           "RandomProjection", "Transform", "Truncate", "Whiten", "read_lexicon", "retrofit", "transform_of",
+           "wordnet_lexicon"]
