@@ -616,5 +616,28 @@ def retrofit_file(model: str | os.PathLike, lexicon: str | os.PathLike, output: 
             **out.meta["retrofit"], "bytes": os.path.getsize(output)}
 
 
-__all__ = ["retrofit_file", "transform_file", "convert", "info", "verify", "open_table", "index_build", "index_search", "index_eval", "index_info",
+def align_files(source, target, output, *, dictionary=None, identical: bool = False, refine: int = 0,
+                refine_vocab: int = 20000) -> dict:
+    """Return a summary of mapping one model into another's space and writing it (`omnivec align`)."""
+    from .transform.align import align
+
+    if os.path.abspath(source) == os.path.abspath(output):
+        raise InputError(f"{os.fspath(output)} is the input; write the mapped table to another file")
+    src, tgt = open_table(source), open_table(target)
+    out = align(src, tgt, dictionary, identical=identical, refine=refine, refine_vocab=refine_vocab)
+    out.save(output)
+    return {"source": os.fspath(source), "target": os.fspath(target), "output": os.fspath(output),
+            "rows": len(out), **out.meta["alignment"]}
+
+
+def translation_file(mapped, target, dictionary, *, method: str = "csls", target_vocab: int = 200000) -> dict:
+    """Return translation precision of a mapped model against a dictionary file (`omnivec eval translation`)."""
+    from .transform.align import translation_precision
+
+    return {"mapped": os.fspath(mapped), "target": os.fspath(target), "dictionary": os.fspath(dictionary),
+            **translation_precision(open_table(mapped), open_table(target), dictionary, method=method,
+                                    target_vocab=target_vocab)}
+
+
+__all__ = ["align_files", "translation_file", "retrofit_file", "transform_file", "convert", "info", "verify", "open_table", "index_build", "index_search", "index_eval", "index_info",
            "open_with_index"]

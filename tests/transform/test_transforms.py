@@ -12,8 +12,8 @@ import omnivec
 from omnivec.cli import main
 from omnivec.embeddings import Embeddings
 from omnivec.errors import DimensionError, InputError
-from omnivec.transform import (PCA, TRANSFORMS, AllButTheTop, Center, Normalize, NotFittedError, Pipeline,
-                               RandomProjection, Truncate, Whiten, transform_of)
+from omnivec.transform import (PCA, TRANSFORMS, AllButTheTop, Center, Normalize, NotFittedError, OrthogonalMap,
+                               Pipeline, RandomProjection, Truncate, Whiten, transform_of)
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,17 @@ def emb(X):
 # one fitted instance of every registered transform, for the conformance checks
 EXAMPLES = {"normalize": lambda: Normalize(), "center": lambda: Center(), "pca": lambda: PCA(n_components=4),
             "whiten": lambda: Whiten(n_components=5), "all_but_the_top": lambda: AllButTheTop(n_components=2),
-            "truncate": lambda: Truncate(dim=6), "random_projection": lambda: RandomProjection(n_components=7)}
+            "truncate": lambda: Truncate(dim=6), "random_projection": lambda: RandomProjection(n_components=7),
+            "orthogonal_map": lambda: OrthogonalMap()}
+# transforms fitted on paired rows get them (a rotation of the input)
+PAIRED = {"orthogonal_map"}
+
+
+def _target(name, X):
+    if name not in PAIRED:
+        return None
+    R, _ = np.linalg.qr(np.random.default_rng(9).standard_normal((X.shape[1], X.shape[1])))
+    return np.asarray(X) @ R
 
 
 def test_every_registered_transform_has_an_example():
@@ -43,11 +53,11 @@ def test_every_transform_keeps_the_contract_and_round_trips_through_a_file(name,
     t = EXAMPLES[name]()
     params = t.get_params()
     assert type(t)(**params).get_params() == params
-    out = t.fit_transform(X)
+    out = t.fit_transform(X, _target(name, X))
     assert out.dtype == np.float32 and out.shape == (len(X), t.out_dim(X.shape[1]))
     np.testing.assert_allclose(t.transform(X[:5]), out[:5], rtol=1e-5, atol=1e-5)
     # a transformed table records the step; saved and opened, it transforms new vectors alike
-    table = EXAMPLES[name]().fit_transform(emb)
+    table = EXAMPLES[name]().fit_transform(emb, _target(name, X))
     assert table.meta["transforms"][-1]["name"] == name and table.dim == out.shape[1]
     np.testing.assert_allclose(table.vectors, out, rtol=1e-5, atol=1e-5)
     assert list(table.keys) == list(emb.keys) and table.text("w3") == "text 3"

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from .. import files
-from . import app
+from . import app, eval_app
 from ._common import console, emit_json, human_bytes
 
 
@@ -70,3 +70,46 @@ def retrofit(
     console().print(f"wrote {out['output']} ({human_bytes(out['bytes'])}): {out['words_moved']:,} of "
                     f"{out['rows']:,} words moved along {out['links']:,} links; {out['lexicon_words_absent']:,} "
                     f"lexicon words are not in the table", markup=False)
+
+
+@app.command("align")
+def align(
+    source: Path = typer.Argument(..., metavar="SRC", help="The model whose vectors are mapped."),
+    target: Path = typer.Argument(..., metavar="TGT", help="The model whose space they are mapped into."),
+    output: Path = typer.Option(..., "--output", "-o", help="The model file to write (the mapped source)."),
+    dictionary: Optional[Path] = typer.Option(None, "--dictionary", "-d",
+                                              help="Seed pairs: 'source target' per line."),
+    identical: bool = typer.Option(False, "--identical", help="Seed with the keys both models share."),
+    refine: int = typer.Option(0, "--refine", min=0, help="Rounds of dictionary induction (CSLS)."),
+    refine_vocab: int = typer.Option(20000, "--refine-vocab", min=1,
+                                     help="Induce pairs among the first N words of each."),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Map SRC into TGT's space by orthogonal Procrustes on seed pairs."""
+    out = files.align_files(source, target, output, dictionary=dictionary, identical=identical, refine=refine,
+                            refine_vocab=refine_vocab)
+    if json_out:
+        emit_json(out)
+        return
+    console().print(f"wrote {out['output']}: {out['rows']:,} vectors mapped on {out['pairs']:,} seed pairs "
+                    f"({out['dropped_pairs']:,} dropped: a word missing); dictionary sizes "
+                    f"{out['dictionary_sizes']}", markup=False)
+
+
+@eval_app.command("translation")
+def eval_translation(
+    mapped: Path = typer.Argument(..., metavar="MAPPED", help="The mapped source (omnivec align)."),
+    target: Path = typer.Argument(..., metavar="TGT", help="The target model."),
+    dictionary: Path = typer.Argument(..., metavar="DICT", help="Held-out pairs: 'source target' per line."),
+    method: str = typer.Option("csls", "--method", help="csls or nn (plain nearest neighbours)."),
+    target_vocab: int = typer.Option(200000, "--target-vocab", min=1,
+                                     help="Search the first N target words."),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Report translation precision P@1 and P@5 of a mapped source against a dictionary."""
+    out = files.translation_file(mapped, target, dictionary, method=method, target_vocab=target_vocab)
+    if json_out:
+        emit_json(out)
+        return
+    console().print(f"P@1 {out['p@1']:.3f}, P@5 {out['p@5']:.3f} ({out['method']}) over {out['queries']:,} "
+                    f"source words; {out['missing_pairs']:,} pairs skipped (a word missing)", markup=False)

@@ -22,12 +22,14 @@ from ..embeddings import Embeddings
 from ..errors import InputError
 from .base import RECORD, NotFittedError, Transform, apply_to_table, as_matrix
 from .linear import PCA, AllButTheTop, Center, Normalize, RandomProjection, Truncate, Whiten
+from .align import OrthogonalMap, align, read_dictionary, translation_precision
 from .retrofit import read_lexicon, retrofit, wordnet_lexicon
 
 TRANSFORMS: Registry[type] = Registry("transform")
 for _cls in (Normalize, Center, PCA, Whiten, Truncate, RandomProjection):
     TRANSFORMS.register(_cls.name, _cls)
 TRANSFORMS.register(AllButTheTop.name, AllButTheTop, aliases=("abtt",))
+TRANSFORMS.register(OrthogonalMap.name, OrthogonalMap)
 
 
 class Pipeline(Transform):
@@ -129,6 +131,6 @@ def transform_of(emb: Embeddings) -> Pipeline:
     return p
 
 
-__all__ = ["TRANSFORMS", "AllButTheTop", "Center", "NotFittedError", "Normalize", "PCA", "Pipeline",
+__all__ = ["TRANSFORMS", "OrthogonalMap", "align", "read_dictionary", "translation_precision", "AllButTheTop", "Center", "NotFittedError", "Normalize", "PCA", "Pipeline",
            "RandomProjection", "Transform", "Truncate", "Whiten", "read_lexicon", "retrofit", "transform_of",
            "wordnet_lexicon"]

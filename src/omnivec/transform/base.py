@@ -141,7 +141,7 @@ class Transform:
 
     def fit_transform(self, X: Any, y: Any = None) -> Any:
         """Fit on X and return X transformed."""
-        return self.fit(X).transform(X)
+        return self.fit(X, y).transform(X)
 
     # -- the record a table keeps ------------------------------------------------------------
     def record(self, in_dim: int) -> tuple[dict, dict[str, np.ndarray]]:

@@ -1,0 +1,114 @@
+"""Alignment: Procrustes on seed pairs, CSLS, refinement, translation precision, bad input, the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import omnivec
+from omnivec.cli import main
+from omnivec.embeddings import Embeddings
+from omnivec.errors import DimensionError, EncodingError, InputError
+from omnivec.transform import align, read_dictionary, transform_of, translation_precision
+from omnivec.transform.align import csls_topk
+
+
+def spaces(n=600, d=16, noise=0.05, seed=0):
+    """A target space and a source that is a rotated, noisy, shuffled copy of it (words src_i -> tgt_i)."""
+    rng = np.random.default_rng(seed)
+    Y = rng.standard_normal((n, d))
+    R, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    X = Y @ R.T + noise * rng.standard_normal((n, d)) + 0.3          # rotated, shifted, noisy
+    order = rng.permutation(n)
+    tgt = Embeddings([f"t{i}" for i in range(n)], Y.astype(np.float32), name="tgt")
+    src = Embeddings([f"s{i}" for i in order], X[order].astype(np.float32), name="src")
+    pairs = [(f"s{i}", f"t{i}") for i in range(n)]
+    return src, tgt, pairs
+
+
+def test_procrustes_recovers_a_rotation_and_translates_held_out_words():
+    src, tgt, pairs = spaces()
+    mapped = align(src, tgt, pairs[:300])
+    res = translation_precision(mapped, tgt, pairs[300:], method="nn")
+    assert res["p@1"] >= 0.95 and res["p@5"] >= res["p@1"] and res["queries"] == 300
+    assert translation_precision(mapped, tgt, pairs[300:])["p@1"] >= 0.95            # csls
+    # an unaligned source does not translate
+    raw = src.replace(meta={})
+    assert translation_precision(raw, tgt, pairs[300:], method="nn")["p@1"] < 0.2
+    # the map is recorded: any source vector lands where the mapped rows are
+    np.testing.assert_allclose(transform_of(mapped).transform(src.vectors[:3]), mapped.vectors[:3], atol=1e-5)
+    assert mapped.meta["alignment"]["pairs"] == 300
+
+
+def test_refinement_grows_the_dictionary_from_a_small_seed():
+    src, tgt, pairs = spaces(noise=0.2)
+    few = align(src, tgt, pairs[:20])
+    better = align(src, tgt, pairs[:20], refine=2, refine_vocab=600)
+    p_few = translation_precision(few, tgt, pairs[300:], method="nn")["p@1"]
+    p_better = translation_precision(better, tgt, pairs[300:], method="nn")["p@1"]
+    assert p_better >= p_few and better.meta["alignment"]["dictionary_sizes"][-1] > 20
+
+
+def test_identical_keys_seed_the_map():
+    src, tgt, pairs = spaces()
+    same = Embeddings([k.replace("s", "t") for k in src.keys], src.vectors, name="src")
+    mapped = align(same, tgt, identical=True)
+    assert translation_precision(mapped, tgt, [(f"t{i}", f"t{i}") for i in range(50)], method="nn")["p@1"] > 0.95
+
+
+def test_csls_penalises_hubs():
+    rng = np.random.default_rng(1)
+    B = rng.standard_normal((50, 8))
+    B[0] = B[1:].mean(axis=0) * 5                                   # a hub near everything
+    B /= np.linalg.norm(B, axis=1, keepdims=True)
+    A = B[1:] + 0.3 * rng.standard_normal((49, 8))
+    A /= np.linalg.norm(A, axis=1, keepdims=True)
+    nn = csls_topk(A, B, 1, method="nn")[:, 0]
+    cs = csls_topk(A, B, 1, knn=5)[:, 0]
+    assert (cs == 0).sum() <= (nn == 0).sum()
+    assert (cs == np.arange(1, 50)).mean() >= (nn == np.arange(1, 50)).mean()
+
+
+def test_bad_input(tmp_path):
+    src, tgt, pairs = spaces(n=50)
+    wide = Embeddings([f"t{i}" for i in range(50)], np.ones((50, 20), np.float32))
+    with pytest.raises(DimensionError, match="source has 16 dims, the target 20.*--pca 16"):
+        align(src, wide, pairs)
+    with pytest.raises(InputError, match="give a seed dictionary"):
+        align(src, tgt)
+    with pytest.raises(InputError, match="no pair of the dictionary has both words"):
+        align(src, tgt, [("nope", "t1")])
+    with pytest.raises(InputError, match="share no keys"):
+        align(src, tgt, identical=True)
+    f = tmp_path / "d.txt"
+    f.write_text("s1 t1\ns2\n", encoding="utf-8")
+    with pytest.raises(InputError, match="line 2: a dictionary line holds two words"):
+        read_dictionary(f)
+    f.write_bytes(b"s1 t1\n\xff t2\n")
+    with pytest.raises(EncodingError, match="line 2 is not UTF-8"):
+        read_dictionary(f)
+    f.write_text("\n", encoding="utf-8")
+    with pytest.raises(InputError, match="holds no pairs"):
+        read_dictionary(f)
+    with pytest.raises(InputError, match="method must be 'csls' or 'nn'"):
+        translation_precision(align(src, tgt, pairs), tgt, pairs, method="cosine")
+
+
+def test_cli_align_and_eval_translation(capsys, tmp_path):
+    src, tgt, pairs = spaces()
+    src.save(tmp_path / "src.ov")
+    tgt.save(tmp_path / "tgt.ov")
+    (tmp_path / "train.txt").write_text("".join(f"{a} {b}\n" for a, b in pairs[:300]), encoding="utf-8")
+    (tmp_path / "test.txt").write_text("".join(f"{a}\t{b}\n" for a, b in pairs[300:]), encoding="utf-8")
+    code = main(["align", str(tmp_path / "src.ov"), str(tmp_path / "tgt.ov"), "-o", str(tmp_path / "m.ov"),
+                 "-d", str(tmp_path / "train.txt"), "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and out["pairs"] == 300
+    code = main(["eval", "translation", str(tmp_path / "m.ov"), str(tmp_path / "tgt.ov"),
+                 str(tmp_path / "test.txt"), "--json"])
+    res = json.loads(capsys.readouterr().out)
+    assert code == 0 and res["p@1"] >= 0.95
+    code = main(["align", str(tmp_path / "src.ov"), str(tmp_path / "tgt.ov"), "-o", str(tmp_path / "x.ov")])
+    assert code == 1 and "give a seed dictionary" in capsys.readouterr().err
