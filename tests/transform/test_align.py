@@ -11,7 +11,7 @@ import omnivec
 from omnivec.cli import main
 from omnivec.embeddings import Embeddings
 from omnivec.errors import DimensionError, EncodingError, InputError
-from omnivec.transform import align, read_dictionary, transform_of, translation_precision
+from omnivec.transform import align, read_dictionary, relative, transform_of, translation_precision
 from omnivec.transform.align import csls_topk
 
 
@@ -112,3 +112,19 @@ def test_cli_align_and_eval_translation(capsys, tmp_path):
     assert code == 0 and res["p@1"] >= 0.95
     code = main(["align", str(tmp_path / "src.ov"), str(tmp_path / "tgt.ov"), "-o", str(tmp_path / "x.ov")])
     assert code == 1 and "give a seed dictionary" in capsys.readouterr().err
+
+
+def test_relative_representations_make_two_spaces_comparable_without_a_map():
+    src, tgt, pairs = spaces()
+    anchors_t = [f"t{i}" for i in range(40)]
+    anchors_s = [f"s{i}" for i in range(40)]
+    rt = relative(tgt, anchors_t)
+    rs = relative(src, anchors_s)
+    assert rt.dim == 40 and rt.meta["relative"]["anchors"] == anchors_t
+    # in the relative space each source word's nearest target word is its own translation
+    found = [rt.most_similar(rs[f"s{i}"], topn=1)[0][0] for i in range(100, 150)]
+    assert np.mean([f == f"t{i}" for f, i in zip(found, range(100, 150))]) > 0.9
+    discovered = relative(tgt, 12)
+    assert discovered.dim == len(discovered.meta["relative"]["anchors"]) <= 12
+    with pytest.raises(InputError, match="at least one anchor"):
+        relative(tgt, [])

@@ -23,7 +23,7 @@ from ..errors import InputError
 from .base import RECORD, NotFittedError, Transform, apply_to_table, as_matrix
 from .linear import PCA, AllButTheTop, Center, Normalize, RandomProjection, Truncate, Whiten
 from .algebra import along, bind, bundle, bundle_capacity, concept_axis, project, unbind
-from .align import OrthogonalMap, align, read_dictionary, translation_precision
+from .align import OrthogonalMap, align, read_dictionary, relative, translation_precision
 from .retrofit import read_lexicon, retrofit, wordnet_lexicon
 
 TRANSFORMS: Registry[type] = Registry("transform")
@@ -132,6 +132,6 @@ def transform_of(emb: Embeddings) -> Pipeline:
     return p
 
 
-__all__ = ["along", "bind", "bundle", "bundle_capacity", "concept_axis", "project", "unbind", "TRANSFORMS", "OrthogonalMap", "align", "read_dictionary", "translation_precision", "AllButTheTop", "Center", "NotFittedError", "Normalize", "PCA", "Pipeline",
+__all__ = ["along", "bind", "bundle", "bundle_capacity", "concept_axis", "project", "unbind", "TRANSFORMS", "OrthogonalMap", "align", "relative", "read_dictionary", "translation_precision", "AllButTheTop", "Center", "NotFittedError", "Normalize", "PCA", "Pipeline",
            "RandomProjection", "Transform", "Truncate", "Whiten", "read_lexicon", "retrofit", "transform_of",
            "wordnet_lexicon"]

@@ -247,3 +247,59 @@ def translation_precision(mapped: Embeddings, tgt: Embeddings, dictionary, *, ks
 
 
 __all__ = ["OrthogonalMap", "align", "csls_topk", "read_dictionary", "translation_precision"]
+
+
+# -- relative representations ------------------------------------------
+def _kmeans(X: np.ndarray, k: int, rng: np.random.Generator, iterations: int = 25) -> np.ndarray:
+    """Return k unit centroids of unit rows X (spherical k-means, k-means++ seeding)."""
+    C = [X[int(rng.integers(len(X)))]]
+    d = 1 - X @ C[0]
+    for _ in range(1, k):
+        p = np.maximum(d, 0) ** 2
+        C.append(X[int(rng.choice(len(X), p=p / p.sum()))] if p.sum() > 0 else X[int(rng.integers(len(X)))])
+        d = np.minimum(d, 1 - X @ C[-1])
+    C = np.stack(C)
+    for _ in range(iterations):
+        lab = (X @ C.T).argmax(axis=1)
+        for j in range(k):
+            m = X[lab == j]
+            if len(m):
+                C[j] = m.sum(axis=0)
+        C = _unit(C)
+    return C
+
+
+def relative(emb: Embeddings, anchors: Sequence | int, *, seed: int = 0) -> Embeddings:
+    """Return the relative representation of a table: each row's cosines to anchor keys (Moschella et al.
+    2023), a space in which two tables that share the anchors are comparable without any map.
+
+    `anchors` are keys, or a number: that many anchors discovered among the
+    table's keys (spherical k-means of the first 20,000 rows, each cluster's
+    key nearest its centroid).  meta["relative"] lists the anchors.
+    """
+    if isinstance(anchors, (int, np.integer)) and not isinstance(anchors, bool):
+        k = int(anchors)
+        if k < 1:
+            raise InputError(f"anchors must be keys or an int >= 1; got {anchors!r}")
+        U = _unit(np.asarray(emb.vectors[:20000], np.float64))
+        if k > len(U):
+            raise InputError(f"{k} anchors asked of {len(U)} rows")
+        C = _kmeans(U, k, np.random.default_rng(seed))
+        rows = list(dict.fromkeys(int(r) for r in (C @ U.T).argmax(axis=1)))
+        keys = [emb.keys.key(r) for r in rows]
+    else:
+        keys = list(anchors)
+        if not keys:
+            raise InputError("give at least one anchor key")
+    A = _unit(emb.vectors_of(keys).astype(np.float64))
+    R = _unit(np.asarray(emb.vectors, np.float64)) @ A.T
+    meta = dict(emb.meta)
+    meta["relative"] = {"anchors": keys}
+    from ..core.vectors import VectorStore
+
+    return Embeddings.from_parts(name=emb.name, keys=emb.keys, store=VectorStore.encode(R.astype(np.float32)),
+                                 metric="cosine", counts=emb.counts, meta=meta, extras=dict(emb.extras),
+                                 texts=emb.texts)
+
+
+__all__ += ["relative"]
