@@ -18,6 +18,19 @@ import resource
 import time
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory in MiB: VmHWM, which starts afresh at exec (ru_maxrss
+    keeps the high-water mark of the forking parent, so a large parent would show through)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("edges")
@@ -58,7 +71,7 @@ def main() -> None:
         "import_s": round(t_import - t0, 3), "read_s": round(t_read - t_import, 3),
         "walks_s": round(t_walks - t_read, 3), "train_s": round(t_train - t_walks, 3),
         "total_s": round(t_train - t_import, 3),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mb": peak_rss_mb(),
         "walk_tokens": int(sum(len(w) for w in walks)),
     }))
 

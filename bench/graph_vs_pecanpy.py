@@ -8,7 +8,8 @@ edge list, the walks, the skip-gram training.  Each run is a fresh process
 (ours: this interpreter; the anchor: PecanPy's environment, see below), so
 the times include imports of the compiled kernels (both cache them on disk;
 a warm-up run fills the caches first) and the peak resident memory is that
-process's own (`resource.getrusage(RUSAGE_SELF).ru_maxrss`).  Runs
+process's own (VmHWM from /proc/self/status; ru_maxrss would carry over the
+high-water mark of the bench process that forked it).  Runs
 alternate between the tools and the reported times are medians.
 Macro/micro-F1 come from `omnivec.evaluate.nodes.node_classification`
 (one-vs-rest logistic regression on 50% of the labelled nodes, the rest
@@ -91,7 +92,7 @@ def child(a: argparse.Namespace) -> None:
     print(json.dumps({
         "import_s": round(t_import - t0, 3), "read_s": round(t_read - t_import, 3),
         "walks_train_s": round(t_train - t_read, 3), "total_s": round(t_train - t_import, 3),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mb": peak_rss_mb(),
         "walk_tokens": run["walk_nodes"], "walk_mode": run["walk_mode"],
         "kcore": emb.meta.get("kcore")}))
 
@@ -137,6 +138,19 @@ def f1(npz: str, labels: Path, a: argparse.Namespace) -> dict:
 
 def median(runs: list[dict], key: str) -> float:
     return round(statistics.median(r[key] for r in runs), 3)
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory in MiB: VmHWM, which starts afresh at exec (ru_maxrss
+    keeps the high-water mark of the forking parent, so a large parent would show through)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def main() -> None:
