@@ -111,6 +111,7 @@ def test_from_edges_with_node_ids_keeps_isolated_nodes():
     ("1 2 0.5\n# c\n2 3 nan\n", 3, "non-negative"),
     ("1 2\n3 99999999999999999999\n", 2, "beyond int64"),
     ("1\n", 1, "2 or 3 fields"),
+    ("1 2\n\n3 4 5 6\n", 3, "ragged"),     # as many fields as two lines of two, spread unevenly
 ])
 def test_bad_lines_are_refused_naming_the_file_and_line(tmp_path, text, line, match):
     p = write(tmp_path, "bad.tsv", text)

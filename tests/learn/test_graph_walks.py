@@ -171,6 +171,8 @@ def separation(emb: Embeddings, y: np.ndarray) -> float:
 
 @pytest.mark.parametrize("learner", [
     DeepWalk(dim=16, num_walks=20, walk_length=20, window=5, sample=0, workers=1, seed=2, progress=False),
+    DeepWalk(dim=16, num_walks=20, walk_length=20, window=5, sample=0, batch_windows=False, workers=1, seed=2,
+             progress=False),
     Node2Vec(dim=16, num_walks=20, walk_length=20, window=5, p=0.5, q=2.0, sample=0, workers=1, seed=2,
              progress=False),
     Node2Vec(dim=16, num_walks=20, walk_length=20, window=5, p=0.5, q=2.0, kcore=3, sample=0, workers=1,

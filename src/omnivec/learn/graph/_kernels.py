@@ -25,7 +25,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .._kernels import _below, _next, splitmix64
+from ..._jit import prefetch_row
+from .._kernels import SIG_SIZE, _below, _negative, _next, _sig_index, splitmix64
 
 ONE_32 = np.float32(2.3283064e-10)
 
@@ -358,3 +359,108 @@ def propagate(indptr, indices, order, done, vectors):
                 filled += 1
                 changed = True
     return filled
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def train_walks_batched(win, wout, tokens, ends, n_walks, keep, negative, window, alias_p, alias_i, lr0, lr1,
+                        pos0, total, seed, max_len, sig, nls, stats, stop):
+    """Return nothing; skip-gram over walks [0, n_walks), each window as one small matrix product.
+
+    For the centre node c with contexts x_1..x_m (its reduced window), the
+    inputs are the contexts' rows win[x_a] and the outputs c and `negative`
+    noise nodes drawn once per window (Ji et al. 2016, "Parallelizing
+    Word2Vec in Shared and Distributed Memory"): every (context, output) pair
+    gets its own logistic gradient, as in word2vec's skip-gram; the scores
+    against one output are computed before that output moves, the contexts'
+    rows move once at the end of the window, so each output row is read once
+    per window instead of once per pair and the contexts' rows stay in cache.
+    """
+    dim = win.shape[1]
+    state = np.empty(1, np.uint64)
+    state[0] = splitmix64(np.uint64(seed)) | np.uint64(1)
+    buf = np.empty(max_len, np.int32)
+    span = 2 * window
+    ctx = np.empty(span, np.int64)
+    outs = np.empty(negative + 1, np.int64)
+    G = np.empty(span, np.float32)
+    dIn = np.empty((span, dim), np.float32)
+    loss = 0.0
+    npred = 0
+    seen = 0
+    start = 0
+    for s in range(n_walks):
+        if stop[0] != 0:
+            break
+        end = ends[s]
+        progress = (pos0 + seen) / total
+        if progress > 1.0:
+            progress = 1.0
+        lr = np.float32(lr0 - (lr0 - lr1) * progress)
+        n = 0
+        for i in range(start, end):
+            w = tokens[i]
+            if keep[w] != np.uint32(0xFFFFFFFF):
+                if np.uint32(_next(state) >> np.uint64(32)) >= keep[w]:
+                    continue
+            buf[n] = w
+            n += 1
+        seen += end - start
+        start = end
+        for i in range(n):
+            b = np.int64(_below(_next(state), window))
+            lo = i - window + b
+            if lo < 0:
+                lo = 0
+            hi = i + window - b + 1
+            if hi > n:
+                hi = n
+            m = 0
+            for j in range(lo, hi):
+                if j != i:
+                    ctx[m] = buf[j]
+                    m += 1
+            if m == 0:
+                continue
+            c = buf[i]
+            outs[0] = c
+            no = 1
+            for k in range(negative):
+                t = _negative(state, alias_p, alias_i)
+                if t != c:
+                    outs[no] = t
+                    no += 1
+            for a in range(m):
+                for d in range(dim):
+                    dIn[a, d] = 0.0
+            for o in range(no):
+                row = wout[outs[o]]
+                if o + 1 < no:
+                    prefetch_row(wout, outs[o + 1])
+                # every context's score against this output, from the weights as they are
+                for a in range(m):
+                    h = win[ctx[a]]
+                    f = np.float32(0.0)
+                    for d in range(dim):
+                        f += h[d] * row[d]
+                    kk = _sig_index(f)
+                    if o == 0:
+                        G[a] = (np.float32(1.0) - sig[kk]) * lr
+                        loss += nls[kk]
+                    else:
+                        G[a] = -sig[kk] * lr
+                        loss += nls[SIG_SIZE - kk]
+                # then the gradients: the contexts' (applied after the window), the output's (now)
+                for a in range(m):
+                    g = G[a]
+                    h = win[ctx[a]]
+                    for d in range(dim):
+                        dIn[a, d] += g * row[d]
+                        row[d] += g * h[d]
+            npred += m * no
+            for a in range(m):
+                h = win[ctx[a]]
+                for d in range(dim):
+                    h[d] += dIn[a, d]
+    stats[0] += loss
+    stats[1] += npred
+    stats[2] += seen
