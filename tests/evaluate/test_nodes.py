@@ -319,3 +319,14 @@ def test_link_prediction_counts_pairs_of_nodes_the_table_lacks_and_refuses_bad_a
     with pytest.raises(InputError, match="none of the graph's"):
         link_prediction(other, s)
     assert isinstance(s, EdgeSplit)
+
+
+def test_without_scikit_learn_the_error_names_the_extra(monkeypatch):
+    import sys
+
+    from omnivec.errors import MissingDependencyError
+
+    emb, labels = _clusters(n_per=5)
+    monkeypatch.setitem(sys.modules, "sklearn", None)     # import sklearn now raises ImportError
+    with pytest.raises(MissingDependencyError, match=r"pip install 'omnivec\[graph\]'"):
+        node_classification(emb, labels)
