@@ -169,3 +169,12 @@ def test_empty_missing_and_self_related_inputs_are_refused(tmp_path):
         read_relations([("a", "b", "c")])
     with pytest.raises(OmnivecError, match="cycles"):
         read_relations([("a", "b")], cycles="maybe")
+
+
+def test_damaged_gzip_is_reported_with_the_file(tmp_path):
+    path = tmp_path / "r.tsv.gz"
+    data = gzip.compress(b"".join(b"n%d\tn%d\n" % (i, i + 1) for i in range(2000)))
+    path.write_bytes(data[:len(data) // 2])
+    with pytest.raises(ParseError, match="damaged gzip data") as err:
+        read_relations(path)
+    assert err.value.path == str(path)

@@ -66,12 +66,9 @@ class Relations:
     def n_nodes(self) -> int:
         return len(self.keys)
 
-    def related(self, symmetric: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        """Return (ptr, idx): each node's parents (and children if `symmetric`), CSR, sorted, unique."""
-        a, b = self.child, self.parent
-        if symmetric:
-            a, b = np.concatenate([a, b]), np.concatenate([b, a])
-        return csr(self.n_nodes, a, b)
+    def related(self) -> tuple[np.ndarray, np.ndarray]:
+        """Return (ptr, idx): each node's parents (the nodes it is related to), CSR, sorted, unique."""
+        return csr(self.n_nodes, self.child, self.parent)
 
     def degrees(self) -> np.ndarray:
         """Return each node's number of relations, as child or as parent."""
@@ -203,9 +200,7 @@ def _read_file(path: str, node, ch: list, pa: list) -> int:
                 ch.append(node(parts[0]))
                 pa.append(node(parts[1]))
                 lines += 1
-        except (EOFError, OSError) as exc:
-            if isinstance(exc, ParseError):
-                raise
+        except (EOFError, OSError) as exc:     # gzip reports damage where it reaches it
             raise ParseError(f"damaged gzip data after {lines} relations ({exc})", path=path) from None
     return lines
 
