@@ -200,3 +200,133 @@ def test_cli_eval_nodes_help_fits_80_columns(capsys, monkeypatch):
     finally:
         sys.path.pop(0)
     check(capsys, monkeypatch, ["eval", "nodes"])
+
+
+# -- link prediction -------------------------------------------------------------
+
+from pathlib import Path  # noqa: E402
+
+from omnivec.evaluate.nodes import EdgeSplit, link_prediction, roc_auc, split_edges  # noqa: E402
+from omnivec.learn.graph import Graph, read_graph  # noqa: E402
+
+KARATE = Path(__file__).resolve().parents[1] / "data" / "graphs" / "karate" / "karate.adjlist"
+
+
+def _components(n, pairs):
+    parent = list(range(n))
+
+    def find(a):
+        while parent[a] != a:
+            a = parent[a]
+        return a
+    for a, b in pairs:
+        parent[find(a)] = find(b)
+    return len({find(i) for i in range(n)})
+
+
+def _pairs(g):
+    src = np.repeat(np.arange(len(g)), np.diff(g.indptr))
+    return {(min(a, b), max(a, b)) for a, b in zip(src.tolist(), g.indices.tolist())}
+
+
+def test_split_edges_holds_out_edges_keeps_connectivity_and_draws_true_non_edges():
+    g = read_graph(KARATE, directed=False)
+    s = split_edges(g, 0.3, seed=2)
+    full, train = _pairs(g), _pairs(s.train)
+    test = {tuple(p) for p in s.test_pos.tolist()}
+    assert len(s.train) == len(g) and list(s.train.nodes) == list(g.nodes)
+    assert train | test == full and not train & test
+    assert len(test) == round(0.3 * len(full)) == s.requested
+    assert {tuple(p) for p in s.train_pos.tolist()} == train
+    assert _components(len(g), train) == _components(len(g), full) == 1
+    negs = [tuple(sorted(p)) for p in np.concatenate([s.train_neg, s.test_neg]).tolist()]
+    assert len(negs) == len(set(negs)) == len(full)
+    assert not set(negs) & full and all(a != b for a, b in negs)
+    again = split_edges(g, 0.3, seed=2)
+    assert np.array_equal(again.test_pos, s.test_pos) and np.array_equal(again.test_neg, s.test_neg)
+    assert not np.array_equal(split_edges(g, 0.3, seed=3).test_pos, s.test_pos)
+
+
+def test_split_edges_holds_out_fewer_when_the_rest_would_fall_apart_and_refuses_a_tree():
+    # a path 0-1-2-3-4-5 plus one chord: only one edge of the triangle 0-1-2 may go
+    g = Graph.from_edges([0, 1, 2, 3, 4, 0], [1, 2, 3, 4, 5, 2])
+    s = split_edges(g, 0.75, seed=0)
+    assert s.requested == 4 and len(s.test_pos) == 1
+    assert {tuple(p) for p in s.test_pos.tolist()} <= {(0, 1), (1, 2), (0, 2)}
+    dense = Graph.from_edges([0, 0, 0, 1, 1, 2], [1, 2, 3, 2, 3, 3])
+    with pytest.raises(InputError, match="too few non-edges"):
+        split_edges(dense, 0.5)
+    tree = Graph.from_edges([0, 1, 2], [1, 2, 3])
+    with pytest.raises(InputError, match="every edge is needed"):
+        split_edges(tree, 0.5)
+    with pytest.raises(InputError, match="test_fraction"):
+        split_edges(g, 1.0)
+
+
+def test_roc_auc_equals_sklearn_with_ties():
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(0)
+    for _ in range(10):
+        y = rng.random(200) < 0.4
+        s = np.round(rng.standard_normal(200) + y, 1)     # rounding makes ties
+        assert roc_auc(y, s) == pytest.approx(roc_auc_score(y, s), abs=1e-12)
+    with pytest.raises(InputError, match="both positive and negative"):
+        roc_auc(np.ones(3, bool), np.arange(3.0))
+
+
+def _communities(seed=0, n=48, parts=4):
+    rng = np.random.default_rng(seed)
+    src, dst = [], []
+    for i in range(n):
+        for j in range(i + 1, n):
+            same = i * parts // n == j * parts // n
+            if rng.random() < (0.6 if same else 0.01):
+                src.append(i)
+                dst.append(j)
+    return Graph.from_edges(src, dst)
+
+
+def test_link_prediction_is_high_for_community_vectors_and_near_half_for_noise():
+    g = _communities()
+    s = split_edges(g, 0.5, seed=1)
+    part = np.array([int(k) * 4 // 48 for k in s.nodes])
+    good = Embeddings(list(s.nodes), np.eye(4, dtype=np.float32)[part]
+                      + 0.01 * np.random.default_rng(0).standard_normal((len(part), 4)).astype(np.float32))
+    rep = link_prediction(good, s)
+    assert rep.auc > 0.8 and rep.cosine_auc > 0.8
+    assert rep.test_pairs == 2 * len(s.test_pos) and rep.skipped_pairs == 0
+    noise = Embeddings(list(s.nodes), np.random.default_rng(5).standard_normal((len(part), 16)).astype(np.float32))
+    rnd = link_prediction(noise, s)
+    assert abs(rnd.cosine_auc - 0.5) < 0.15
+    for op in ("average", "l1", "l2"):
+        assert 0.0 <= link_prediction(good, s, operator=op).auc <= 1.0
+
+
+def test_link_prediction_counts_pairs_of_nodes_the_table_lacks_and_refuses_bad_arguments():
+    g = _communities()
+    s = split_edges(g, 0.5, seed=1)
+    keep = [k for k in s.nodes if k not in ("0", "1")]
+    emb = Embeddings(keep, np.random.default_rng(0).standard_normal((len(keep), 4)).astype(np.float32))
+    rep = link_prediction(emb, s)
+    assert rep.skipped_pairs > 0
+    assert rep.train_pairs + rep.test_pairs + rep.skipped_pairs == 2 * (len(s.train_pos) + len(s.test_pos))
+    with pytest.raises(InputError, match="unknown operator 'dot'"):
+        link_prediction(emb, s, operator="dot")
+    with pytest.raises(InputError, match="EdgeSplit"):
+        link_prediction(emb, g)
+    other = Embeddings(["x", "y"], np.eye(2, dtype=np.float32))
+    with pytest.raises(InputError, match="none of the graph's"):
+        link_prediction(other, s)
+    assert isinstance(s, EdgeSplit)
+
+
+def test_without_scikit_learn_the_error_names_the_extra(monkeypatch):
+    import sys
+
+    from omnivec.errors import MissingDependencyError
+
+    emb, labels = _clusters(n_per=5)
+    monkeypatch.setitem(sys.modules, "sklearn", None)     # import sklearn now raises ImportError
+    with pytest.raises(MissingDependencyError, match=r"pip install 'omnivec\[graph\]'"):
+        node_classification(emb, labels)

@@ -83,6 +83,9 @@ FIXTURES = {
     "node2vec": Fixture(dict(dim=8, num_walks=2, walk_length=10, p=0.5, q=2.0, workers=1, seed=3, progress=False),
                         _karate, _empty_file,
                         lambda tmp: ["train", "node2vec", str(tmp / "g.tsv"), "-o", str(tmp / "m.omv")]),
+    "line": Fixture(dict(dim=8, samples=20000, workers=1, seed=3, progress=False),
+                    _karate, _empty_file,
+                    lambda tmp: ["train", "line", str(tmp / "g.tsv"), "-o", str(tmp / "m.omv")]),
 }
 
 NAMES = LEARNERS.names()

@@ -95,3 +95,41 @@ def train_node2vec(
 ) -> None:
     """Learn node2vec node vectors (biased second-order walks, skip-gram)."""
     _train(learner, graph, output, directed, weighted, fmt, as_json)
+
+
+@learner_command(train_app, "line", short=SHORT)
+def train_line(
+    graph: Path = typer.Argument(..., metavar="GRAPH", help=GRAPH_HELP),
+    output: Path = typer.Option(..., "--output", "-o", help="Model file to write."),
+    directed: bool = typer.Option(False, "--directed", help="Edges go from source to target."),
+    weighted: Optional[bool] = typer.Option(None, "--weighted/--unweighted",
+                                            help="Read a third column as weights (default: if present)."),
+    fmt: str = typer.Option("auto", "--format", help="auto, edgelist or adjlist."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON summary."),
+    learner: Any = None,
+) -> None:
+    """Learn LINE node vectors (first- and second-order proximity, edge sampling)."""
+    from ..learn.graph import read_graph
+
+    g = read_graph(graph, directed=directed, weighted=weighted, format=fmt)
+    emb = learner.fit(g)
+    emb.save(output)
+    run = emb.meta["training"][-1]
+    summary = {"output": str(output), "nodes": len(emb), "dim": emb.dim, "graph": emb.meta["graph"],
+               "orders": run["orders"], "samples_per_order": run["samples_per_order"],
+               "nodes_without_out_edges": run["nodes_without_out_edges"],
+               "interrupted": run["interrupted"], "seconds": run["total_seconds"]}
+    if as_json:
+        emit_json(summary)
+    else:
+        out = console()
+        note = " (interrupted: the model holds the training done so far)" if run["interrupted"] else ""
+        out.print(f"wrote {output}: {len(emb):,} nodes x {emb.dim} dims from {g.num_edges:,} edges{note}")
+        for o in run["orders"]:
+            out.print(f"  {o['order']}-order: {o['samples']:,} edge samples, {o['dim']} dims, "
+                      f"{o['samples_per_second'] or 0:,.0f} samples/s, loss {o['loss']:.4f}")
+        if run["nodes_without_out_edges"]:
+            out.print(f"note: {run['nodes_without_out_edges']:,} nodes without out-edges keep their "
+                      "start vectors")
+    if run["interrupted"]:
+        raise typer.Exit(130)

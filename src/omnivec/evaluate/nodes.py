@@ -298,3 +298,231 @@ def node_classification(emb, labels: Labels | str | os.PathLike, *,
         repeats=int(repeats), nodes=n, labels=len(names), multilabel=bool((counts > 1).any()),
         missing=len(missing), missing_examples=tuple(missing[:5]),
         unlabeled=len(table) - n, seed=seed, source=source, runs=runs)
+
+
+# -- link prediction -------------------------------------------------------------
+
+@dataclass
+class EdgeSplit:
+    """A graph's edges split for link prediction (node ids of `train`, which keeps every node).
+
+    `train` is the graph less the held-out edges; `train_pos`/`train_neg` and
+    `test_pos`/`test_neg` are (m, 2) int64 arrays of node-id pairs: edges of
+    `train` and as many non-edges; held-out edges and as many non-edges.  No
+    negative pair is an edge of the original graph, and the two negative sets
+    do not share a pair.
+    """
+
+    train: Any
+    train_pos: np.ndarray
+    train_neg: np.ndarray
+    test_pos: np.ndarray
+    test_neg: np.ndarray
+    requested: int          # held-out edges asked for (test_fraction of the edges)
+    seed: int = 0
+
+    @property
+    def nodes(self) -> np.ndarray:
+        return self.train.nodes
+
+    def as_dict(self) -> dict:
+        return dict(nodes=len(self.train), train_edges=len(self.train_pos), test_edges=len(self.test_pos),
+                    requested=self.requested, negatives=len(self.train_neg) + len(self.test_neg),
+                    seed=self.seed)
+
+
+def _edge_list(graph) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Return each edge once (undirected: source <= target), with its weight."""
+    src = np.repeat(np.arange(len(graph), dtype=np.int64), np.diff(graph.indptr))
+    dst = graph.indices.astype(np.int64)
+    w = graph.weights
+    if not graph.directed:
+        keep = src <= dst
+        src, dst = src[keep], dst[keep]
+        w = None if w is None else w[keep]
+    return src, dst, w
+
+
+def _spanning_forest(n: int, src: np.ndarray, dst: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Return a mask of the edges (visited in `order`) that join two components (Kruskal, union-find)."""
+    parent = list(range(n))
+    keep = np.zeros(len(src), bool)
+    s_list, d_list = src.tolist(), dst.tolist()
+    for e in order.tolist():
+        a, b = s_list[e], d_list[e]
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        while parent[b] != b:
+            parent[b] = parent[parent[b]]
+            b = parent[b]
+        if a != b:
+            parent[a] = b
+            keep[e] = True
+    return keep
+
+
+def _sample_non_edges(n: int, count: int, taken: np.ndarray, directed: bool,
+                      rng: np.random.Generator) -> np.ndarray:
+    """Return `count` distinct node pairs (u != v) whose codes u*n+v are not in sorted `taken`."""
+    out = np.zeros(0, np.int64)
+    possible = n * (n - 1) // (1 if directed else 2)
+    if count > possible - len(taken):
+        raise InputError(f"the graph has too few non-edges for {count:,} negative pairs")
+    while len(out) < count:
+        want = (count - len(out)) * 2 + 16
+        u = rng.integers(0, n, want)
+        v = rng.integers(0, n, want)
+        if not directed:
+            u, v = np.minimum(u, v), np.maximum(u, v)
+        code = u * n + v
+        code = code[u != v]
+        pos = np.searchsorted(taken, code)
+        hit = (pos < len(taken)) & (taken[np.minimum(pos, len(taken) - 1)] == code)
+        code = code[~hit]
+        # keep first occurrences, in drawing order, of pairs not drawn before
+        _, first = np.unique(code, return_index=True)
+        code = code[np.sort(first)]
+        code = code[~np.isin(code, out)]
+        out = np.concatenate([out, code[:count - len(out)]])
+    return np.stack([out // n, out % n], axis=1)
+
+
+def split_edges(graph, test_fraction: float = 0.5, seed: int = 0) -> EdgeSplit:
+    """Hold out `test_fraction` of a graph's edges for link prediction (node2vec's protocol).
+
+    The held-out edges are drawn at random among those whose removal leaves
+    the rest connected as before (a random spanning forest is always kept),
+    so fewer are held out when the graph has too few such edges (`requested`
+    says how many were asked for).  Self-loops stay in the training graph.
+    Negatives are node pairs drawn uniformly among the original graph's
+    non-edges.  The same graph, fraction and seed give the same split.
+    """
+    from ..learn.graph import Graph
+
+    if not (0.0 < float(test_fraction) < 1.0):
+        raise InputError(f"test_fraction must lie strictly between 0 and 1; got {test_fraction!r}")
+    n = len(graph)
+    src, dst, w = _edge_list(graph)
+    if len(src) == 0:
+        raise InputError("split_edges: the graph has no edges")
+    rng = np.random.default_rng(seed)
+    loops = src == dst
+    forest = _spanning_forest(n, src, dst, rng.permutation(len(src)))
+    candidates = np.flatnonzero(~forest & ~loops)
+    requested = int(round(float(test_fraction) * int((~loops).sum())))
+    if len(candidates) == 0:
+        raise InputError("split_edges: every edge is needed to keep the graph connected "
+                         "(a forest has no edge to hold out)")
+    held = np.sort(rng.choice(candidates, size=min(requested, len(candidates)), replace=False))
+    mask = np.ones(len(src), bool)
+    mask[held] = False
+    train = Graph.from_edges(src[mask], dst[mask], None if w is None else w[mask],
+                             directed=graph.directed, nodes=list(graph.nodes))
+    codes = src * n + dst
+    if not graph.directed:
+        codes = np.minimum(src, dst) * n + np.maximum(src, dst)
+    taken = np.unique(codes)
+    train_pos = np.stack([src[mask & ~loops], dst[mask & ~loops]], axis=1)
+    test_pos = np.stack([src[held], dst[held]], axis=1)
+    neg = _sample_non_edges(n, len(train_pos) + len(test_pos), taken, graph.directed, rng)
+    return EdgeSplit(train=train, train_pos=train_pos, train_neg=neg[:len(train_pos)],
+                     test_pos=test_pos, test_neg=neg[len(train_pos):], requested=requested, seed=seed)
+
+
+def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Return the area under the ROC curve of binary `labels` ranked by `scores` (ties count half)."""
+    y = np.asarray(labels, bool)
+    s = np.asarray(scores, np.float64)
+    if y.shape != s.shape or y.ndim != 1:
+        raise InputError(f"roc_auc needs two 1-D arrays of one length; got {y.shape} and {s.shape}")
+    n_pos = int(y.sum())
+    n_neg = len(y) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        raise InputError("roc_auc needs both positive and negative examples")
+    uniq, inv, counts = np.unique(s, return_inverse=True, return_counts=True)
+    before = np.cumsum(counts) - counts
+    ranks = (before + (counts + 1) / 2.0)[inv]
+    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
+#: node2vec's binary operators: pair features from the two nodes' vectors
+EDGE_OPERATORS = {
+    "hadamard": lambda a, b: a * b,
+    "average": lambda a, b: (a + b) / 2.0,
+    "l1": lambda a, b: np.abs(a - b),
+    "l2": lambda a, b: (a - b) ** 2,
+}
+
+
+@dataclass
+class LinkPredictionReport:
+    """ROC-AUC of a logistic regression on pair features, and of the pairs' plain cosine."""
+
+    auc: float
+    cosine_auc: float
+    operator: str
+    train_pairs: int
+    test_pairs: int
+    skipped_pairs: int = 0     # pairs with a node the table lacks (left out)
+    split: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return dict(auc=self.auc, cosine_auc=self.cosine_auc, operator=self.operator,
+                    train_pairs=self.train_pairs, test_pairs=self.test_pairs,
+                    skipped_pairs=self.skipped_pairs, split=self.split)
+
+    to_dict = as_dict
+
+
+def link_prediction(emb, split: EdgeSplit, *, operator: str = "hadamard", C: float = 1.0
+                    ) -> LinkPredictionReport:
+    """Score node embeddings learnt on `split.train` at telling held-out edges from non-edges.
+
+    A logistic regression (liblinear, L2, `C`) is fit on `operator` features
+    of the training pairs (the train graph's edges and as many non-edges) and
+    scored by ROC-AUC on the held-out pairs; `cosine_auc` ranks the held-out
+    pairs by the cosine of their vectors, with no classifier.  Pairs with a
+    node the table lacks are left out and counted.
+    """
+    LogisticRegression, _ = _sklearn("link prediction")
+    if operator not in EDGE_OPERATORS:
+        raise InputError(f"unknown operator {operator!r}; valid names are: {', '.join(EDGE_OPERATORS)}")
+    if not (C > 0):
+        raise InputError(f"C must be positive; got {C!r}")
+    if not isinstance(split, EdgeSplit):
+        raise InputError(f"link_prediction takes the EdgeSplit of split_edges, not {type(split).__name__}")
+    table = _node_table(emb)
+    rows_kept, kept = _rows_for(table, list(split.nodes))
+    row_of = np.full(len(split.nodes), -1, np.int64)
+    row_of[kept] = rows_kept
+    if len(kept) == 0:
+        raise InputError(f"none of the graph's {len(split.nodes):,} nodes is in the table {table.name!r}")
+    V = np.asarray(table.vectors, np.float64)
+    op = EDGE_OPERATORS[operator]
+    skipped = 0
+
+    def pairs(pos, neg):
+        nonlocal skipped
+        P = np.concatenate([pos, neg])
+        y = np.r_[np.ones(len(pos), np.int8), np.zeros(len(neg), np.int8)]
+        r = row_of[P]
+        ok = (r >= 0).all(axis=1)
+        skipped += int((~ok).sum())
+        return r[ok], y[ok]
+
+    tr, y_tr = pairs(split.train_pos, split.train_neg)
+    te, y_te = pairs(split.test_pos, split.test_neg)
+    for name, y in (("training", y_tr), ("held-out", y_te)):
+        if len(np.unique(y)) < 2:
+            raise InputError(f"link prediction: the {name} pairs lack positives or negatives "
+                             "among the nodes the table holds")
+    clf = LogisticRegression(solver="liblinear", C=C)
+    clf.fit(op(V[tr[:, 0]], V[tr[:, 1]]), y_tr)
+    auc = roc_auc(y_te, clf.decision_function(op(V[te[:, 0]], V[te[:, 1]])))
+    norms = np.linalg.norm(V, axis=1)
+    norms[norms == 0] = 1.0
+    cos = (V[te[:, 0]] * V[te[:, 1]]).sum(axis=1) / (norms[te[:, 0]] * norms[te[:, 1]])
+    return LinkPredictionReport(auc=auc, cosine_auc=roc_auc(y_te, cos), operator=operator,
+                                train_pairs=len(tr), test_pairs=len(te), skipped_pairs=skipped,
+                                split=split.as_dict())

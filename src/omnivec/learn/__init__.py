@@ -20,6 +20,7 @@ LEARNERS.register("fasttext", "omnivec.learn.fasttext:FastText")
 LEARNERS.register("kge", "omnivec.learn.kge.train:KGE")
 LEARNERS.register("deepwalk", "omnivec.learn.graph.learners:DeepWalk")
 LEARNERS.register("node2vec", "omnivec.learn.graph.learners:Node2Vec")
+LEARNERS.register("line", "omnivec.learn.graph.line:LINE")
 
 
 def get_learner(name: str):
