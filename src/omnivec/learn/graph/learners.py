@@ -189,9 +189,20 @@ class _WalkLearner(Learner):
         lr0, lr1 = self.lr, self.min_lr_
         workers = self.workers_
         seed_base = (int(self.seed) * 0x9E3779B97F4A7C15) % 2**64
-        orders = np.empty((rounds, n), np.int32)
-        for r in range(rounds):
-            orders[r] = np.random.default_rng([self.seed, 1, r]).permutation(n).astype(np.int32)
+        # each round's start order is drawn when the round begins and dropped two rounds later
+        # (a late worker that needs it again redraws the same order from (seed, round))
+        orders: dict[int, np.ndarray] = {}
+        orders_lock = threading.Lock()
+
+        def order_of(r: int) -> np.ndarray:
+            with orders_lock:
+                o = orders.get(r)
+                if o is None:
+                    o = np.random.default_rng([self.seed, 1, r]).permutation(n).astype(np.int32)
+                    orders[r] = o
+                    for old in [k for k in orders if k < r - 2]:
+                        del orders[old]
+                return o
         stop = np.zeros(1, np.int64)
         inv_p, inv_q = 1.0 / p, 1.0 / q
         wl = self.walk_length
@@ -207,7 +218,7 @@ class _WalkLearner(Learner):
 
         def run_chunk(c: int, b: Buffers) -> None:
             r, k = divmod(c, chunks_per_round)
-            starts = orders[r, k * starts_per_chunk:(k + 1) * starts_per_chunk]
+            starts = order_of(r)[k * starts_per_chunk:(k + 1) * starts_per_chunk]
             seed = (seed_base ^ (c * 0xD1B54A32D192ED03)) % 2**64
             GK.walk_chunk(g.indptr, g.indices, weighted, nprob, nalias, total, mode, inv_p, inv_q,
                           eoff, eprob, ealias, starts, wl, np.uint64(seed), b.tokens, b.ends,
