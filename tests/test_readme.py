@@ -118,6 +118,8 @@ def workspace(tmp_path_factory):
     with open(ws / "docs.tsv", "w", encoding="utf-8") as fh:     # id<TAB>text, the empty document left out
         fh.writelines(f"{i}\t{t}\n" for i, t in zip(col.doc_ids, col.doc_texts) if t.strip())
     (ws / "qrels.txt").write_text("1 0 d1 1\n1 0 d2 0\n2 0 d3 2\n", encoding="utf-8")
+    shutil.copy(DATA / "graphs" / "karate" / "karate.adjlist", ws / "karate.adjlist")
+    shutil.copy(DATA / "graphs" / "karate" / "factions.tsv", ws / "factions.tsv")
     (ws / "pairs.txt").write_text("king king\nwoman woman\ncity city\n", encoding="utf-8")
     (ws / "lexicon.txt").write_text("big large great\ncar vehicle cars\n", encoding="utf-8")
     (ws / "run.txt").write_text("1 Q0 d2 1 0.9 x\n1 Q0 d1 2 0.8 x\n2 Q0 d3 1 0.7 x\n", encoding="utf-8")
