@@ -105,19 +105,15 @@ def compact_corpus(tokens, ends, mapping):
 
 
 @njit(cache=True, nogil=True)
-def alias_table(weights):
-    """Return (prob float32, alias int32) for O(1) sampling proportional to `weights` (Walker)."""
-    n = weights.shape[0]
+def alias_segment(w, n, prob, alias, scaled, small, large):
+    # Walker's alias table of w[:n] into prob[:n], alias[:n] (local indices); total must be > 0
     total = 0.0
     for i in range(n):
-        total += weights[i]
-    scaled = np.empty(n, np.float64)
+        total += w[i]
     for i in range(n):
-        scaled[i] = weights[i] * n / total
-    prob = np.ones(n, np.float32)
-    alias = np.arange(n).astype(np.int32)
-    small = np.empty(n, np.int64)
-    large = np.empty(n, np.int64)
+        scaled[i] = w[i] * n / total
+        prob[i] = 1.0
+        alias[i] = i
     ns = 0
     nl = 0
     for i in range(n):
@@ -141,6 +137,15 @@ def alias_table(weights):
         else:
             large[nl] = g
             nl += 1
+
+
+@njit(cache=True, nogil=True)
+def alias_table(weights):
+    """Return (prob float32, alias int32) for O(1) sampling proportional to `weights` (Walker)."""
+    n = weights.shape[0]
+    prob = np.ones(n, np.float32)
+    alias = np.arange(n).astype(np.int32)
+    alias_segment(weights, n, prob, alias, np.empty(n, np.float64), np.empty(n, np.int64), np.empty(n, np.int64))
     return prob, alias
 
 

@@ -27,6 +27,7 @@ from numba import njit
 
 from ..._jit import prefetch_row
 from .._kernels import SIG_SIZE, _below, _negative, _next, _sig_index, splitmix64
+from .._kernels import alias_segment as _alias_segment
 
 ONE_32 = np.float32(2.3283064e-10)
 
@@ -35,41 +36,6 @@ ONE_32 = np.float32(2.3283064e-10)
 def _unit(r):
     # uniform float32 in [0, 1) from the low 32 bits of a draw
     return np.float32(np.uint32(r & np.uint64(0xFFFFFFFF))) * ONE_32
-
-
-@njit(cache=True, nogil=True)
-def _alias_segment(w, n, prob, alias, scaled, small, large):
-    # Walker's alias table of w[:n] into prob[:n], alias[:n] (local indices); total must be > 0
-    total = 0.0
-    for i in range(n):
-        total += w[i]
-    for i in range(n):
-        scaled[i] = w[i] * n / total
-        prob[i] = 1.0
-        alias[i] = i
-    ns = 0
-    nl = 0
-    for i in range(n):
-        if scaled[i] < 1.0:
-            small[ns] = i
-            ns += 1
-        else:
-            large[nl] = i
-            nl += 1
-    while ns > 0 and nl > 0:
-        ns -= 1
-        s = small[ns]
-        nl -= 1
-        g = large[nl]
-        prob[s] = scaled[s]
-        alias[s] = g
-        scaled[g] = scaled[g] + scaled[s] - 1.0
-        if scaled[g] < 1.0:
-            small[ns] = g
-            ns += 1
-        else:
-            large[nl] = g
-            nl += 1
 
 
 @njit(cache=True, nogil=True)
