@@ -545,7 +545,7 @@ def spool_corpus(source, spool: TextSpool, ids, id_column, text_column, empty: s
         if ids is not None:
             raise InputError("give ids= with a list of texts; a file's ids come from its id column")
         fname = os.fspath(source)
-        keys, lines, seen, blank, batch = [], [], {}, 0, []
+        keys, seen, blank, batch = [], {}, 0, []
         for row, doc in enumerate(read_documents(fname, id_column=id_column, text_column=text_column)):
             key = str(row) if doc.id is None else doc.id
             prev = seen.get(key)

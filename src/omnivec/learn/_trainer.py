@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
 from dataclasses import dataclass
 from itertools import count
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -18,6 +17,7 @@ from .._progress import progress
 from ..embeddings import Embeddings
 from ..errors import InputError
 from . import corpus as corpus_mod
+from ._hogwild import run_chunks
 from . import vocab as vocab_mod
 from ._learner import Learner
 
@@ -233,49 +233,10 @@ class WordLearner(Learner):
                 next_chunk = count().__next__
                 n_chunks = len(chunk_s0)
                 stats = [np.zeros(3) for _ in range(workers)]
-                errors: list[BaseException] = []
-
-                def worker(st: np.ndarray, ep: int = epoch) -> None:
-                    try:
-                        while not stop[0]:
-                            c = next_chunk()
-                            if c >= n_chunks:
-                                return
-                            run_chunk(c, ep, st)
-                    except BaseException as exc:  # surfaced in the main thread below
-                        errors.append(exc)
-                        stop[0] = 1
-
-                if workers == 1:
-                    # same code path without a thread: Ctrl-C reaches us between chunks
-                    try:
-                        while True:
-                            c = next_chunk()
-                            if c >= n_chunks:
-                                break
-                            run_chunk(c, epoch, stats[0])
-                            if c % 16 == 0:
-                                self._tick(task, epoch, n_tok, stats, lr0, lr1, total)
-                    except KeyboardInterrupt:
-                        interrupted = True
-                else:
-                    threads = [threading.Thread(target=worker, args=(st,), daemon=True, name=f"omnivec-train-{i}")
-                               for i, st in enumerate(stats)]
-                    try:
-                        # starting is inside: Ctrl-C can land while start() waits for a thread
-                        for t in threads:
-                            t.start()
-                        while any(t.is_alive() for t in threads):
-                            threads[0].join(0.25)
-                            self._tick(task, epoch, n_tok, stats, lr0, lr1, total)
-                    except KeyboardInterrupt:
-                        interrupted = True
-                        stop[0] = 1
-                        for t in threads:
-                            if t.ident is not None:  # started (a thread never started cannot be joined)
-                                t.join()
-                    if errors:
-                        raise errors[0]
+                interrupted = run_chunks(
+                    n_chunks, next_chunk, lambda c, st, ep=epoch: run_chunk(c, ep, st), stats,
+                    tick=lambda ep=epoch: self._tick(task, ep, n_tok, stats, lr0, lr1, total), stop=stop,
+                    name="train")
                 tot = np.sum(stats, axis=0)
                 words = int(tot[2])
                 lr_now = lr0 - (lr0 - lr1) * min(1.0, (epoch * n_tok + words) / total)

@@ -40,7 +40,7 @@ import os
 import threading
 import time
 from itertools import count
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -50,6 +50,7 @@ from ..._progress import progress
 from ...embeddings import Embeddings
 from ...errors import InputError
 from .. import vocab as vocab_mod
+from .._hogwild import run_chunks
 from .._learner import Learner
 from .._trainer import EpochReport, _sigmoid_tables
 from .graph import Graph, read_graph
@@ -183,7 +184,6 @@ class _WalkLearner(Learner):
         starts_per_chunk = max(1, CHUNK_NODES // self.walk_length)
         rounds = self.num_walks * self.epochs
         chunks_per_round = -(-n // starts_per_chunk)
-        n_chunks = rounds * chunks_per_round
         nominal = float(n) * self.walk_length
         total_nodes = nominal * rounds
         lr0, lr1 = self.lr, self.min_lr_
@@ -250,7 +250,6 @@ class _WalkLearner(Learner):
 
         bufs = [Buffers() for _ in range(workers)]
         next_chunk = count().__next__
-        errors: list[BaseException] = []
         interrupted = False
         reports: list[EpochReport] = []
         per_epoch = self.num_walks * chunks_per_round
@@ -270,46 +269,8 @@ class _WalkLearner(Learner):
                 before = done_nodes()
                 hi = (epoch + 1) * per_epoch
 
-                def worker(b: Buffers, hi: int = hi) -> None:
-                    try:
-                        while not stop[0]:
-                            c = next_chunk()
-                            if c >= hi:
-                                return
-                            run_chunk(c, b)
-                    except BaseException as exc:  # surfaced in the main thread below
-                        errors.append(exc)
-                        stop[0] = 1
-
-                if workers == 1:
-                    try:
-                        while True:
-                            c = next_chunk()
-                            if c >= hi:
-                                break
-                            run_chunk(c, bufs[0])
-                            if c % 8 == 0:
-                                task.update(completed=done_nodes(), loss=loss_now())
-                    except KeyboardInterrupt:
-                        interrupted = True
-                        stop[0] = 1
-                else:
-                    threads = [threading.Thread(target=worker, args=(b,), daemon=True,
-                                                name=f"omnivec-walk-{i}") for i, b in enumerate(bufs)]
-                    try:
-                        for t in threads:
-                            t.start()
-                        while any(t.is_alive() for t in threads):
-                            threads[0].join(0.25)
-                            task.update(completed=done_nodes(), loss=loss_now())
-                    except KeyboardInterrupt:
-                        interrupted = True
-                        stop[0] = 1
-                        for t in threads:
-                            if t.ident is not None:
-                                t.join()
-                    if errors:
-                        raise errors[0]
+                interrupted = run_chunks(hi, next_chunk, run_chunk, bufs, stop=stop, name="walk", tick_every=8,
+                                         tick=lambda: task.update(completed=done_nodes(), loss=loss_now()))
                 # the counter ran one past the epoch's last chunk in every worker: rewind to the next epoch
                 next_chunk = count(hi).__next__
                 walked = done_nodes() - before

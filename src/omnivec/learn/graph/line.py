@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
 from dataclasses import dataclass
 from itertools import count
@@ -34,6 +33,7 @@ from ..._params import Bool, Callables, Choice, Float, Int
 from ..._progress import progress
 from ...embeddings import Embeddings
 from ...errors import InputError
+from .._hogwild import run_chunks
 from .._learner import Learner
 from .._trainer import EpochReport, _sigmoid_tables
 from .graph import Graph, read_graph
@@ -207,7 +207,6 @@ class LINE(Learner):
         workers = self.workers_
         stats = [np.zeros(3) for _ in range(workers)]
         next_chunk = count().__next__
-        errors: list[BaseException] = []
 
         def run_chunk(c: int, st: np.ndarray) -> None:
             a = c * CHUNK_SAMPLES
@@ -226,47 +225,9 @@ class LINE(Learner):
         # compile (or load from the cache) before threads start
         LK.line_chunk(emb, ctx, second, esrc, edst, eprob, ealias, nprob, nalias, self.negative, lr0, 0.0,
                       1.0, 0, np.uint64(0), sig, nls, np.zeros(3), stop)
-        interrupted = False
         t0 = time.perf_counter()
-        if workers == 1:
-            try:
-                while True:
-                    c = next_chunk()
-                    if c >= n_chunks:
-                        break
-                    run_chunk(c, stats[0])
-                    if c % 8 == 0:
-                        tick()
-            except KeyboardInterrupt:
-                interrupted = True
-        else:
-            def worker(st: np.ndarray) -> None:
-                try:
-                    while not stop[0]:
-                        c = next_chunk()
-                        if c >= n_chunks:
-                            return
-                        run_chunk(c, st)
-                except BaseException as exc:   # surfaced in the main thread below
-                    errors.append(exc)
-                    stop[0] = 1
-
-            threads = [threading.Thread(target=worker, args=(st,), daemon=True, name=f"omnivec-line-{i}")
-                       for i, st in enumerate(stats)]
-            try:
-                for t in threads:
-                    t.start()
-                while any(t.is_alive() for t in threads):
-                    threads[0].join(0.25)
-                    tick()
-            except KeyboardInterrupt:
-                interrupted = True
-                stop[0] = 1
-                for t in threads:
-                    if t.ident is not None:
-                        t.join()
-            if errors:
-                raise errors[0]
+        interrupted = run_chunks(n_chunks, next_chunk, run_chunk, stats, tick=tick, stop=stop, name="line",
+                                 tick_every=8)
         tick()
         seconds = time.perf_counter() - t0
         tot = np.sum(stats, axis=0)
