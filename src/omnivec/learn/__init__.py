@@ -3,7 +3,7 @@
 Word vectors: `Word2Vec` (skip-gram, CBOW; negative sampling or
 hierarchical softmax) and `FastText` (the same with hashed character
 n-grams, fastText-compatible); knowledge-graph embeddings: `KGE`
-(`omnivec.learn.kge`); hierarchies: `Poincare` (`omnivec.learn.poincare`).  Every learner is a `Learner`: a ``name``, its
+(`omnivec.learn.kge`).  Every learner is a `Learner`: a ``name``, its
 parameters declared in ``_constraints`` (`omnivec._params`) and checked at
 construction, ``get_params()`` and ``fit(source)`` returning an `Embeddings`
 or a `Model`.  `LEARNERS` lists them by name ("module:Class", imported when
