@@ -13,9 +13,6 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-_MASK = np.uint64(0xFFFFFFFFFFFFFFFF)
-
-
 @njit(cache=True, nogil=True)
 def _next(state):
     """Advance a splitmix64 state (a 1-element uint64 array) and return 64 random bits."""
@@ -98,21 +95,6 @@ def _related(ptr, idx, u, w):
         else:
             hi = mid
     return False
-
-
-@njit(cache=True, nogil=True)
-def distance(X, a, b):
-    """Return the Poincaré distance between rows a and b of X."""
-    sq = 0.0
-    na = 0.0
-    nb = 0.0
-    for k in range(X.shape[1]):
-        d = X[a, k] - X[b, k]
-        sq += d * d
-        na += X[a, k] * X[a, k]
-        nb += X[b, k] * X[b, k]
-    g = 1.0 + 2.0 * sq / ((1.0 - na) * (1.0 - nb))
-    return np.arccosh(max(g, 1.0))
 
 
 @njit(cache=True, nogil=True)
