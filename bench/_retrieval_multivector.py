@@ -118,7 +118,7 @@ def _numpy_maxsim(dv: np.ndarray, do: np.ndarray, q: np.ndarray) -> np.ndarray:
 
 def run(col, model: str = "all-MiniLM-L6-v2", candidates: int = 400, *, refine_dim: int = 64,
         refine: int = 150, k_sim: int = 3, reps: int = 20, d_proj: int = 32, backend: str = "flat",
-        sweep=((300, 150), (600, 150), (400, 200)), plain=(100, 200, 300), k: int = 100, repeats: int = 3,
+        sweep=((300, 150), (350, 150), (400, 135), (400, 200)), plain=(100, 200, 300), k: int = 100, repeats: int = 3,
         prune_ratio: float = 0.25, anchor_queries: int = 20, threads: int = 1, seed: int = 0,
         tokens=None) -> dict:
     """Return the figures of MUVERA against exact MaxSim on one collection (a flat dict).

@@ -53,7 +53,7 @@ def log(**what) -> None:
 def ours(rel, dim: int, a, *, epochs: int, burn_in: int, seed: int, callbacks=(), **extra):
     from omnivec.learn.poincare import Poincare
 
-    learner = Poincare(dim=dim, epochs=epochs, burn_in=burn_in, negatives=a.negatives, lr=a.lr,
+    learner = Poincare(dim=dim, epochs=epochs, burn_in=burn_in, negative=a.negatives, lr=a.lr,
                        burn_in_factor=a.burn_in_factor, batch_size=a.batch_size, regularization=a.regularization,
                        workers=a.workers, seed=seed, progress=False, callbacks=callbacks, **extra)
     t = time.perf_counter()
@@ -103,7 +103,7 @@ def run_mammal(rel, dim: int, a) -> dict:
             gfirst = gfirst or model
             log(dataset="mammal", dim=dim, tool="gensim", run=i, seconds=round(gtimes[-1], 2))
     same, _, _ = ours(rel, dim, a, epochs=a.epochs, burn_in=a.burn_in, seed=a.seed,
-                      burn_in_exponent=1.0, negative_exponent=1.0)
+                      burn_in_exponent=1.0, ns_exponent=1.0)
     q_ours, q_gensim, q_same = quality(first, rel), quality(gensim_table(gfirst), rel), quality(same, rel)
     t_ours, t_gensim = statistics.median(times), statistics.median(gtimes)
     return {"dataset": "mammal", "dim": dim, "relations": len(rel), "nodes": rel.n_nodes,
@@ -165,7 +165,7 @@ def run_converge(rel, a) -> dict:
             raise KeyboardInterrupt      # the Ctrl-C path: training ends, the vectors are kept
 
     emb, t, learner = ours(rel, 10, a, epochs=a.converge_epochs, burn_in=a.burn_in, seed=a.seed,
-                           callbacks=[stop_in_time], negative_exponent=a.converge_negative_exponent)
+                           callbacks=[stop_in_time], ns_exponent=a.converge_negative_exponent)
     q = quality(emb, rel)
     tr = emb.meta["training"]
     return {"dataset": "nouns-converge", "dim": 10, "relations": len(rel), "nodes": rel.n_nodes,

@@ -6,13 +6,13 @@
 and blank lines ignored; or an iterable of pairs) and returns an `Embeddings`
 with metric "poincare" (``most_similar`` and every search rank by the
 Poincaré distance).  Training is Riemannian SGD in the unit ball: each
-relation (u, v) is scored against `negatives` nodes drawn among those u is
+relation (u, v) is scored against `negative` nodes drawn among those u is
 not related to (the loss is the softmax of -d(u, v) over v and them), the
 Euclidean gradient is rescaled by (1 - |x|^2)^2 / 4, and a row that reaches
 the boundary is pulled back to norm 1 - eps.  The first `burn_in` epochs run
 at lr / burn_in_factor with negatives drawn ∝ degree ** burn_in_exponent
 (the reference implementation's 0.75); the `epochs` that follow at lr with
-negatives drawn ∝ degree ** negative_exponent (0: uniformly).  Relations of a
+negatives drawn ∝ degree ** ns_exponent (0: uniformly).  Relations of a
 batch share the vectors at its start; threads update shared vectors without
 locks (Hogwild); one worker and a seed give the same vectors bit for bit.
 """
@@ -22,7 +22,6 @@ from __future__ import annotations
 import gzip
 import logging
 import os
-import threading
 import time
 from dataclasses import dataclass, field
 from itertools import count
@@ -35,6 +34,7 @@ from .._params import Bool, Callables, Choice, Float, Int
 from .._progress import progress
 from ..embeddings import Embeddings
 from ..errors import InputError, ParseError
+from ._hogwild import run_chunks
 from ._learner import Learner
 
 K = kernels("omnivec.learn._poincare_kernels")
@@ -252,13 +252,13 @@ class Poincare(Learner):
     _constraints = {
         "dim": Int(1, 4096, help="Dimensions of the vectors."),
         "epochs": Int(0, 100000, help="Epochs at the full learning rate, after the burn-in epochs."),
-        "negatives": Int(1, 10000, help="Nodes u is not related to, scored against each relation (u, v)."),
+        "negative": Int(1, 10000, help="Nodes u is not related to, scored against each relation (u, v)."),
         "lr": Float(0.0, 1000.0, open_lo=True, help="Learning rate of Riemannian SGD."),
         "burn_in": Int(0, 100000, help="Burn-in epochs at lr / burn_in_factor before the others."),
         "burn_in_factor": Float(1.0, 1e6, help="The burn-in learning rate is lr divided by this."),
         "burn_in_exponent": Float(-10.0, 10.0,
                                   help="Burn-in negatives are drawn in proportion to degree ** this."),
-        "negative_exponent": Float(-10.0, 10.0,
+        "ns_exponent": Float(-10.0, 10.0,
                                    help="Later negatives are drawn in proportion to degree ** this "
                                         "(0: uniformly)."),
         "batch_size": Int(1, 1 << 20, help="Relations whose gradients are taken at the same vectors."),
@@ -276,15 +276,15 @@ class Poincare(Learner):
         "callbacks": Callables(help="Called after each epoch with a PoincareEpoch."),
     }
 
-    def __init__(self, *, dim: int = 10, epochs: int = 50, negatives: int = 10, lr: float = 0.3,
+    def __init__(self, *, dim: int = 10, epochs: int = 50, negative: int = 10, lr: float = 0.3,
                  burn_in: int = 10, burn_in_factor: float = 10.0, burn_in_exponent: float = 0.75,
-                 negative_exponent: float = 0.0, batch_size: int = 10, eps: float = 1e-5,
+                 ns_exponent: float = 0.0, batch_size: int = 10, eps: float = 1e-5,
                  regularization: float = 0.0, init_range: float = 0.001, cycles: str = "error",
                  workers: int | None = None, seed: int = 1, progress: bool | None = None,
                  callbacks: Sequence[Callable[[PoincareEpoch], None]] = ()) -> None:
-        super().__init__(dim=dim, epochs=epochs, negatives=negatives, lr=lr, burn_in=burn_in,
+        super().__init__(dim=dim, epochs=epochs, negative=negative, lr=lr, burn_in=burn_in,
                          burn_in_factor=burn_in_factor, burn_in_exponent=burn_in_exponent,
-                         negative_exponent=negative_exponent, batch_size=batch_size, eps=eps,
+                         ns_exponent=ns_exponent, batch_size=batch_size, eps=eps,
                          regularization=regularization, init_range=init_range, cycles=cycles,
                          workers=workers, seed=seed, progress=progress, callbacks=callbacks)
 
@@ -306,7 +306,7 @@ class Poincare(Learner):
         ptr, idx = rel.related()
         deg = rel.degrees().astype(np.float64)
         tables = {}
-        for e in {self.burn_in_exponent, self.negative_exponent}:
+        for e in {self.burn_in_exponent, self.ns_exponent}:
             w = np.where(deg > 0, deg, 1.0) ** e
             tables[e] = K.alias_table(w)
         E = len(rel)
@@ -317,8 +317,8 @@ class Poincare(Learner):
         halt = np.zeros(1, np.int64)
         seed_base = (int(self.seed) * 0x9E3779B97F4A7C15) % 2**64
         # compile (or load from the cache) before the threads start
-        K.train_chunk(X, child, parent, np.zeros(0, np.int64), 0, 0, ptr, idx, *tables[self.negative_exponent],
-                      self.negatives, 0.0, self.eps, 0.0, self.batch_size, np.uint64(0), np.zeros(3), halt)
+        K.train_chunk(X, child, parent, np.zeros(0, np.int64), 0, 0, ptr, idx, *tables[self.ns_exponent],
+                      self.negative, 0.0, self.eps, 0.0, self.batch_size, np.uint64(0), np.zeros(3), halt)
         reports: list[PoincareEpoch] = []
         interrupted = False
         missing = 0
@@ -328,62 +328,24 @@ class Poincare(Learner):
             for epoch in range(total_epochs):
                 burn = epoch < self.burn_in
                 lr = self.lr / self.burn_in_factor if burn else self.lr
-                prob, alias = tables[self.burn_in_exponent if burn else self.negative_exponent]
+                prob, alias = tables[self.burn_in_exponent if burn else self.ns_exponent]
                 order = np.random.default_rng([self.seed, epoch]).permutation(E).astype(np.int64)
                 te = time.perf_counter()
                 stats = [np.zeros(3) for _ in range(workers)]
                 next_chunk = count().__next__
-                errors: list[BaseException] = []
-
                 def run(c: int, st: np.ndarray, lr=lr, prob=prob, alias=alias, order=order,
                         epoch=epoch) -> None:
                     seed = (seed_base ^ ((epoch & 0xFFFFF) << 40) ^ c) % 2**64
                     K.train_chunk(X, child, parent, order, c * CHUNK, min(E, (c + 1) * CHUNK), ptr, idx,
-                                  prob, alias, self.negatives, lr, self.eps, self.regularization,
+                                  prob, alias, self.negative, lr, self.eps, self.regularization,
                                   self.batch_size, np.uint64(seed), st, halt)
 
-                def worker(st: np.ndarray) -> None:
-                    try:
-                        while not halt[0]:
-                            c = next_chunk()
-                            if c >= n_chunks:
-                                return
-                            run(c, st)
-                    except BaseException as exc:  # surfaced in the main thread below
-                        errors.append(exc)
-                        halt[0] = 1
-
-                def tick() -> None:
+                def tick(stats=stats, epoch=epoch, lr=lr) -> None:
                     tot = np.sum(stats, axis=0)
                     task.update(completed=epoch * E + tot[1], loss=float(tot[0] / max(tot[1], 1)), lr=lr)
 
-                if workers == 1:
-                    try:
-                        while True:
-                            c = next_chunk()
-                            if c >= n_chunks:
-                                break
-                            run(c, stats[0])
-                            tick()
-                    except KeyboardInterrupt:
-                        interrupted = True
-                else:
-                    threads = [threading.Thread(target=worker, args=(st,), daemon=True,
-                                                name=f"omnivec-poincare-{i}") for i, st in enumerate(stats)]
-                    try:
-                        for t in threads:
-                            t.start()
-                        while any(t.is_alive() for t in threads):
-                            threads[0].join(0.25)
-                            tick()
-                    except KeyboardInterrupt:
-                        interrupted = True
-                        halt[0] = 1
-                        for t in threads:
-                            if t.ident is not None:
-                                t.join()
-                    if errors:
-                        raise errors[0]
+                interrupted = run_chunks(n_chunks, next_chunk, run, stats, tick=tick, stop=halt, name="poincare",
+                                         tick_every=1)
                 tot = np.sum(stats, axis=0)
                 missing += int(tot[2])
                 rep = PoincareEpoch(epoch=epoch + 1, epochs=total_epochs, burn_in=burn,
