@@ -119,6 +119,7 @@ def workspace(tmp_path_factory):
         fh.writelines(f"{i}\t{t}\n" for i, t in zip(col.doc_ids, col.doc_texts) if t.strip())
     (ws / "qrels.txt").write_text("1 0 d1 1\n1 0 d2 0\n2 0 d3 2\n", encoding="utf-8")
     shutil.copy(DATA / "graphs" / "karate" / "karate.adjlist", ws / "karate.adjlist")
+    shutil.copy(DATA / "poincare" / "canine_closure.tsv", ws / "mammal_closure.tsv")   # its canine part
     shutil.copy(DATA / "graphs" / "karate" / "factions.tsv", ws / "factions.tsv")
     (ws / "pairs.txt").write_text("king king\nwoman woman\ncity city\n", encoding="utf-8")
     (ws / "lexicon.txt").write_text("big large great\ncar vehicle cars\n", encoding="utf-8")
