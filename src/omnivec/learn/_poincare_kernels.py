@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from ._kernels import alias_segment
+
 @njit(cache=True, nogil=True)
 def _next(state):
     """Advance a splitmix64 state (a 1-element uint64 array) and return 64 random bits."""
@@ -31,41 +33,11 @@ def _uniform(state):
 
 @njit(cache=True)
 def alias_table(weights):
-    """Return (prob, alias) of Vose's alias method for drawing i with probability ∝ weights[i]."""
+    """Return (prob, alias) of Walker's alias method for drawing i with probability ∝ weights[i]."""
     n = len(weights)
-    prob = np.zeros(n, np.float64)
-    alias = np.zeros(n, np.int64)
-    total = weights.sum()
-    scaled = weights * (n / total)
-    small = np.empty(n, np.int64)
-    large = np.empty(n, np.int64)
-    ns = 0
-    nl = 0
-    for i in range(n):
-        if scaled[i] < 1.0:
-            small[ns] = i
-            ns += 1
-        else:
-            large[nl] = i
-            nl += 1
-    while ns > 0 and nl > 0:
-        ns -= 1
-        s = small[ns]
-        nl -= 1
-        g = large[nl]
-        prob[s] = scaled[s]
-        alias[s] = g
-        scaled[g] = scaled[g] + scaled[s] - 1.0
-        if scaled[g] < 1.0:
-            small[ns] = g
-            ns += 1
-        else:
-            large[nl] = g
-            nl += 1
-    for i in range(nl):
-        prob[large[i]] = 1.0
-    for i in range(ns):
-        prob[small[i]] = 1.0
+    prob = np.ones(n, np.float64)
+    alias = np.arange(n).astype(np.int64)
+    alias_segment(weights, n, prob, alias, np.empty(n, np.float64), np.empty(n, np.int64), np.empty(n, np.int64))
     return prob, alias
 
 
