@@ -20,7 +20,9 @@ import typer
 PLAIN = dict(rich_markup_mode=None, pretty_exceptions_enable=False)
 app = typer.Typer(name="omnivec", no_args_is_help=True, add_completion=False, **PLAIN,
                   help="Learn, store, query, search and evaluate vector embeddings.")
-train_app = typer.Typer(no_args_is_help=True, **PLAIN, help="Learn embeddings from text (word2vec, fastText) or triples (KGE).")
+train_app = typer.Typer(no_args_is_help=True, **PLAIN,
+                        help="Learn embeddings from text (word2vec, fastText), triples (KGE), graphs "
+                             "(DeepWalk, node2vec, LINE) or hierarchies (Poincaré).")
 eval_app = typer.Typer(no_args_is_help=True, **PLAIN, help="Evaluate embeddings on standard benchmarks.")
 index_app = typer.Typer(no_args_is_help=True, **PLAIN, help="Build, search and evaluate nearest-neighbour indexes.")
 

@@ -61,7 +61,7 @@ def retrofit(
     table: Optional[str] = typer.Option(None, "--table", help="Table of a multi-table model."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
-    """Retrofit a table's vectors to a lexicon (Faruqui et al. 2015)."""
+    """Pull the words a lexicon links towards each other (retrofitting, Faruqui and others 2015)."""
     out = files.retrofit_file(model, lexicon, output, iterations=iterations, alpha=alpha, beta=beta,
                               lowercase=not keep_case, table=table)
     if json_out:
