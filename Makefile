@@ -22,6 +22,9 @@ $(VENV)/.demo: $(VENV)/.installed
 
 $(VENV)/.bench: $(VENV)/.installed
 	$(PIP) install -q -r bench/requirements.txt
+	# PecanPy pins numpy < 2: an environment of its own for bench/graph_vs_pecanpy.py
+	python3 -m venv bench/.pecanpy-venv
+	bench/.pecanpy-venv/bin/pip install -q pecanpy gensim
 	touch $@
 
 demo: $(VENV)/.demo

@@ -24,15 +24,14 @@ would need ~2.8 GiB on BlogCatalog; FirstOrderUnweighted for DeepWalk), and
 trains with gensim's defaults as PecanPy's command line does (negative 5,
 sample 1e-3, lr 0.025) - which are also ours.
 
-PecanPy pins numpy < 2, so it lives in an environment of its own
-(bench/requirements.txt lists it):
+PecanPy pins numpy < 2, so it lives in an environment of its own, which
+`make bench` creates:
 
-    python3 -m venv /work/pecanpy-venv
-    /work/pecanpy-venv/bin/pip install pecanpy gensim
+    python3 -m venv bench/.pecanpy-venv
+    bench/.pecanpy-venv/bin/pip install pecanpy gensim
 
 and the bench finds its interpreter by --pecanpy-python, else the
-OMNIVEC_PECANPY_PYTHON environment variable, else bench/.pecanpy-venv,
-else /work/pecanpy-venv.
+OMNIVEC_PECANPY_PYTHON environment variable, else bench/.pecanpy-venv.
 
     .venv/bin/python bench/graph_vs_pecanpy.py                       # the paper's settings
     .venv/bin/python bench/graph_vs_pecanpy.py --num-walks 2 --repeats 1   # a quick look
@@ -71,8 +70,7 @@ CONFIGS = {
 
 
 def pecanpy_python(arg: str | None) -> str:
-    for cand in (arg, os.environ.get("OMNIVEC_PECANPY_PYTHON"), BENCH / ".pecanpy-venv" / "bin" / "python",
-                 Path("/work/pecanpy-venv/bin/python")):
+    for cand in (arg, os.environ.get("OMNIVEC_PECANPY_PYTHON"), BENCH / ".pecanpy-venv" / "bin" / "python"):
         if cand and Path(cand).exists():
             return str(cand)
     sys.exit("no PecanPy environment: create one (see this file's docstring) or pass --pecanpy-python")
