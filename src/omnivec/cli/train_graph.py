@@ -1,4 +1,4 @@
-"""`omnivec train deepwalk|node2vec GRAPH -o MODEL`: learn node vectors from random walks on a graph.
+"""`omnivec train deepwalk|node2vec|line GRAPH -o MODEL`: learn node vectors from a graph (walks or edges).
 
 The options are the learners' declared parameters (`omnivec.cli._learner_options`)
 plus how to read the graph file (`--directed`, `--weighted/--unweighted`,
