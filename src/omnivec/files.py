@@ -617,14 +617,19 @@ def retrofit_file(model: str | os.PathLike, lexicon: str | os.PathLike, output: 
 
 
 def align_files(source, target, output, *, dictionary=None, identical: bool = False, refine: int = 0,
-                refine_vocab: int = 20000) -> dict:
+                refine_vocab: int = 20000, unsupervised: bool = False) -> dict:
     """Return a summary of mapping one model into another's space and writing it (`omnivec align`)."""
-    from .transform.align import align
+    from .transform.align import align, align_unsupervised
 
     if os.path.abspath(source) == os.path.abspath(output):
         raise InputError(f"{os.fspath(output)} is the input; write the mapped table to another file")
+    if unsupervised and (dictionary is not None or identical):
+        raise InputError("--unsupervised learns the map without a seed: drop --dictionary / --identical")
     src, tgt = open_table(source), open_table(target)
-    out = align(src, tgt, dictionary, identical=identical, refine=refine, refine_vocab=refine_vocab)
+    if unsupervised:
+        out = align_unsupervised(src, tgt, vocab=min(refine_vocab, 4000), rounds=max(refine, 10))
+    else:
+        out = align(src, tgt, dictionary, identical=identical, refine=refine, refine_vocab=refine_vocab)
     out.save(output)
     return {"source": os.fspath(source), "target": os.fspath(target), "output": os.fspath(output),
             "rows": len(out), **out.meta["alignment"]}

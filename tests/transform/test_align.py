@@ -112,6 +112,16 @@ def test_cli_align_and_eval_translation(capsys, tmp_path):
     assert code == 0 and res["p@1"] >= 0.95
     code = main(["align", str(tmp_path / "src.ov"), str(tmp_path / "tgt.ov"), "-o", str(tmp_path / "x.ov")])
     assert code == 1 and "give a seed dictionary" in capsys.readouterr().err
+    code = main(["align", str(tmp_path / "src.ov"), str(tmp_path / "tgt.ov"), "-o", str(tmp_path / "u.ov"),
+                 "--unsupervised", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and out["unsupervised"]
+    code = main(["eval", "translation", str(tmp_path / "u.ov"), str(tmp_path / "tgt.ov"),
+                 str(tmp_path / "test.txt"), "--json"])
+    assert code == 0 and json.loads(capsys.readouterr().out)["p@1"] >= 0.9
+    code = main(["align", str(tmp_path / "src.ov"), str(tmp_path / "tgt.ov"), "-o", str(tmp_path / "v.ov"),
+                 "--unsupervised", "--identical"])
+    assert code == 1 and "without a seed" in capsys.readouterr().err
 
 
 def test_relative_representations_make_two_spaces_comparable_without_a_map():
@@ -128,3 +138,15 @@ def test_relative_representations_make_two_spaces_comparable_without_a_map():
     assert discovered.dim == len(discovered.meta["relative"]["anchors"]) <= 12
     with pytest.raises(InputError, match="at least one anchor"):
         relative(tgt, [])
+
+
+def test_unsupervised_alignment_finds_the_rotation_without_a_dictionary():
+    from omnivec.transform import align_unsupervised
+
+    src, tgt, pairs = spaces(n=1200, noise=0.1)
+    mapped = align_unsupervised(src, tgt, vocab=1200, rounds=5)
+    assert translation_precision(mapped, tgt, pairs[:300], method="nn")["p@1"] >= 0.95
+    assert mapped.meta["alignment"]["unsupervised"] and mapped.meta["alignment"]["mutual_pairs"] > 1000
+    np.testing.assert_allclose(transform_of(mapped).transform(src.vectors[:2]), mapped.vectors[:2], atol=1e-5)
+    with pytest.raises(InputError, match="rounds must be an int >= 0"):
+        align_unsupervised(src, tgt, rounds=-1)

@@ -80,6 +80,8 @@ def align(
     dictionary: Optional[Path] = typer.Option(None, "--dictionary", "-d",
                                               help="Seed pairs: 'source target' per line."),
     identical: bool = typer.Option(False, "--identical", help="Seed with the keys both models share."),
+    unsupervised: bool = typer.Option(False, "--unsupervised",
+                                      help="No seed: match similarity distributions, then self-learn."),
     refine: int = typer.Option(0, "--refine", min=0, help="Rounds of dictionary induction (CSLS)."),
     refine_vocab: int = typer.Option(20000, "--refine-vocab", min=1,
                                      help="Induce pairs among the first N words of each."),
@@ -87,9 +89,14 @@ def align(
 ) -> None:
     """Map SRC into TGT's space by orthogonal Procrustes on seed pairs."""
     out = files.align_files(source, target, output, dictionary=dictionary, identical=identical, refine=refine,
-                            refine_vocab=refine_vocab)
+                            refine_vocab=refine_vocab, unsupervised=unsupervised)
     if json_out:
         emit_json(out)
+        return
+    if out.get("unsupervised"):
+        console().print(f"wrote {out['output']}: {out['rows']:,} vectors mapped without a seed "
+                        f"({out['mutual_pairs']:,} mutual pairs among the first {out['vocab']:,} words)",
+                        markup=False)
         return
     console().print(f"wrote {out['output']}: {out['rows']:,} vectors mapped on {out['pairs']:,} seed pairs "
                     f"({out['dropped_pairs']:,} dropped: a word missing); dictionary sizes "

@@ -23,7 +23,7 @@ from ..errors import InputError
 from .base import RECORD, NotFittedError, Transform, apply_to_table, as_matrix
 from .linear import PCA, AllButTheTop, Center, Normalize, RandomProjection, Truncate, Whiten
 from .algebra import along, bind, bundle, bundle_capacity, concept_axis, project, unbind
-from .align import OrthogonalMap, align, read_dictionary, relative, translation_precision
+from .align import OrthogonalMap, align, align_unsupervised, read_dictionary, relative, translation_precision
 from .retrofit import read_lexicon, retrofit, wordnet_lexicon
 
 TRANSFORMS: Registry[type] = Registry("transform")
@@ -132,6 +132,8 @@ def transform_of(emb: Embeddings) -> Pipeline:
     return p
 
 
-__all__ = ["along", "bind", "bundle", "bundle_capacity", "concept_axis", "project", "unbind", "TRANSFORMS", "OrthogonalMap", "align", "relative", "read_dictionary", "translation_precision", "AllButTheTop", "Center", "NotFittedError", "Normalize", "PCA", "Pipeline",
-           "RandomProjection", "Transform", "Truncate", "Whiten", "read_lexicon", "retrofit", "transform_of",
+__all__ = ["AllButTheTop", "Center", "Normalize", "NotFittedError", "OrthogonalMap", "PCA", "Pipeline",
+           "RandomProjection", "TRANSFORMS", "Transform", "Truncate", "Whiten", "align", "align_unsupervised",
+           "along", "bind", "bundle", "bundle_capacity", "concept_axis", "project", "read_dictionary",
+           "read_lexicon", "relative", "retrofit", "transform_of", "translation_precision", "unbind",
            "wordnet_lexicon"]

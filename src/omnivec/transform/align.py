@@ -249,6 +249,55 @@ def translation_precision(mapped: Embeddings, tgt: Embeddings, dictionary, *, ks
 __all__ = ["OrthogonalMap", "align", "csls_topk", "read_dictionary", "translation_precision"]
 
 
+# -- unsupervised alignment --------------------------------------------------------------------------
+def _signature(M: np.ndarray) -> np.ndarray:
+    """Return each row's sorted similarities to every row, centred and unit: unchanged by any rotation."""
+    S = M @ M.T
+    S.sort(axis=1)
+    S = S[:, ::-1]
+    return _unit(S - S.mean(axis=1, keepdims=True))
+
+
+def align_unsupervised(src: Embeddings, tgt: Embeddings, *, vocab: int = 4000, rounds: int = 10,
+                       knn: int = 10) -> Embeddings:
+    """Return the source mapped into the target's space without any dictionary.
+
+    The initial dictionary pairs words whose similarity distributions match
+    (VecMap's unsupervised start, Artetxe et al. 2018: a word's sorted
+    similarities to the `vocab` first words of its own space do not change
+    under rotation, so isometric spaces share them); then `rounds` of
+    self-learning: Procrustes on the dictionary, a new dictionary from CSLS
+    nearest neighbours in both directions.  It needs the two spaces to be
+    close to isometric over their first `vocab` words (the same kind of data,
+    frequency-ordered tables); meta["alignment"] records it.
+    """
+    if src.dim != tgt.dim:
+        raise DimensionError(f"orthogonal alignment maps equal widths: the source has {src.dim} dims, the "
+                             f"target {tgt.dim}; reduce the wider one first (omnivec transform --pca "
+                             f"{min(src.dim, tgt.dim)})")
+    for name, v, low in (("vocab", vocab, 2), ("rounds", rounds, 0), ("knn", knn, 1)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < low:
+            raise InputError(f"{name} must be an int >= {low}; got {v!r}")
+    X0, Y0 = np.asarray(src.vectors, np.float64), np.asarray(tgt.vectors, np.float64)
+    m = OrthogonalMap(normalize=True)
+    m.mean_ = _unit(X0).mean(axis=0)
+    Xp, Yp = m.prepare(X0), m.prepare(Y0, _unit(Y0).mean(axis=0))
+    n = min(vocab, len(Xp), len(Yp))
+    A, B = Xp[:n], Yp[:n]
+    own = np.arange(n)
+    SA, SB = _signature(A), _signature(B)
+    fwd, back = csls_topk(SA, SB, 1, knn=knn)[:, 0], csls_topk(SB, SA, 1, knn=knn)[:, 0]
+    for _ in range(rounds + 1):
+        m._solve(A[np.concatenate([own, back])], B[np.concatenate([fwd, own])])
+        MA = _unit(A @ m.W_)
+        fwd, back = csls_topk(MA, B, 1, knn=knn)[:, 0], csls_topk(B, MA, 1, knn=knn)[:, 0]
+    m.n_features_in_ = src.dim
+    out = apply_to_table(src, [m])
+    out.meta["alignment"] = {"target": tgt.source or tgt.name, "unsupervised": True, "vocab": n,
+                             "rounds": rounds, "mutual_pairs": int((back[fwd] == own).sum())}
+    return out
+
+
 # -- relative representations ------------------------------------------
 def _kmeans(X: np.ndarray, k: int, rng: np.random.Generator, iterations: int = 25) -> np.ndarray:
     """Return k unit centroids of unit rows X (spherical k-means, k-means++ seeding)."""
@@ -302,4 +351,4 @@ def relative(emb: Embeddings, anchors: Sequence | int, *, seed: int = 0) -> Embe
                                  texts=emb.texts)
 
 
-__all__ += ["relative"]
+__all__ += ["align_unsupervised", "relative"]
