@@ -108,6 +108,13 @@ def read_dictionary(path: str | os.PathLike) -> list[tuple[str, str]]:
     return pairs
 
 
+def _check_widths(src: Embeddings, tgt: Embeddings) -> None:
+    if src.dim != tgt.dim:
+        raise DimensionError(f"orthogonal alignment maps equal widths: the source has {src.dim} dims, the "
+                             f"target {tgt.dim}; reduce the wider one first (omnivec transform --pca "
+                             f"{min(src.dim, tgt.dim)})")
+
+
 def _pairs(src: Embeddings, tgt: Embeddings, dictionary, identical: bool) -> tuple[np.ndarray, np.ndarray, int]:
     """Return (source rows, target rows, pairs dropped for a word a table lacks)."""
     if identical:
@@ -177,10 +184,7 @@ def align(src: Embeddings, tgt: Embeddings, dictionary=None, *, identical: bool 
     meta["alignment"] records the pairs used, those dropped for a missing
     word, and each refinement's dictionary size.
     """
-    if src.dim != tgt.dim:
-        raise DimensionError(f"orthogonal alignment maps equal widths: the source has {src.dim} dims, the "
-                             f"target {tgt.dim}; reduce the wider one first (omnivec transform --pca "
-                             f"{min(src.dim, tgt.dim)})")
+    _check_widths(src, tgt)
     if isinstance(refine, bool) or not isinstance(refine, int) or refine < 0:
         raise InputError(f"refine must be an int >= 0; got {refine!r}")
     si, ti, dropped = _pairs(src, tgt, dictionary, identical)
@@ -271,10 +275,7 @@ def align_unsupervised(src: Embeddings, tgt: Embeddings, *, vocab: int = 4000, r
     close to isometric over their first `vocab` words (the same kind of data,
     frequency-ordered tables); meta["alignment"] records it.
     """
-    if src.dim != tgt.dim:
-        raise DimensionError(f"orthogonal alignment maps equal widths: the source has {src.dim} dims, the "
-                             f"target {tgt.dim}; reduce the wider one first (omnivec transform --pca "
-                             f"{min(src.dim, tgt.dim)})")
+    _check_widths(src, tgt)
     for name, v, low in (("vocab", vocab, 2), ("rounds", rounds, 0), ("knn", knn, 1)):
         if isinstance(v, bool) or not isinstance(v, int) or v < low:
             raise InputError(f"{name} must be an int >= {low}; got {v!r}")
