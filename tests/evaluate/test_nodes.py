@@ -128,6 +128,10 @@ def test_empty_labels_are_refused(tmp_path):
     p.write_text("# nothing\n\n")
     with pytest.raises(InputError, match="empty.tsv: no labels"):
         read_labels(p)
+    with pytest.raises(InputError, match="nope.tsv: no such labels file"):
+        read_labels(tmp_path / "nope.tsv")
+    with pytest.raises(InputError, match="is a folder"):
+        read_labels(tmp_path)
     emb, _ = _clusters()
     with pytest.raises(InputError, match="empty"):
         node_classification(emb, {})

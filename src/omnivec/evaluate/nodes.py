@@ -56,6 +56,10 @@ def read_labels(path: str | os.PathLike) -> dict[str, list[str]]:
     """
     out: dict[str, list[str]] = {}
     seen: set[tuple[str, str]] = set()
+    if not os.path.exists(path):
+        raise InputError(f"{os.fspath(path)}: no such labels file")
+    if os.path.isdir(path):
+        raise InputError(f"{os.fspath(path)}: is a folder; give a file of 'node<TAB>label' rows")
     with open(path, "rb") as fh:
         for lineno, raw in enumerate(fh, 1):
             try:
