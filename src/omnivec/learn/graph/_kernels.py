@@ -26,7 +26,7 @@ import numpy as np
 from numba import njit
 
 from ..._jit import prefetch_row
-from .._kernels import SIG_SIZE, _below, _negative, _next, _sig_index, splitmix64
+from .._kernels import SIG_SIZE, _below, _negative, _next, _sig_index, _subsample, splitmix64
 from .._kernels import alias_segment as _alias_segment
 
 ONE_32 = np.float32(2.3283064e-10)
@@ -36,6 +36,18 @@ ONE_32 = np.float32(2.3283064e-10)
 def _unit(r):
     # uniform float32 in [0, 1) from the low 32 bits of a draw
     return np.float32(np.uint32(r & np.uint64(0xFFFFFFFF))) * ONE_32
+
+
+@njit(cache=True, nogil=True)
+def _alias_scratch(indptr):
+    """Return the work arrays (weights, scaled, small, large) of an alias table as long as the largest degree."""
+    dmax = 1
+    for v in range(indptr.shape[0] - 1):
+        d = indptr[v + 1] - indptr[v]
+        if d > dmax:
+            dmax = d
+    return (np.empty(dmax, np.float64), np.empty(dmax, np.float64), np.empty(dmax, np.int64),
+            np.empty(dmax, np.int64))
 
 
 @njit(cache=True, nogil=True)
@@ -50,15 +62,7 @@ def node_alias(indptr, weights):
     prob = np.ones(m, np.float32)
     alias = np.zeros(m, np.int32)
     total = np.zeros(n, np.float64)
-    dmax = 1
-    for v in range(n):
-        d = indptr[v + 1] - indptr[v]
-        if d > dmax:
-            dmax = d
-    w = np.empty(dmax, np.float64)
-    scaled = np.empty(dmax, np.float64)
-    small = np.empty(dmax, np.int64)
-    large = np.empty(dmax, np.int64)
+    w, scaled, small, large = _alias_scratch(indptr)
     for v in range(n):
         a = indptr[v]
         d = indptr[v + 1] - a
@@ -90,15 +94,7 @@ def edge_alias(indptr, indices, weights, weighted, inv_p, inv_q, eoff):
     size = eoff[eoff.shape[0] - 1]
     prob = np.ones(size, np.float32)
     alias = np.zeros(size, np.int32)
-    dmax = 1
-    for v in range(n):
-        d = indptr[v + 1] - indptr[v]
-        if d > dmax:
-            dmax = d
-    w = np.empty(dmax, np.float64)
-    scaled = np.empty(dmax, np.float64)
-    small = np.empty(dmax, np.int64)
-    large = np.empty(dmax, np.int64)
+    w, scaled, small, large = _alias_scratch(indptr)
     for t in range(n):
         ta = indptr[t]
         tb = indptr[t + 1]
@@ -362,14 +358,7 @@ def train_walks_batched(win, wout, tokens, ends, n_walks, keep, negative, window
         if progress > 1.0:
             progress = 1.0
         lr = np.float32(lr0 - (lr0 - lr1) * progress)
-        n = 0
-        for i in range(start, end):
-            w = tokens[i]
-            if keep[w] != np.uint32(0xFFFFFFFF):
-                if np.uint32(_next(state) >> np.uint64(32)) >= keep[w]:
-                    continue
-            buf[n] = w
-            n += 1
+        n = _subsample(tokens, start, end, keep, state, buf)
         seen += end - start
         start = end
         for i in range(n):
