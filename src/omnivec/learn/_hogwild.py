@@ -72,3 +72,23 @@ def run_chunks(limit: int, next_chunk: Callable[[], int], run_chunk: Callable[[i
     if errors:
         raise errors[0]
     return interrupted
+
+
+def end_of_epoch(report: Any, interrupted: bool, callbacks: Sequence[Callable[[Any], None]], log, epoch: int,
+                 epochs: int) -> bool:
+    """Close an epoch: say so when it was interrupted, else run the callbacks; return True to stop training.
+
+    A callback that raises KeyboardInterrupt stops training after this epoch
+    (the model keeps what was trained).
+    """
+    if interrupted:
+        log.warning("training interrupted in epoch %d of %d; keeping the model trained so far", epoch + 1, epochs)
+        return True
+    try:
+        for cb in callbacks:
+            cb(report)
+    except KeyboardInterrupt:
+        log.warning("training interrupted after epoch %d of %d; keeping the model trained so far", epoch + 1,
+                    epochs)
+        return True
+    return False

@@ -17,7 +17,7 @@ from .._progress import progress
 from ..embeddings import Embeddings
 from ..errors import InputError
 from . import corpus as corpus_mod
-from ._hogwild import run_chunks
+from ._hogwild import end_of_epoch, run_chunks
 from . import vocab as vocab_mod
 from ._learner import Learner
 
@@ -245,17 +245,8 @@ class WordLearner(Learner):
                                   interrupted=interrupted)
                 reports.append(rep)
                 task.update(completed=epoch * n_tok + words, loss=rep.loss, lr=lr_now)
-                if interrupted:
-                    log.warning("training interrupted in epoch %d of %d; keeping the model trained so far",
-                                epoch + 1, epochs)
-                    break
-                try:
-                    for cb in self.callbacks:
-                        cb(rep)
-                except KeyboardInterrupt:
+                if end_of_epoch(rep, interrupted, self.callbacks, log, epoch, epochs):
                     interrupted = True
-                    log.warning("training interrupted after epoch %d of %d; keeping the model trained "
-                                "so far", epoch + 1, epochs)
                     break
         seconds = time.perf_counter() - start_train
         words_done = sum(r.words for r in reports)

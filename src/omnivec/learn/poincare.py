@@ -34,7 +34,7 @@ from .._params import Bool, Callables, Choice, Float, Int
 from .._progress import progress
 from ..embeddings import Embeddings
 from ..errors import InputError, ParseError
-from ._hogwild import run_chunks
+from ._hogwild import end_of_epoch, run_chunks
 from ._learner import Learner
 
 K = kernels("omnivec.learn._poincare_kernels")
@@ -353,17 +353,8 @@ class Poincare(Learner):
                                     seconds=time.perf_counter() - te, lr=lr, interrupted=interrupted)
                 reports.append(rep)
                 tick()
-                if interrupted:
-                    log.warning("training interrupted in epoch %d of %d; keeping the vectors trained so far",
-                                epoch + 1, total_epochs)
-                    break
-                try:
-                    for cb in self.callbacks:
-                        cb(rep)
-                except KeyboardInterrupt:
+                if end_of_epoch(rep, interrupted, self.callbacks, log, epoch, total_epochs):
                     interrupted = True
-                    log.warning("training interrupted after epoch %d of %d; keeping the vectors trained "
-                                "so far", epoch + 1, total_epochs)
                     break
         seconds = time.perf_counter() - start_train
         if missing:

@@ -50,7 +50,7 @@ from ..._progress import progress
 from ...embeddings import Embeddings
 from ...errors import InputError
 from .. import vocab as vocab_mod
-from .._hogwild import run_chunks
+from .._hogwild import end_of_epoch, run_chunks
 from .._learner import Learner
 from .._trainer import EpochReport, _sigmoid_tables
 from .graph import Graph, read_graph
@@ -279,14 +279,7 @@ class _WalkLearner(Learner):
                                   seconds=time.perf_counter() - te, lr=lr_now, interrupted=interrupted)
                 reports.append(rep)
                 task.update(completed=done_nodes(), loss=rep.loss)
-                if interrupted:
-                    log.warning("training interrupted in epoch %d of %d; keeping the model trained so far",
-                                epoch + 1, self.epochs)
-                    break
-                try:
-                    for cb in self.callbacks:
-                        cb(rep)
-                except KeyboardInterrupt:
+                if end_of_epoch(rep, interrupted, self.callbacks, log, epoch, self.epochs):
                     interrupted = True
                     break
         seconds = time.perf_counter() - start_train
