@@ -51,13 +51,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _pecanpy_anchor import peak_rss_mb  # noqa: E402  (standard library only: it runs in both environments)
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "graphs"
@@ -143,19 +145,6 @@ def f1(npz: str, labels: Path, a: argparse.Namespace) -> dict:
 
 def median(runs: list[dict], key: str) -> float:
     return round(statistics.median(r[key] for r in runs), 3)
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident memory in MiB: VmHWM, which starts afresh at exec (ru_maxrss
-    keeps the high-water mark of the forking parent, so a large parent would show through)."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        pass
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def main() -> None:
