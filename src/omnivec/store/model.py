@@ -293,24 +293,21 @@ def _open_table(c: container.Container, name: str, tm, oov: bool | None) -> Embe
     subwords = None
     if tm.get("subwords") is not None:
         subwords = _open_subwords(path, name, tm["subwords"], t, n, dim)
-    extras_names = tm.get("extras", [])
-    if not isinstance(extras_names, list) or not all(isinstance(x, str) for x in extras_names):
-        bad(f"'extras' must be a list of names, got {extras_names!r}")
-    extras = {}
-    for x in extras_names:
-        arr = t.get(f"x.{x}")
-        if arr is None:
-            bad(f"tensor {name}.x.{x} listed in the header is missing")
-        extras[x] = arr
-    fitted_names = tm.get("fitted", [])
-    if not isinstance(fitted_names, list) or not all(isinstance(x, str) for x in fitted_names):
-        bad(f"'fitted' must be a list of names, got {fitted_names!r}")
-    fitted = {}
-    for x in fitted_names:
-        arr = t.get(f"f.{x}")
-        if arr is None:
-            bad(f"tensor {name}.f.{x} listed in the header is missing")
-        fitted[x] = arr
+    def listed(field: str, prefix: str) -> dict[str, np.ndarray]:
+        # the tensors a header field lists by name: extras (x.<name>), fitted arrays (f.<name>)
+        names = tm.get(field, [])
+        if not isinstance(names, list) or not all(isinstance(x, str) for x in names):
+            bad(f"'{field}' must be a list of names, got {names!r}")
+        out = {}
+        for x in names:
+            arr = t.get(f"{prefix}.{x}")
+            if arr is None:
+                bad(f"tensor {name}.{prefix}.{x} listed in the header is missing")
+            out[x] = arr
+        return out
+
+    extras = listed("extras", "x")
+    fitted = listed("fitted", "f")
     texts = None
     if tm.get("texts"):
         blob = t.get("texts_blob")
