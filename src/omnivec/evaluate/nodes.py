@@ -28,6 +28,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from ..embeddings import Embeddings
+from .._textlines import utf8_lines
 from ..errors import InputError, ParseError, require
 
 DEFAULT_RATIOS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
@@ -56,28 +57,20 @@ def read_labels(path: str | os.PathLike) -> dict[str, list[str]]:
     """
     out: dict[str, list[str]] = {}
     seen: set[tuple[str, str]] = set()
-    if not os.path.exists(path):
-        raise InputError(f"{os.fspath(path)}: no such labels file")
-    if os.path.isdir(path):
-        raise InputError(f"{os.fspath(path)}: is a folder; give a file of 'node<TAB>label' rows")
-    with open(path, "rb") as fh:
-        for lineno, raw in enumerate(fh, 1):
-            try:
-                line = raw.decode("utf-8").strip()
-            except UnicodeDecodeError as exc:
-                raise ParseError(f"not UTF-8 ({exc.reason})", path=path, line=lineno) from None
-            if not line or line.startswith("#"):
-                continue
-            parts = line.split("\t") if "\t" in line else line.split()
-            parts = [p.strip() for p in parts]
-            if len(parts) < 2 or any(not p for p in parts):
-                raise ParseError(f"expected 'node<TAB>label', got {line[:60]!r}", path=path, line=lineno)
-            node = parts[0]
-            labels = out.setdefault(node, [])
-            for lab in parts[1:]:
-                if (node, lab) not in seen:
-                    seen.add((node, lab))
-                    labels.append(lab)
+    for lineno, line in utf8_lines(path, "labels"):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        parts = line.split("\t") if "\t" in line else line.split()
+        parts = [p.strip() for p in parts]
+        if len(parts) < 2 or any(not p for p in parts):
+            raise ParseError(f"expected 'node<TAB>label', got {line[:60]!r}", path=path, line=lineno)
+        node = parts[0]
+        labels = out.setdefault(node, [])
+        for lab in parts[1:]:
+            if (node, lab) not in seen:
+                seen.add((node, lab))
+                labels.append(lab)
     if not out:
         raise InputError(f"{os.fspath(path)}: no labels (the file has no 'node<TAB>label' rows)")
     return out

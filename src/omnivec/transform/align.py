@@ -28,7 +28,8 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from ..embeddings import Embeddings
-from ..errors import DimensionError, EncodingError, InputError
+from .._textlines import utf8_lines
+from ..errors import DimensionError, InputError
 from .base import Transform, apply_to_table
 from .linear import Normalize
 
@@ -88,21 +89,14 @@ def read_dictionary(path: str | os.PathLike) -> list[tuple[str, str]]:
     """Return the (source, target) pairs of a dictionary file: two words per line (space or tab)."""
     path = os.fspath(path)
     pairs = []
-    try:
-        with open(path, "rb") as fh:
-            for no, raw in enumerate(fh, 1):
-                try:
-                    parts = raw.decode("utf-8").split()
-                except UnicodeDecodeError as exc:
-                    raise EncodingError(f"line {no} is not UTF-8 (byte {exc.start} of the line)", path=path) from None
-                if not parts:
-                    continue
-                if len(parts) != 2:
-                    raise InputError(f"{path}, line {no}: a dictionary line holds two words (source target); "
-                                     f"got {len(parts)}")
-                pairs.append((parts[0], parts[1]))
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such dictionary file") from None
+    for no, line in utf8_lines(path, "dictionary"):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) != 2:
+            raise InputError(f"{path}, line {no}: a dictionary line holds two words (source target); "
+                             f"got {len(parts)}")
+        pairs.append((parts[0], parts[1]))
     if not pairs:
         raise InputError(f"{path}: the dictionary holds no pairs")
     return pairs

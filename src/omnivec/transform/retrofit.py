@@ -20,7 +20,6 @@ installs them in /usr/share/wordnet): ``python -m omnivec.transform.retrofit wor
 
 from __future__ import annotations
 
-import gzip
 import os
 import sys
 import time
@@ -31,7 +30,8 @@ import numpy as np
 
 from ..core.vectors import VectorStore
 from ..embeddings import Embeddings
-from ..errors import EncodingError, FormatError, InputError
+from .._textlines import utf8_lines
+from ..errors import FormatError, InputError
 
 WORDNET_DIR = "/usr/share/wordnet"
 WORDNET_FILES = ("data.noun", "data.verb", "data.adj", "data.adv")
@@ -45,31 +45,19 @@ def read_lexicon(path: str | os.PathLike, *, lowercase: bool = True) -> dict[str
     UTF-8 raise EncodingError naming the file and line.
     """
     path = os.fspath(path)
-    opener = gzip.open if path.endswith(".gz") else open
     out: dict[str, list[str]] = {}
     seen: dict[str, set[str]] = {}
-    try:
-        with opener(path, "rb") as fh:
-            for no, raw in enumerate(fh, 1):
-                try:
-                    line = raw.decode("utf-8")
-                except UnicodeDecodeError as exc:
-                    raise EncodingError(f"line {no} is not UTF-8 (byte {exc.start} of the line)",
-                                        path=path) from None
-                words = (line.lower() if lowercase else line).split()
-                if not words:
-                    continue
-                head, rest = words[0], words[1:]
-                lst = out.setdefault(head, [])
-                have = seen.setdefault(head, set())
-                for w in rest:
-                    if w != head and w not in have:
-                        have.add(w)
-                        lst.append(w)
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such lexicon file") from None
-    except (OSError, EOFError) as exc:
-        raise FormatError(f"cannot read the lexicon ({exc})", path=path) from None
+    for _, line in utf8_lines(path, "lexicon"):
+        words = (line.lower() if lowercase else line).split()
+        if not words:
+            continue
+        head, rest = words[0], words[1:]
+        lst = out.setdefault(head, [])
+        have = seen.setdefault(head, set())
+        for w in rest:
+            if w != head and w not in have:
+                have.add(w)
+                lst.append(w)
     if not out:
         raise InputError(f"{path}: the lexicon holds no words")
     return out
