@@ -25,15 +25,17 @@ MUVERA = "muvera"
 
 # -- opening --------------------------------------------------------------------
 
-def open_table(path: str | os.PathLike, table: str | None = None, *, oov: bool | None = None):
+def open_table(path: str | os.PathLike, table: str | None = None, *, oov: bool | None = None, opened=None):
     """Return one table of a model file (the only one, or the one named), memory-mapped.
 
-    Opened as `omnivec.open` opens it, so an index stored beside the file is found on first use.
+    Opened as `omnivec.open` opens it, so an index stored beside the file is
+    found on first use (`opened`: what `omnivec.open(path)` already returned).
     """
     import omnivec
     from .embeddings import Embeddings
 
-    opened = omnivec.open(path, oov=oov)
+    if opened is None:
+        opened = omnivec.open(path, oov=oov)
     if isinstance(opened, Embeddings):
         if table is not None and table != opened.name:
             raise InputError(f"no table {table!r} in {os.fspath(path)}; its only table is {opened.name!r}")
@@ -391,11 +393,11 @@ def _bm25_build(model, *, params: dict | None, table: str | None, out, texts) ->
 
 
 def open_with_index(model: str | os.PathLike, backend: str | None = None, index: str | os.PathLike | None = None,
-                    table: str | None = None):
+                    table: str | None = None, opened=None):
     """Return (table, index): the index file named, or the one stored beside the model."""
     from .search import find_index, open_index
 
-    emb = open_table(model, table)
+    emb = open_table(model, table, opened=opened)
     if index:
         return emb, open_index(index, emb, backend=backend)
     idx = find_index(emb, backend)
@@ -426,11 +428,11 @@ def index_search(model: str | os.PathLike, keys: Sequence, *, k: int = 10, backe
 
     if k < 1:
         raise InputError(f"--k must be at least 1; got {k}")
-    mv = _multivectors(model, table)
+    opened, mv = _multivectors(model, table)
     if mv is not None:
         return _muvera_search(mv, model, keys, k=k, backend=backend, index=index, filtered=bool(
             where or allow or deny), params=params, include_self=include_self)
-    emb, idx = open_with_index(model, backend, index, table)
+    emb, idx = open_with_index(model, backend, index, table, opened=opened)
     qkeys = [_key_of(emb, x) for x in keys]
     flt = None
     if where or allow or deny:
@@ -448,14 +450,13 @@ def index_search(model: str | os.PathLike, keys: Sequence, *, k: int = 10, backe
 
 
 def _multivectors(model, table):
-    """Return the model as MultiVectors when it is a multi-vector model (and no table is named), else None."""
+    """Return (what omnivec.open gives, that as MultiVectors or None): None unless a multi-vector model
+    is asked for without a table name."""
     import omnivec
     from .search.multivector import MultiVectors
 
-    if table is not None:
-        return None
     opened = omnivec.open(model)
-    return opened if isinstance(opened, MultiVectors) else None
+    return opened, (opened if table is None and isinstance(opened, MultiVectors) else None)
 
 
 def _muvera_search(mv, model, keys, *, k, backend, index, filtered, params, include_self) -> dict:
@@ -517,9 +518,9 @@ def index_info(path: str | os.PathLike, *, table: str | None = None) -> dict:
             return {"indexes": [head]}
         except FormatError:   # not an index: maybe the model it belongs to
             pass
-    mv = _multivectors(path, table)
+    opened, mv = _multivectors(path, table)
     if mv is None:
-        open_table(path, table)  # raises a clear error when it is neither
+        open_table(path, table, opened=opened)  # raises a clear error when it is neither
     found = []
     for name in BACKENDS.names():
         p = index_path(path, name)
