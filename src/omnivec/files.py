@@ -618,9 +618,10 @@ def retrofit_file(model: str | os.PathLike, lexicon: str | os.PathLike, output: 
 
 
 def align_files(source, target, output, *, dictionary=None, identical: bool = False, refine: int = 0,
-                refine_vocab: int = 20000, unsupervised: bool = False) -> dict:
+                refine_vocab: int = 20000, unsupervised: bool = False, method: str = "clusters",
+                seed: int = 0) -> dict:
     """Return a summary of mapping one model into another's space and writing it (`omnivec align`)."""
-    from .transform.align import align, align_unsupervised
+    from .transform.align import UNSUPERVISED, align, align_unsupervised
 
     if os.path.abspath(source) == os.path.abspath(output):
         raise InputError(f"{os.fspath(output)} is the input; write the mapped table to another file")
@@ -628,7 +629,9 @@ def align_files(source, target, output, *, dictionary=None, identical: bool = Fa
         raise InputError("--unsupervised learns the map without a seed: drop --dictionary / --identical")
     src, tgt = open_table(source), open_table(target)
     if unsupervised:
-        out = align_unsupervised(src, tgt, vocab=min(refine_vocab, 4000), rounds=max(refine, 10))
+        default_vocab = UNSUPERVISED.get(method, (None, refine_vocab))[1]    # an unknown method is named below
+        out = align_unsupervised(src, tgt, method=method, vocab=min(refine_vocab, default_vocab),
+                                 rounds=max(refine, 10), seed=seed)
     else:
         out = align(src, tgt, dictionary, identical=identical, refine=refine, refine_vocab=refine_vocab)
     out.save(output)

@@ -113,9 +113,9 @@ def test_cli_align_and_eval_translation(capsys, tmp_path):
     code = main(["align", str(tmp_path / "src.ov"), str(tmp_path / "tgt.ov"), "-o", str(tmp_path / "x.ov")])
     assert code == 1 and "give a seed dictionary" in capsys.readouterr().err
     code = main(["align", str(tmp_path / "src.ov"), str(tmp_path / "tgt.ov"), "-o", str(tmp_path / "u.ov"),
-                 "--unsupervised", "--json"])
+                 "--unsupervised", "--method", "distributions", "--json"])
     out = json.loads(capsys.readouterr().out)
-    assert code == 0 and out["unsupervised"]
+    assert code == 0 and out["unsupervised"] and out["method"] == "distributions"
     code = main(["eval", "translation", str(tmp_path / "u.ov"), str(tmp_path / "tgt.ov"),
                  str(tmp_path / "test.txt"), "--json"])
     assert code == 0 and json.loads(capsys.readouterr().out)["p@1"] >= 0.9
@@ -140,13 +140,66 @@ def test_relative_representations_make_two_spaces_comparable_without_a_map():
         relative(tgt, [])
 
 
-def test_unsupervised_alignment_finds_the_rotation_without_a_dictionary():
+def clustered_spaces(n=2000, d=16, noise=0.1, seed=0):
+    """spaces() with the points in clusters of uneven sizes, as words are: the shape mini-vec2vec matches."""
+    rng = np.random.default_rng(seed)
+    centres = 2 * rng.standard_normal((25, d))
+    Y = centres[rng.choice(25, n, p=rng.dirichlet(np.full(25, 0.7)))] + rng.standard_normal((n, d))
+    R, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    X = Y @ R.T + noise * rng.standard_normal((n, d)) + 0.3
+    order = rng.permutation(n)
+    tgt = Embeddings([f"t{i}" for i in range(n)], Y.astype(np.float32), name="tgt")
+    src = Embeddings([f"s{i}" for i in order], X[order].astype(np.float32), name="src")
+    return src, tgt, [(f"s{i}", f"t{i}") for i in range(n)]
+
+
+@pytest.mark.parametrize("method", ["clusters", "distributions"])
+def test_unsupervised_alignment_finds_the_rotation_without_a_dictionary(method):
+    from omnivec.transform import align_unsupervised
+
+    src, tgt, pairs = clustered_spaces()
+    mapped = align_unsupervised(src, tgt, method=method, vocab=2000, rounds=3, runs=8)
+    assert translation_precision(mapped, tgt, pairs[:300], method="nn")["p@1"] >= 0.95
+    meta = mapped.meta["alignment"]
+    assert meta["unsupervised"] and meta["method"] == method and meta["mutual_pairs"] > 1500
+    np.testing.assert_allclose(transform_of(mapped).transform(src.vectors[:2]), mapped.vectors[:2], atol=1e-5)
+    again = align_unsupervised(src, tgt, method=method, vocab=2000, rounds=3, runs=8)
+    np.testing.assert_array_equal(again.vectors, mapped.vectors)          # one seed, one map
+
+
+def test_the_distributions_start_needs_no_clusters():
     from omnivec.transform import align_unsupervised
 
     src, tgt, pairs = spaces(n=1200, noise=0.1)
-    mapped = align_unsupervised(src, tgt, vocab=1200, rounds=5)
+    mapped = align_unsupervised(src, tgt, method="distributions", vocab=1200, rounds=5)
     assert translation_precision(mapped, tgt, pairs[:300], method="nn")["p@1"] >= 0.95
-    assert mapped.meta["alignment"]["unsupervised"] and mapped.meta["alignment"]["mutual_pairs"] > 1000
-    np.testing.assert_allclose(transform_of(mapped).transform(src.vectors[:2]), mapped.vectors[:2], atol=1e-5)
+
+
+def test_centroids_are_matched_by_the_best_quadratic_assignment():
+    import itertools
+
+    from omnivec.transform.align import _qap_2opt
+
+    rng = np.random.default_rng(3)
+    for k in (5, 7):
+        X = rng.standard_normal((k, 4))
+        X /= np.linalg.norm(X, axis=1, keepdims=True)
+        Q, _ = np.linalg.qr(rng.standard_normal((4, 4)))
+        perm = rng.permutation(k)
+        SA, SB = X @ X.T, (X[perm] @ Q) @ (X[perm] @ Q).T
+        best = max(np.sum(SA * SB[np.ix_(p, p)]) for p in itertools.permutations(range(k)))
+        p = _qap_2opt(SA, SB, rng, starts=8)
+        assert np.sum(SA * SB[np.ix_(p, p)]) == pytest.approx(best)
+        assert (p == np.argsort(perm)).all()              # the planted matching
+
+
+def test_unsupervised_alignment_refuses_bad_settings():
+    from omnivec.transform import align_unsupervised
+
+    src, tgt, _ = spaces(n=100)
     with pytest.raises(InputError, match="rounds must be an int >= 0"):
         align_unsupervised(src, tgt, rounds=-1)
+    with pytest.raises(InputError, match="method must be one of"):
+        align_unsupervised(src, tgt, method="adversarial")
+    with pytest.raises(InputError, match="at least 40 rows"):
+        align_unsupervised(Embeddings(list(src.keys)[:30], src.vectors[:30]), tgt)

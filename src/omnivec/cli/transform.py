@@ -81,7 +81,11 @@ def align(
                                               help="Seed pairs: 'source target' per line."),
     identical: bool = typer.Option(False, "--identical", help="Seed with the keys both models share."),
     unsupervised: bool = typer.Option(False, "--unsupervised",
-                                      help="No seed: match similarity distributions, then self-learn."),
+                                      help="No seed: match the spaces' shapes, then self-learn."),
+    method: str = typer.Option("clusters", "--method",
+                               help="How --unsupervised starts: clusters (mini-vec2vec: matched k-means "
+                                    "centroids) or distributions (VecMap: similarity distributions)."),
+    seed: int = typer.Option(0, "--seed", help="Random seed of --unsupervised (k-means, sampling)."),
     refine: int = typer.Option(0, "--refine", min=0, help="Rounds of dictionary induction (CSLS)."),
     refine_vocab: int = typer.Option(20000, "--refine-vocab", min=1,
                                      help="Induce pairs among the first N words of each."),
@@ -89,13 +93,14 @@ def align(
 ) -> None:
     """Map SRC into TGT's space by orthogonal Procrustes on seed pairs."""
     out = files.align_files(source, target, output, dictionary=dictionary, identical=identical, refine=refine,
-                            refine_vocab=refine_vocab, unsupervised=unsupervised)
+                            refine_vocab=refine_vocab, unsupervised=unsupervised, method=method, seed=seed)
     if json_out:
         emit_json(out)
         return
     if out.get("unsupervised"):
         console().print(f"wrote {out['output']}: {out['rows']:,} vectors mapped without a seed "
-                        f"({out['mutual_pairs']:,} mutual pairs among the first {out['vocab']:,} words)",
+                        f"(by {out['method']}; {out['mutual_pairs']:,} mutual pairs among the first "
+                        f"{out['vocab']:,} words)",
                         markup=False)
         return
     console().print(f"wrote {out['output']}: {out['rows']:,} vectors mapped on {out['pairs']:,} seed pairs "

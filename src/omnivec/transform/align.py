@@ -73,8 +73,7 @@ class OrthogonalMap(Transform):
         return self
 
     def _solve(self, Xp: np.ndarray, Yp: np.ndarray) -> None:
-        U, _, Vt = np.linalg.svd(Xp.T @ Yp)
-        self.W_ = U @ Vt
+        self.W_ = _procrustes(Xp, Yp)
 
     def _transform(self, X: np.ndarray) -> np.ndarray:
         return self.prepare(X) @ self.W_
@@ -256,53 +255,153 @@ def _signature(M: np.ndarray) -> np.ndarray:
     return _unit(S - S.mean(axis=1, keepdims=True))
 
 
-def align_unsupervised(src: Embeddings, tgt: Embeddings, *, vocab: int = 4000, rounds: int = 10,
-                       knn: int = 10) -> Embeddings:
+def _qap_2opt(SA: np.ndarray, SB: np.ndarray, rng: np.random.Generator, starts: int) -> np.ndarray:
+    """Return the permutation p maximising sum_ij SA[i,j] SB[p[i],p[j]] (symmetric SA, SB) found by 2-opt
+    (best swap until none improves) from `starts` random permutations: the quadratic assignment that
+    matches two sets of centroids by their similarities among themselves."""
+    k = len(SA)
+    best, best_f = np.arange(k), -np.inf
+    iu = np.triu_indices(k, 1)
+    for _ in range(starts):
+        p = rng.permutation(k)
+        while True:
+            M = SB[np.ix_(p, p)]
+            G = SA @ M
+            g = np.diag(G)
+            # the gain of swapping p[a] and p[b], for every a < b at once
+            D = G + G.T - g[:, None] - g[None, :]
+            sa, m = np.diag(SA), np.diag(M)
+            D -= (sa[:, None] - SA) * (M - m[:, None]) + (SA - sa[None, :]) * (m[None, :] - M)
+            D = 2 * D + (sa[:, None] - sa[None, :]) * (m[None, :] - m[:, None])
+            j = int(np.argmax(D[iu]))
+            if D[iu][j] <= 1e-12:
+                break
+            a, b = iu[0][j], iu[1][j]
+            p[a], p[b] = p[b], p[a]
+        f = float(np.sum(SA * SB[np.ix_(p, p)]))
+        if f > best_f:
+            best, best_f = p.copy(), f
+    return best
+
+
+def _procrustes(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    U, _, Vt = np.linalg.svd(X.T @ Y)
+    return U @ Vt
+
+
+def _init_clusters(A: np.ndarray, B: np.ndarray, rng: np.random.Generator, *, clusters: int, runs: int,
+                   top_k: int, alpha: float = 0.5, **_) -> np.ndarray:
+    """Return mini-vec2vec's map of A onto B (Dar 2025): centroids of both spaces matched by quadratic
+    assignment over `runs` k-means runs on a third of the rows; each source row paired with the mean of its
+    `top_k` nearest target rows in the relative space of the matched centroids; Procrustes; then
+    `runs` rounds of iterative closest-point averaging and one cluster correction, each step smoothed."""
+    sub_a, sub_b = max(clusters, len(A) // 3), max(clusters, len(B) // 3)
+    CA, CB = [], []
+    for _ in range(runs):
+        ca = _kmeans(A[rng.choice(len(A), sub_a, replace=False)], clusters, rng, iterations=15)
+        cb = _kmeans(B[rng.choice(len(B), sub_b, replace=False)], clusters, rng, iterations=15)
+        p = _qap_2opt(ca @ ca.T, cb @ cb.T, rng, starts=8)
+        CA.append(ca)
+        CB.append(cb[p])
+    RA, RB = _unit(A @ np.concatenate(CA).T), _unit(B @ np.concatenate(CB).T)
+    near = csls_topk(RA, RB, top_k, method="nn")
+    W = _procrustes(A, B[near].mean(axis=1))
+    for _ in range(runs):      # refinement 1: iterative closest-point averaging
+        rows = rng.choice(len(A), sub_a, replace=False)
+        near = csls_topk(_unit(A[rows] @ W), B, top_k, method="nn")
+        W = (1 - alpha) * W + alpha * _procrustes(A[rows], B[near].mean(axis=1))
+    # refinement 2: the source's centroids, mapped, seed the target's k-means, which corrects them
+    ca = _kmeans(A, min(50, len(A)), rng, iterations=15)
+    cb = _kmeans(B, len(ca), rng, iterations=15, init=_unit(ca @ W))
+    return (1 - alpha) * W + alpha * _procrustes(ca, cb)
+
+
+def _init_distributions(A: np.ndarray, B: np.ndarray, rng: np.random.Generator, *, knn: int, **_) -> np.ndarray:
+    """Return VecMap's unsupervised start (Artetxe et al. 2018): words paired by their sorted similarities
+    to every word of their own space, which no rotation changes, then Procrustes on those pairs."""
+    own = np.arange(len(A))
+    SA, SB = _signature(A), _signature(B)
+    fwd, back = csls_topk(SA, SB, 1, knn=knn)[:, 0], csls_topk(SB, SA, 1, knn=knn)[:, 0]
+    return _procrustes(A[np.concatenate([own, back])], B[np.concatenate([fwd, own])])
+
+
+# method -> (its start, its default vocabulary)
+UNSUPERVISED = {"clusters": (_init_clusters, 10000), "distributions": (_init_distributions, 4000)}
+
+
+def align_unsupervised(src: Embeddings, tgt: Embeddings, *, method: str = "clusters", vocab: int | None = None,
+                       rounds: int = 10, knn: int = 10, clusters: int = 20, runs: int = 30, top_k: int = 50,
+                       seed: int = 0) -> Embeddings:
     """Return the source mapped into the target's space without any dictionary.
 
-    The initial dictionary pairs words whose similarity distributions match
-    (VecMap's unsupervised start, Artetxe et al. 2018: a word's sorted
-    similarities to the `vocab` first words of its own space do not change
-    under rotation, so isometric spaces share them); then `rounds` of
-    self-learning: Procrustes on the dictionary, a new dictionary from CSLS
-    nearest neighbours in both directions.  It needs the two spaces to be
-    close to isometric over their first `vocab` words (the same kind of data,
-    frequency-ordered tables); meta["alignment"] records it.
+    Both start from the first `vocab` words of each table (frequency
+    order), unit-length, centred, unit-length again:
+
+    - method="clusters" (the default) is mini-vec2vec (Dar 2025): k-means
+      centroids of the two spaces matched by quadratic assignment of their
+      similarity matrices (`clusters` centroids, `runs` runs), pseudo-parallel
+      pairs from the relative representation over the matched centroids
+      (each word paired with the mean of its `top_k` nearest target words),
+      Procrustes, then refinement by closest-point averaging and a cluster
+      correction;
+    - method="distributions" is VecMap's start (Artetxe et al. 2018): words
+      paired by their sorted similarities to the `vocab` first words, which
+      no rotation changes (memory grows with vocab squared).
+
+    Then `rounds` of self-learning: a new dictionary from CSLS nearest
+    neighbours in both directions, Procrustes again.  Both need spaces close
+    to isometric (the same kind of data); `seed` makes a run repeatable.
+    meta["alignment"] records the method and the final mutual pairs.
     """
     _check_widths(src, tgt)
-    for name, v, low in (("vocab", vocab, 2), ("rounds", rounds, 0), ("knn", knn, 1)):
+    if method not in UNSUPERVISED:
+        raise InputError(f"method must be one of {sorted(UNSUPERVISED)}; got {method!r}")
+    start, default_vocab = UNSUPERVISED[method]
+    vocab = default_vocab if vocab is None else vocab
+    for name, v, low in (("vocab", vocab, 2), ("rounds", rounds, 0), ("knn", knn, 1), ("clusters", clusters, 2),
+                         ("runs", runs, 1), ("top_k", top_k, 1)):
         if isinstance(v, bool) or not isinstance(v, int) or v < low:
             raise InputError(f"{name} must be an int >= {low}; got {v!r}")
     X0, Y0 = np.asarray(src.vectors, np.float64), np.asarray(tgt.vectors, np.float64)
     m = OrthogonalMap(normalize=True)
     m.mean_ = _unit(X0).mean(axis=0)
-    Xp, Yp = m.prepare(X0), m.prepare(Y0, _unit(Y0).mean(axis=0))
-    n = min(vocab, len(Xp), len(Yp))
-    A, B = Xp[:n], Yp[:n]
+    n = min(vocab, len(X0), len(Y0))
+    if n < 2 * clusters:
+        raise InputError(f"unsupervised alignment needs at least {2 * clusters} rows in each table; "
+                         f"got {len(X0)} and {len(Y0)}")
+    A, B = m.prepare(X0[:n]), m.prepare(Y0[:n], _unit(Y0).mean(axis=0))
+    rng = np.random.default_rng(seed)
+    W = start(A, B, rng, knn=knn, clusters=clusters, runs=runs, top_k=min(top_k, n))
     own = np.arange(n)
-    SA, SB = _signature(A), _signature(B)
-    fwd, back = csls_topk(SA, SB, 1, knn=knn)[:, 0], csls_topk(SB, SA, 1, knn=knn)[:, 0]
+    fwd = back = own
     for _ in range(rounds + 1):
-        m._solve(A[np.concatenate([own, back])], B[np.concatenate([fwd, own])])
-        MA = _unit(A @ m.W_)
+        MA = _unit(A @ W)
         fwd, back = csls_topk(MA, B, 1, knn=knn)[:, 0], csls_topk(B, MA, 1, knn=knn)[:, 0]
+        if _ < rounds:
+            W = _procrustes(A[np.concatenate([own, back])], B[np.concatenate([fwd, own])])
+    m.W_ = W
     m.n_features_in_ = src.dim
     out = apply_to_table(src, [m])
-    out.meta["alignment"] = {"target": tgt.source or tgt.name, "unsupervised": True, "vocab": n,
-                             "rounds": rounds, "mutual_pairs": int((back[fwd] == own).sum())}
+    out.meta["alignment"] = {"target": tgt.source or tgt.name, "unsupervised": True, "method": method,
+                             "vocab": n, "rounds": rounds, "seed": seed,
+                             "mutual_pairs": int((back[fwd] == own).sum())}
     return out
 
 
 # -- relative representations ------------------------------------------
-def _kmeans(X: np.ndarray, k: int, rng: np.random.Generator, iterations: int = 25) -> np.ndarray:
-    """Return k unit centroids of unit rows X (spherical k-means, k-means++ seeding)."""
-    C = [X[int(rng.integers(len(X)))]]
-    d = 1 - X @ C[0]
-    for _ in range(1, k):
-        p = np.maximum(d, 0) ** 2
-        C.append(X[int(rng.choice(len(X), p=p / p.sum()))] if p.sum() > 0 else X[int(rng.integers(len(X)))])
-        d = np.minimum(d, 1 - X @ C[-1])
-    C = np.stack(C)
+def _kmeans(X: np.ndarray, k: int, rng: np.random.Generator, iterations: int = 25,
+            init: np.ndarray | None = None) -> np.ndarray:
+    """Return k unit centroids of unit rows X (spherical k-means from `init`, or k-means++ seeding)."""
+    if init is not None:
+        C = np.array(init, np.float64)
+    else:
+        C = [X[int(rng.integers(len(X)))]]
+        d = 1 - X @ C[0]
+        for _ in range(1, k):
+            p = np.maximum(d, 0) ** 2
+            C.append(X[int(rng.choice(len(X), p=p / p.sum()))] if p.sum() > 0 else X[int(rng.integers(len(X)))])
+            d = np.minimum(d, 1 - X @ C[-1])
+        C = np.stack(C)
     for _ in range(iterations):
         lab = (X @ C.T).argmax(axis=1)
         for j in range(k):
