@@ -47,6 +47,10 @@ def run(
     concurrency: int = typer.Option(4, "--concurrency", help="Work threads per worker."),
     queue: int = typer.Option(64, "--queue", help="Requests that may wait for a thread (429 beyond)."),
     rate: float = typer.Option(100.0, "--rate", help="Requests a second per key unless the key says (0: none)."),
+    compact_every: int = typer.Option(10_000, "--compact-every", help="Journal records of index updates "
+                                      "before they are written into the index file."),
+    reload_interval: float = typer.Option(1.0, "--reload-interval", help="Seconds between checks for model "
+                                          "files replaced by a rename (0: never)."),
     cors_origin: List[str] = typer.Option([], "--cors-origin", help="Allow browser calls from this origin "
                                           "(repeatable; none: CORS off)."),
     ssl_certfile: Optional[str] = typer.Option(None, "--ssl-certfile", help="TLS certificate (PEM)."),
@@ -59,7 +63,8 @@ def run(
     config = ServeConfig(models=[model_name(m) for m in models], keys_file=keys, no_auth=no_auth, host=host,
                          max_body=max_body, max_batch=max_batch, max_k=max_k, batch_size=batch_size,
                          max_tokens=max_tokens, timeout=timeout, concurrency=concurrency, queue=queue, rate=rate,
-                         cors_origins=list(cors_origin))
+                         cors_origins=list(cors_origin), compact_every=compact_every,
+                         reload_interval=reload_interval)
     serve(config, port=port, workers=workers, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile,
           log_level=log_level)
 

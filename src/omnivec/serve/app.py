@@ -151,7 +151,6 @@ def problem_response(status: int, title: str, detail: str, request_id: str | Non
 
 _STATUS_OF = [
     (Conflict, 409, "Conflict"),
-    (UnknownNameError, 404, "Not found"),
     (KeyNotFound, 404, "Not found"),
     (DimensionError, 422, "Wrong dimensions"),
     (InputError, 422, "Invalid request"),
@@ -398,7 +397,7 @@ class Gate:
             await self.app(scope, replay, send_wrapped)
         except Exception as exc:           # nothing escapes as a stack trace
             p = _problem_of(exc, ctx.scrub)
-            if p.status >= 500:
+            if p.status == 500:
                 log.error("request %s failed", rid, exc_info=exc)
             if not status_box.get("started"):
                 await answer(p)
@@ -584,7 +583,7 @@ def create_app(config: ServeConfig) -> FastAPI:
     @app.exception_handler(Exception)
     async def _any(request: Request, exc: Exception):
         p = _problem_of(exc, ctx.scrub)
-        if p.status >= 500:
+        if p.status == 500:
             log.error("request %s failed", getattr(request.state, "request_id", "-"), exc_info=exc)
         return problem_response(p.status, p.title, p.detail, getattr(request.state, "request_id", None),
                                 p.headers, **p.extra)

@@ -42,6 +42,7 @@ class Admission:
         self.queue = max(0, int(queue))
         self.pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="omnivec-serve")
         self._sem: asyncio.Semaphore | None = None
+        self._loop = None
         self.running = 0
         self.waiting = 0
         self._mean = 0.005          # running mean of the work time, for Retry-After
@@ -56,8 +57,8 @@ class Admission:
     async def run(self, fn: Callable[[], Any], deadline: float) -> Any:
         """Return fn() run on the pool; raise Overloaded, DeadlineExpired or TimedOut."""
         loop = asyncio.get_running_loop()
-        if self._sem is None:
-            self._sem = asyncio.Semaphore(self.concurrency)
+        if self._sem is None or self._loop is not loop:     # a semaphore belongs to one event loop
+            self._sem, self._loop = asyncio.Semaphore(self.concurrency), loop
         if self.running >= self.concurrency and self.waiting >= self.queue:
             raise Overloaded(self.retry_after(), f"the server's queue is full ({self.queue} waiting "
                                                  f"behind {self.concurrency} running)")

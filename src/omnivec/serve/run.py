@@ -68,21 +68,22 @@ def serve(config: ServeConfig, *, port: int = 8000, workers: int = 1, ssl_certfi
 
 
 @contextlib.contextmanager
-def running(config: ServeConfig, *, port: int = 0, log_level: str = "warning") -> Iterator[str]:
-    """Serve `config` from a thread of this process while the block runs; yield its base URL.
+def running(config, *, port: int = 0, log_level: str = "warning") -> Iterator[str]:
+    """Serve `config` (a ServeConfig, or an app from `create_app`) from a thread while the block runs.
 
-    port=0 takes a free port.  For tests, notebooks and the README: one worker.
+    Yields the base URL; port=0 takes a free port.  For tests, notebooks and the README: one worker.
     """
     uvicorn = require("uvicorn", EXTRA, "omnivec serve")
-    app = create_app(config)
-    server = uvicorn.Server(uvicorn.Config(app, host=config.host, port=port, log_level=log_level,
+    app = create_app(config) if isinstance(config, ServeConfig) else config
+    host = app.state.ctx.config.host
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level=log_level,
                                            access_log=False, lifespan="on"))
     thread = threading.Thread(target=server.run, name="omnivec-serve", daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
-            raise InputError(f"the server did not start on {config.host}:{port}")
+            raise InputError(f"the server did not start on {host}:{port}")
         time.sleep(0.01)
     sock = server.servers[0].sockets[0].getsockname()
     host = f"[{sock[0]}]" if ":" in sock[0] else sock[0]
