@@ -50,6 +50,9 @@ from starlette.responses import Response  # noqa: E402
 from starlette.routing import Match  # noqa: E402
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
+# Work this small runs on the event loop (a thread hop costs more): inputs, and numbers scanned in all.
+CHEAP_ITEMS = 64
+CHEAP_SCAN = 2_000_000
 PUBLIC = "public"
 
 
@@ -529,7 +532,12 @@ class Context:
             visible = [m for m in self.models.models if key is None or key.may_use(m)]
             raise Problem(404, "Not found", f"no model {name!r}; the models are: {', '.join(visible)}") from None
 
-    async def work(self, request: Request, fn):
+    async def work(self, request: Request, fn, *, cheap: bool = False):
+        """Return fn() within the request's deadline: inline when cheap, else through the bounded queue."""
+        if cheap:
+            done, result = self.admission.inline(fn, request.state.deadline)
+            if done:
+                return result
         try:
             return await self.admission.run(fn, request.state.deadline)
         except Overloaded:
@@ -538,6 +546,11 @@ class Context:
         except DeadlineExpired:
             self.metrics.rejected("deadline")
             raise
+
+    @staticmethod
+    def cheap(items: int, scan: int = 0) -> bool:
+        """Return whether work on `items` inputs, each scanning `scan` numbers, is cheaper than a thread hop."""
+        return items <= CHEAP_ITEMS and items * scan <= CHEAP_SCAN
 
     def check_k(self, k: int) -> int:
         if k > self.config.max_k:
@@ -662,7 +675,7 @@ def create_app(config: ServeConfig) -> FastAPI:
                 X, known = _lookup(emb, index, keys, body.oov, ctx.config.batch_size)
             return _json({"model": model, "table": tname, "dim": emb.dim,
                           "vectors": _encode_rows(X, body.encoding_format), "oov": [not k for k in known]})
-        return await ctx.work(request, run)
+        return await ctx.work(request, run, cheap=ctx.cheap(len(keys)))
 
     @app.post("/v1/models/{model}/similarity", tags=["queries"], **scoped("read"))
     async def similarity(request: Request, model: str, body: SimilarityRequest):
@@ -675,7 +688,7 @@ def create_app(config: ServeConfig) -> FastAPI:
         def run():
             scores = [_score(emb.similarity(a, b)) for a, b in body.pairs]
             return _json({"model": model, "table": tname, "metric": emb.metric, "scores": scores})
-        return await ctx.work(request, run)
+        return await ctx.work(request, run, cheap=ctx.cheap(len(body.pairs)))
 
     @app.post("/v1/models/{model}/most_similar", tags=["queries"], **scoped("read"))
     async def most_similar(request: Request, model: str, body: MostSimilarRequest):
@@ -692,7 +705,8 @@ def create_app(config: ServeConfig) -> FastAPI:
             found = emb.most_similar(positive=body.positive, negative=body.negative, topn=body.k,
                                      restrict_vocab=body.restrict_vocab, approx=body.approx)
             return _json({"model": model, "table": tname, "results": _pairs(found)})
-        return await ctx.work(request, run)
+        scan = 0 if body.approx and emb.index is not None else len(emb) * emb.dim
+        return await ctx.work(request, run, cheap=ctx.cheap(1, scan))
 
     @app.post("/v1/models/{model}/analogy", tags=["queries"], **scoped("read"))
     async def analogy(request: Request, model: str, body: AnalogyRequest):
@@ -706,7 +720,7 @@ def create_app(config: ServeConfig) -> FastAPI:
             found = emb.analogy(body.a, body.b, body.c, topn=body.k, method=body.method,
                                 restrict_vocab=body.restrict_vocab)
             return _json({"model": model, "table": tname, "method": body.method, "results": _pairs(found)})
-        return await ctx.work(request, run)
+        return await ctx.work(request, run, cheap=ctx.cheap(1, len(emb) * emb.dim * (3 if body.method == "3cosmul" else 1)))
 
     @app.post("/v1/models/{model}/search", tags=["queries"], **scoped("read"))
     async def search(request: Request, model: str, body: SearchRequest):
@@ -740,7 +754,9 @@ def create_app(config: ServeConfig) -> FastAPI:
                                 for q in range(len(found))]
             return _json({"model": model, "table": tname, "index": None if index is None or body.exact
                           else index.name, "results": results})
-        return await ctx.work(request, run)
+        index = emb.index
+        graph = index is not None and index.name != "flat" and not body.exact and flt is None
+        return await ctx.work(request, run, cheap=ctx.cheap(len(queries), 0 if graph else len(emb) * emb.dim))
 
     # -- knowledge graphs --
     @app.post("/v1/models/{model}/kg/tails", tags=["knowledge graphs"], **scoped("read"))
@@ -753,7 +769,7 @@ def create_app(config: ServeConfig) -> FastAPI:
         def run():
             found = kg.predict_tails(body.head, body.relation, body.k)
             return _json({"model": model, "head": body.head, "relation": body.relation, "results": _pairs(found)})
-        return await ctx.work(request, run)
+        return await ctx.work(request, run, cheap=ctx.cheap(1, kg.num_entities * kg.dim))
 
     @app.post("/v1/models/{model}/kg/heads", tags=["knowledge graphs"], **scoped("read"))
     async def kg_heads(request: Request, model: str, body: HeadsRequest):
@@ -765,7 +781,7 @@ def create_app(config: ServeConfig) -> FastAPI:
         def run():
             found = kg.predict_heads(body.relation, body.tail, body.k)
             return _json({"model": model, "relation": body.relation, "tail": body.tail, "results": _pairs(found)})
-        return await ctx.work(request, run)
+        return await ctx.work(request, run, cheap=ctx.cheap(1, kg.num_entities * kg.dim))
 
     # -- OpenAI-style embeddings --
     @app.post("/v1/embeddings", tags=["embeddings"], **scoped("read", "body"))
@@ -785,9 +801,8 @@ def create_app(config: ServeConfig) -> FastAPI:
         blank = next((i for i, t in enumerate(texts) if not t.strip()), None)
         if blank is not None:
             raise InputError(f"input {blank} is empty")
-        encoder = served.encoder()
-
         def run():
+            encoder = served.encoder()          # loaded at the first call (a thread: it may be a large model)
             parts, tokens, cut = [], 0, 0
             step = ctx.config.batch_size
             for s in range(0, len(texts), step):
@@ -810,7 +825,12 @@ def create_app(config: ServeConfig) -> FastAPI:
             return _json({"object": "list", "model": body.model,
                           "data": [{"object": "embedding", "index": i, "embedding": r} for i, r in enumerate(rows)],
                           "usage": {"prompt_tokens": tokens, "total_tokens": tokens}, "truncated": cut})
-        return await ctx.work(request, run)
+        if not served.embeds():
+            raise InputError(f"model {body.model!r} does not embed texts: /v1/embeddings takes a static "
+                             f"model (omnivec distill) or a document table written by omnivec encode")
+        static = served.kind == "static" or served._encoder is not None and served._encoder.kind == "static"
+        cheap = static and ctx.cheap(len(texts), sum(map(len, texts)) * 50 // max(1, len(texts)))
+        return await ctx.work(request, run, cheap=cheap)
 
     # -- updates --
     @app.post("/v1/models/{model}/upsert", tags=["updates"], **scoped("write"))

@@ -30,6 +30,7 @@ import numpy as np
 
 from .._atomic import atomic_path
 from ..errors import CorruptFileError
+from .limits import INLINE, WouldBlock
 
 HEADER = {"omnivec-journal": 1}
 
@@ -76,6 +77,8 @@ class RWLock:
     @contextmanager
     def read(self) -> Iterator[None]:
         with self._cond:
+            if self._writer and INLINE.get():
+                raise WouldBlock()
             while self._writer:
                 self._cond.wait()
             self._readers += 1
@@ -191,6 +194,8 @@ class Journal:
                 return
         except FileNotFoundError:
             pass
+        if INLINE.get():
+            raise WouldBlock()
         with self._mutex, self.lock.write():
             fcntl.flock(self._fh.fileno(), fcntl.LOCK_SH)
             try:

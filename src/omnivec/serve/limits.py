@@ -12,10 +12,19 @@ the background, holding its slot.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import math
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
+
+
+#: true while cheap work runs inline on the event loop: whatever would wait raises WouldBlock instead
+INLINE: contextvars.ContextVar[bool] = contextvars.ContextVar("omnivec_serve_inline", default=False)
+
+
+class WouldBlock(Exception):
+    """Inline work met a lock another thread holds: it goes to the thread pool instead."""
 
 
 class Overloaded(Exception):
@@ -53,6 +62,22 @@ class Admission:
 
     def retry_after(self) -> float:
         return max(1.0, math.ceil(self.depth * self._mean / self.concurrency))
+
+    def inline(self, fn: Callable[[], Any], deadline: float) -> tuple[bool, Any]:
+        """Return (True, fn()) run on the event loop's thread, or (False, None) if it would wait.
+
+        For cheap work (a few keys, a small scan): handing it to a thread costs more than
+        doing it; work that meets a lock another thread holds goes to the pool instead.
+        """
+        if time.monotonic() >= deadline:
+            raise DeadlineExpired()
+        token = INLINE.set(True)
+        try:
+            return True, fn()
+        except WouldBlock:
+            return False, None
+        finally:
+            INLINE.reset(token)
 
     async def run(self, fn: Callable[[], Any], deadline: float) -> Any:
         """Return fn() run on the pool; raise Overloaded, DeadlineExpired or TimedOut."""

@@ -23,6 +23,7 @@ from ..embeddings import Embeddings
 from ..errors import InputError, KeyNotFound, OmnivecError, UnknownNameError
 from ..model import Model
 from .journal import Journal
+from .limits import INLINE, WouldBlock
 
 log = logging.getLogger("omnivec.serve")
 
@@ -59,7 +60,10 @@ class Encoder:
 
     def encode(self, texts: list[str], *, max_tokens: int) -> tuple[np.ndarray, int, int]:
         """Return (vectors, tokens, texts cut at max_tokens)."""
-        with self.lock:         # the encoders keep their last report on themselves
+        # the encoders keep their last report on themselves: one call at a time
+        if not self.lock.acquire(blocking=not INLINE.get()):
+            raise WouldBlock()
+        try:
             if self.kind == "static":
                 X = self.encoder.encode(texts, max_length=max_tokens)
                 r = self.encoder.report
@@ -67,6 +71,8 @@ class Encoder:
             X = self.encoder.encode(texts, empty="keep")
             r = self.encoder.report
             return X, int(getattr(r, "tokens", 0) or 0), int(getattr(r, "truncated", 0) or 0)
+        finally:
+            self.lock.release()
 
 
 class Served:
