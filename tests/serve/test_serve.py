@@ -370,6 +370,12 @@ def test_keys_file_holds_hashes_only(tmp_path, capsys):
     assert main(["serve", "keys", "add", "x", "--keys", str(path), "--scope", "root"]) == 1
     assert "valid scopes are: read, write, admin" in capsys.readouterr().err
     assert [k["name"] for k in list_keys(path)] == ["app"]
+    assert main(["serve", "keys", "list", "--keys", str(path), "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)["keys"]
+    assert [(k["name"], k["scope"], k["models"]) for k in listed] == [("app", "write", ["glove"])]
+    assert "sha256" not in listed[0]
+    assert main(["serve", "keys", "remove", "app", "--keys", str(path)]) == 0
+    assert main(["serve", "keys", "add", "app", "--keys", str(path)]) == 0
     remove_key(path, "app")
     assert list_keys(path) == []
     with pytest.raises(KeyNotFound):

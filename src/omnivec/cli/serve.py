@@ -88,7 +88,7 @@ def keys_add(
     if json_out:
         emit_json({"name": name, "scope": scope, "models": models or None, "key": token, "keys": keys})
     else:
-        console.print(f"key {name!r} ({scope}) added to {keys}; it is shown only now:")
+        console().print(f"key {name!r} ({scope}) added to {keys}; it is shown only now:")
         typer.echo(token)
 
 
@@ -105,7 +105,7 @@ def keys_list(keys: str = typer.Option("keys.json", "--keys", help="Keys file.")
     for k in found:
         models = ", ".join(k["models"]) if k["models"] else "all models"
         rate = "server default" if k["rate"] is None else ("no limit" if not k["rate"] else f"{k['rate']:g}/s")
-        console.print(f"{k['name']}: {k['scope']}, {models}, rate {rate}")
+        console().print(f"{k['name']}: {k['scope']}, {models}, rate {rate}")
 
 
 @keys_app.command("remove")
@@ -115,4 +115,4 @@ def keys_remove(name: str = typer.Argument(..., help="Name of the key to remove.
     from ..serve import remove_key
 
     remove_key(keys, name)
-    console.print(f"key {name!r} removed from {keys}")
+    console().print(f"key {name!r} removed from {keys}")
