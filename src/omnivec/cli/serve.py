@@ -111,7 +111,7 @@ def keys_list(keys: str = typer.Option("keys.json", "--keys", help="Keys file.")
 @keys_app.command("remove")
 def keys_remove(name: str = typer.Argument(..., help="Name of the key to remove."),
                 keys: str = typer.Option("keys.json", "--keys", help="Keys file.")) -> None:
-    """Remove a key from a keys file (a running server reads its keys when it starts)."""
+    """Remove a key from a keys file (a running server reloads the file within --reload-interval)."""
     from ..serve import remove_key
 
     remove_key(keys, name)

@@ -20,7 +20,6 @@ import json
 import logging
 import math
 import os
-import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -118,27 +117,30 @@ class Problem(Exception):
         self.extra = extra
 
 
-_PATHLIKE = re.compile(r"(?:[A-Za-z]:)?[/\\][^\s'\"(),;:]+")
-
-
 class Scrubber:
-    """Removes file paths from texts sent to clients: served paths become model names."""
+    """Removes file paths from texts sent to clients: served paths become model names.
+
+    The served files, their folders, the working folder, the home folder, the temporary
+    folder and Python's prefix are cut out; nothing else is touched (a key such as
+    "/m/027rn" stays), and the file system is never consulted, so an answer cannot tell
+    whether some path exists.
+    """
 
     def __init__(self, paths: dict[str, str]) -> None:
+        import sys
+        import tempfile
+
         self.pairs = sorted(((p, n) for n, p in paths.items()), key=lambda t: -len(t[0]))
-        self.folders = sorted({os.path.dirname(p) for p in paths.values()}, key=len, reverse=True)
+        roots = {os.path.dirname(p) for p in paths.values()}
+        roots |= {os.getcwd(), os.path.expanduser("~"), tempfile.gettempdir(), sys.prefix, sys.base_prefix}
+        self.folders = sorted((r for r in roots if r and r != os.sep), key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
         for p, n in self.pairs:
             text = text.replace(p, f"<model {n}>")
         for d in self.folders:
-            if d and d != "/":
-                text = text.replace(d + os.sep, "")
-
-        def hide(m: re.Match) -> str:
-            s = m.group(0).rstrip(".")
-            return "<path>" + m.group(0)[len(s):] if (os.path.isabs(s) and os.path.exists(s)) else m.group(0)
-        return _PATHLIKE.sub(hide, text)
+            text = text.replace(d, "<path>")
+        return text
 
 
 def problem_response(status: int, title: str, detail: str, request_id: str | None,
@@ -915,10 +917,27 @@ def _version() -> str:
     return __version__
 
 
+def _stamp(path: str | None):
+    try:
+        st = os.stat(path) if path else None
+    except OSError:
+        return None
+    return None if st is None else (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
 async def _reloader(ctx: Context) -> None:
     loop = asyncio.get_running_loop()
+    keys_stamp = _stamp(ctx.config.keys_file)
     while True:
         await asyncio.sleep(ctx.config.reload_interval)
+        stamp = _stamp(ctx.config.keys_file)
+        if stamp != keys_stamp and stamp is not None:       # a key added or revoked: no restart needed
+            try:
+                ctx.keys = KeyRing.load(ctx.config.keys_file)
+                keys_stamp = stamp
+                log.info("keys file reloaded: %d keys", len(ctx.keys))
+            except (OmnivecError, OSError) as exc:
+                log.error("the keys file does not read, keeping the keys loaded before: %s", type(exc).__name__)
         try:
             done = await loop.run_in_executor(None, ctx.models.refresh)
         except Exception:  # never let the reloader die
