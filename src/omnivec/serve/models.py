@@ -116,7 +116,9 @@ class Served:
     def _reopener(emb: Embeddings, path: str):
         def reopen():
             from ..search import open_index
-            return open_index(path, emb)
+            index = open_index(path, emb)
+            emb.attach(index)           # approx=True queries of the table see the compacted index too
+            return index
         return reopen
 
     # -- tables ------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ ENV = "OMNIVEC_SERVE_CONFIG"
 
 def app_from_env():
     """Return the app of the config in $OMNIVEC_SERVE_CONFIG (each uvicorn worker calls this)."""
+    _logging(os.environ.get(ENV + "_LOG_LEVEL", "info"))      # a worker process sets up its own logging
     return create_app(ServeConfig.from_json(os.environ[ENV]))
 
 
@@ -60,6 +61,7 @@ def serve(config: ServeConfig, *, port: int = 8000, workers: int = 1, ssl_certfi
         return
     metrics_dir = tempfile.mkdtemp(prefix="omnivec-serve-metrics-")
     os.environ[ENV] = config.to_json()
+    os.environ[ENV + "_LOG_LEVEL"] = log_level
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir       # one /metrics over every worker
     try:
         uvicorn.run("omnivec.serve.run:app_from_env", factory=True, workers=workers, **opts)
