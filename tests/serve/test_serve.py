@@ -401,6 +401,11 @@ def test_keys_file_holds_hashes_only(tmp_path, capsys):
     with pytest.raises(KeyNotFound):
         remove_key(path, "app")
     assert main(["serve", "--help"]) == 0
+    capsys.readouterr()
+    assert main(["serve", str(tmp_path / "nope.ov"), "--no-auth"]) == 1
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["serve", str(tmp_path / "keys.json"), "--host", "0.0.0.0", "--no-auth"]) == 1
+    assert "loopback" in capsys.readouterr().err
 
 
 def test_the_client_and_a_local_table_are_used_alike(server):
