@@ -174,10 +174,13 @@ async def load(url: str, headers: dict, bodies: list[dict], clients: int, durati
                 body = bodies[i % len(bodies)]
                 i += clients
                 t0 = time.perf_counter()
-                r = await client.post(url, json=body)
+                try:
+                    r = await client.post(url, json=body)
+                    ok = r.status_code == 200
+                except httpx.HTTPError:         # a timeout (60 s) counts as an error at its elapsed time
+                    ok = False
                 lat.append(time.perf_counter() - t0)
-                if r.status_code != 200:
-                    errors += 1
+                errors += not ok
 
         t0 = time.perf_counter()
         await asyncio.gather(*(worker(w) for w in range(clients)))
@@ -227,20 +230,65 @@ def quality(ours: str, anchor: str, headers: dict, loads: dict, n: int = 50) -> 
     import httpx
 
     agree, recall, cos = [], [], []
+
+    def post(url, body, h=None):
+        r = httpx.post(url, json=body, headers=h or {}, timeout=120)
+        if r.status_code != 200:
+            sys.exit(f"{url} answered {r.status_code}: {r.text[:300]}")
+        return r
+
     for i in range(n):
-        a = httpx.post(ours + PATHS["ours"]["most_similar"], json=loads["most_similar"][0][i], headers=headers).json()
-        b = httpx.post(anchor + PATHS["anchor"]["most_similar"], json=loads["most_similar"][1][i]).json()
+        a = post(ours + PATHS["ours"]["most_similar"], loads["most_similar"][0][i], headers).json()
+        b = post(anchor + PATHS["anchor"]["most_similar"], loads["most_similar"][1][i]).json()
         agree.append(len({x["key"] for x in a["results"]} & {x["key"] for x in b["results"]}) / 10)
-        a = httpx.post(ours + PATHS["ours"]["search"], json=loads["search"][0][i], headers=headers).json()
-        b = httpx.post(anchor + PATHS["anchor"]["search"], json=loads["search"][1][i]).json()
+        a = post(ours + PATHS["ours"]["search"], loads["search"][0][i], headers).json()
+        b = post(anchor + PATHS["anchor"]["search"], loads["search"][1][i]).json()
         recall.append(len({x["key"] for x in a["results"][0]} & {x["key"] for x in b["results"][0]}) / 10)
-        a = httpx.post(ours + PATHS["ours"]["embeddings"], json=loads["embeddings"][0][i], headers=headers).json()
-        b = httpx.post(anchor + PATHS["anchor"]["embeddings"], json=loads["embeddings"][1][i]).json()
+        a = post(ours + PATHS["ours"]["embeddings"], loads["embeddings"][0][i], headers).json()
+        b = post(anchor + PATHS["anchor"]["embeddings"], loads["embeddings"][1][i]).json()
         u, v = np.asarray(a["data"][0]["embedding"]), np.asarray(b["data"][0]["embedding"])
         cos.append(float(u @ v / (np.linalg.norm(u) * np.linalg.norm(v))))
     return {"most_similar_agreement_at_10": round(float(np.mean(agree)), 4),
             "hnsw_recall_at_10_vs_exact": round(float(np.mean(recall)), 4),
             "embeddings_mean_cosine_ours_vs_anchor": round(float(np.mean(cos)), 4)}
+
+
+def memory_of_the_table(files: dict, headers: dict, env: dict, workers: int, words: list[str]) -> dict:
+    """Return the PSS/RSS of both services serving the table alone, after every row was read.
+
+    Ours serves a hard link of the model file (the same pages) without the index or the
+    static model beside it; the anchor is unchanged.  100 most_similar requests read every
+    row in each worker.
+    """
+    import httpx
+
+    folder = files["model"].parent / "table-only"
+    folder.mkdir(exist_ok=True)
+    alone = folder / "glove.ov"
+    if not alone.exists():
+        os.link(files["model"], alone)
+    p_ours, p_anchor = free_port(), free_port()
+    ours_url, anchor_url = f"http://127.0.0.1:{p_ours}", f"http://127.0.0.1:{p_anchor}"
+    ours = Server([sys.executable, "-m", "omnivec", "serve", f"glove={alone}", "--keys", str(files["keys"]),
+                   "--workers", str(workers), "--port", str(p_ours), "--log-level", "warning", "--rate", "0"], env,
+                  (ours_url + PATHS["ours"]["lookup"], {"keys": ["the"]}, headers))
+    anchor = Server([sys.executable, "-m", "uvicorn", "_serve_anchor:app", "--workers", str(workers),
+                     "--host", "127.0.0.1", "--port", str(p_anchor), "--log-level", "warning", "--no-access-log"],
+                    {"OMNIVEC_BENCH_KV": str(files["kv"]), "PYTHONPATH": str(HERE)},
+                    (anchor_url + PATHS["anchor"]["lookup"], {"keys": ["the"]}, {}))
+    try:
+        ours.wait()
+        anchor.wait()
+        for i in range(100):
+            body = {"positive": [words[i]], "k": 10}
+            httpx.post(ours_url + PATHS["ours"]["most_similar"], json=body, headers=headers, timeout=300)
+            httpx.post(anchor_url + PATHS["anchor"]["most_similar"], json=body, timeout=300)
+        out = {"ours": ours.memory(), "anchor": anchor.memory()}
+    finally:
+        ours.stop()
+        anchor.stop()
+    out["pss_ratio"] = round(out["ours"]["pss_mib"] / out["anchor"]["pss_mib"], 2)
+    return out
 
 
 def main() -> None:
@@ -251,6 +299,7 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=2.0, help="seconds per run")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--endpoints", default="lookup,most_similar,search,embeddings")
+    ap.add_argument("--phases", default="load,memory", help="load: the timed runs; memory: the table alone")
     args = ap.parse_args()
     clients = [int(c) for c in args.clients.split(",")]
     files = prepare(args.rows)
@@ -269,6 +318,13 @@ def main() -> None:
                      "--host", "127.0.0.1", "--port", str(p_anchor), "--log-level", "warning", "--no-access-log"],
                     {"OMNIVEC_BENCH_KV": str(files["kv"]), "PYTHONPATH": str(HERE)},
                     (anchor_url + PATHS["anchor"]["lookup"], {"keys": ["the"]}, {}))
+    if "load" not in args.phases:
+        ours.stop()
+        anchor.stop()
+        table_only = memory_of_the_table(files, headers, env, args.workers, words)
+        print(json.dumps({"bench": "serve_load", "rows": len(words), "dim": int(vecs.shape[1]),
+                          "workers": args.workers, "memory_table_only": table_only}))
+        return
     try:
         ours.wait()
         anchor.wait()
@@ -287,12 +343,13 @@ def main() -> None:
             o, a = res_ours[ep][c], res_anchor[ep][c]
             results[ep][c] = {"ours": o, "anchor": a, "rps_ratio": round(o["rps"] / a["rps"], 2) if a["rps"] else None,
                               "p99_ratio": round(o["p99"] / a["p99"], 2) if a["p99"] else None}
+    table_only = memory_of_the_table(files, headers, env, args.workers, words) if "memory" in args.phases else {}
     print(json.dumps({"bench": "serve_load", "rows": len(words), "dim": int(vecs.shape[1]), "workers": args.workers,
                       "clients": clients, "duration_s": args.duration, "repeats": args.repeats,
                       "anchor": "FastAPI + gensim KeyedVectors (a copy per worker)",
                       "results": results, "memory_idle": idle, "memory_after_load": loaded,
                       "memory_pss_ratio": round(loaded["ours"]["pss_mib"] / loaded["anchor"]["pss_mib"], 2),
-                      "quality": qual}))
+                      "quality": qual, "memory_table_only": table_only}))
 
 
 if __name__ == "__main__":
