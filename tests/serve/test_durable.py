@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -203,3 +204,26 @@ def test_a_model_replaced_by_rename_under_load_drops_no_request(files, tmp_path)
         assert np.allclose(r["vectors"][0], base["king"] * 6, atol=1e-5)
         text = httpx.get(url + "/metrics", headers={"Authorization": f"Bearer {keys['admin']}"}).text
         assert 'omnivec_model_reloads_total{model="live"}' in text
+
+
+def test_concurrent_upserts_of_one_key_last_write_wins(files, tmp_path):
+    from omnivec.serve.journal import record_vectors
+
+    d, keys = files
+    model = _writable_copy(files, tmp_path)
+    h = {"Authorization": f"Bearer {keys['write']}"}
+    with running(config(d, models=[("glove", str(model))], reload_interval=0)) as url:
+        def put(i):
+            v = np.full((1, 50), float(i), np.float32)
+            assert httpx.post(url + "/v1/models/glove/upsert", json={"keys": ["same"], "vectors": v.tolist()},
+                              headers=h, timeout=30).status_code == 200
+
+        threads = [threading.Thread(target=put, args=(i,)) for i in range(8)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(30)
+        got = httpx.post(url + "/v1/models/glove/vectors", json={"keys": ["same"]}, headers=h).json()["vectors"][0]
+    lines = open(str(model) + ".flat.log", "rb").read().splitlines()[1:]
+    last = json.loads(lines[-1][9:])
+    assert len(lines) == 8 and np.array_equal(got, record_vectors(last)[0])     # the journal's order decides

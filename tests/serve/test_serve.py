@@ -448,3 +448,18 @@ def test_schemathesis_finds_no_server_error(files):
 
         fuzz()
     assert not failures, failures
+
+
+def test_embeddings_of_a_document_table_use_its_recorded_encoder(files, tmp_path):
+    d, keys = files
+    enc = omnivec.open(d / "static.ov")
+    docs = ["the king of france", "a city by the sea", "tokyo and paris"]
+    enc.encode_corpus(docs, tmp_path / "docs.ov", ids=["a", "b", "c"])
+    with running(config(d, models=[("docs", str(tmp_path / "docs.ov"))], reload_interval=0)) as url:
+        r = httpx.post(url + "/v1/embeddings", json={"input": ["paris by the sea"], "model": "docs"},
+                       headers=_h(keys["read"]))
+        assert r.status_code == 200
+        assert np.allclose(r.json()["data"][0]["embedding"], enc.encode(["paris by the sea"])[0], atol=1e-6)
+        found = omnivec.Client(url, keys["read"]).search(np.asarray([r.json()["data"][0]["embedding"]],
+                                                                     np.float32), k=1)
+        assert found.keys == [["b"]]
