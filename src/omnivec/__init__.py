@@ -74,6 +74,7 @@ _LAZY = {
     "convert": ("omnivec.files", "convert"),
     "info": ("omnivec.files", "info"),
     "verify": ("omnivec.files", "verify"),
+    "Client": ("omnivec.serve.client", "Client"),
 }
 
 
