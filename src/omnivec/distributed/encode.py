@@ -153,7 +153,8 @@ def encode(texts: Sequence[str] | str | os.PathLike, encoder: Any, out_dir: str 
             "encoder": encoder if isinstance(encoder, str) else getattr(encoder, "__qualname__", repr(encoder)),
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     encoded = ds.map_batches(EncodeBatches, fn_constructor_args=(encoder, n_shards, device, keep_texts),
-                             batch_size=batch_size, batch_format="numpy", concurrency=workers,
+                             batch_size=batch_size, batch_format="numpy",
+                             compute=rd.ActorPoolStrategy(size=workers),
                              num_cpus=cpus_per_worker, num_gpus=gpus_per_worker or None)
     written = encoded.groupby("shard").map_groups(
         write_group, fn_args=(os.fspath(out), manifest_path.name, n_shards, name, meta), batch_format="numpy")
