@@ -18,9 +18,9 @@ from .shards import (Manifest, ShardedTable, is_manifest, open_sharded, read_man
 
 _LAZY = {
     "ShardedIndex": "omnivec.distributed.index:ShardedIndex",
-    "encode": "omnivec.distributed.encode:encode",
-    "tune": "omnivec.distributed.tune:tune",
-    "TuneResult": "omnivec.distributed.tune:TuneResult",
+    "encode": "omnivec.distributed.encoding:encode",
+    "tune": "omnivec.distributed.sweeps:tune",
+    "TuneResult": "omnivec.distributed.sweeps:TuneResult",
 }
 
 __all__ = ["Manifest", "ShardedTable", "is_manifest", "open_sharded", "read_manifest", "shard_of",

@@ -94,6 +94,16 @@ def _rss_bytes() -> int:
         return 0
 
 
+def place(ray, i: int):
+    """Return where shard i runs: the (i mod nodes)-th alive node, preferred, not required."""
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    nodes = sorted(n["NodeID"] for n in ray.nodes() if n.get("Alive") and n.get("Resources", {}).get("CPU"))
+    if not nodes:
+        return "DEFAULT"
+    return NodeAffinitySchedulingStrategy(nodes[i % len(nodes)], soft=True)
+
+
 # -- the driver's side ------------------------------------------------------------------------
 
 class ShardedIndex:
@@ -130,7 +140,9 @@ class ShardedIndex:
         m = read_manifest(manifest_path)
         ray = connect(ray_address, purpose="building a sharded index")
         task = ray.remote(num_cpus=1, max_retries=1)(build_shard_index)
-        futures = [task.remote(os.fspath(m.shard_path(i)), name, dict(params)) for i in range(len(m.shards))]
+        futures = [task.options(scheduling_strategy=place(ray, i)).remote(os.fspath(m.shard_path(i)), name,
+                                                                           dict(params))
+                   for i in range(len(m.shards))]
         summaries = _gather(ray, futures, m, timeout, "building its index")
         if not serve:
             return summaries
@@ -151,7 +163,8 @@ class ShardedIndex:
         m = read_manifest(manifest_path)
         ray = connect(ray_address, purpose="serving a sharded index")
         server = ray.remote(num_cpus=cpus, max_restarts=0, max_task_retries=0)(ShardServer)
-        actors = [server.remote(os.fspath(m.shard_path(i)), name) for i in range(len(m.shards))]
+        actors = [server.options(scheduling_strategy=place(ray, i)).remote(os.fspath(m.shard_path(i)), name)
+                  for i in range(len(m.shards))]
         index = cls(m, name, actors, ray)
         index._server = server
         index._cpus = cpus
@@ -160,7 +173,8 @@ class ShardedIndex:
 
     def restart(self, shard: int, *, timeout: float | None = 300.0) -> dict:
         """Return the info of a new actor for `shard`, replacing one that died."""
-        actor = self._server.remote(os.fspath(self.manifest.shard_path(shard)), self.backend)
+        actor = self._server.options(scheduling_strategy=place(self._ray, shard)).remote(
+            os.fspath(self.manifest.shard_path(shard)), self.backend)
         self.actors[shard] = actor
         info = _gather(self._ray, [actor.info.remote()], self.manifest, timeout, "reopening its shard",
                        shards=[shard])[0]

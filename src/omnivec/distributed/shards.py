@@ -427,6 +427,14 @@ class ShardedTable:
             out[at] = self.shards[s].vectors_of(sub)
         return out
 
+    def text(self, key: Key) -> str:
+        """Return the text of a key's row (tables written with a text column), from its shard."""
+        s = self.shard_of(key)
+        if key not in self.shards[s]:
+            raise KeyNotFound(f"key {key!r} is not in the sharded table {self.name!r} "
+                              f"(looked in shard {s}, where its hash routes it)")
+        return self.shards[s].text(key)
+
     def __getitem__(self, key: Key | Sequence[Key]) -> np.ndarray:
         if isinstance(key, (str, int, np.integer)):
             return self.vector(key)
@@ -500,7 +508,8 @@ class ShardedTable:
 
     # -- whole-table views ------------------------------------------------------------
     def to_embeddings(self):
-        """Return the concatenation of the shards as one in-memory `Embeddings` (rows in this table's order).
+        """Return the concatenation of the shards as one in-memory `Embeddings` (rows in this table's order,
+        counts and the extras every shard has kept).
 
         For checks on tables that fit in memory: its exact search is what the
         fan-out search must equal.
@@ -512,9 +521,15 @@ class ShardedTable:
         keys = [k for emb in self.shards for k in emb.keys]
         table, _ = KeyTable.from_keys(keys)
         vectors = np.concatenate([emb.vectors for emb in self.shards])
+        counts = None
+        if all(emb.counts is not None for emb in self.shards):
+            counts = np.concatenate([np.asarray(emb.counts, np.int64) for emb in self.shards])
+        names = set.intersection(*(set(emb.extras) for emb in self.shards))
+        extras = {n: np.concatenate([np.asarray(emb.extras[n]) for emb in self.shards]) for n in sorted(names)}
         return Embeddings.from_parts(name=self.name, keys=table,
                                      store=VectorStore.encode(vectors, self.shards[0].storage),
-                                     metric=self._metric, meta=dict(self.manifest.meta))
+                                     metric=self._metric, meta=dict(self.manifest.meta), counts=counts,
+                                     extras=extras)
 
 
 def merge_topk(parts: list[tuple[np.ndarray, np.ndarray]], k: int) -> tuple[np.ndarray, np.ndarray]:
