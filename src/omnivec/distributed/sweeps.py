@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .._atomic import atomic_path
-from ..errors import ClusterError, InputError, UnknownNameError
-from .cluster import connect, ray_module
+from ..errors import ClusterError, InputError, UnknownNameError, require
+from .cluster import connect
 
 
 def _table(model):
@@ -140,7 +140,7 @@ def tune(learner: str, space: dict, *, source: Any, metric: str | Callable[..., 
             for v in values:
                 cls.check_params({**fixed, name: v})
     ray = connect(ray_address, purpose="a hyper-parameter sweep")
-    rt = ray_module("a hyper-parameter sweep").tune
+    rt = require("ray.tune", "ray", "a hyper-parameter sweep")
     out = Path(out_dir).absolute()
     out.mkdir(parents=True, exist_ok=True)
     param_space = {k: rt.grid_search(list(v)) if isinstance(v, (list, tuple)) else v for k, v in space.items()}
