@@ -1,6 +1,6 @@
 """Scale-out on Ray, measured on a two-node local cluster: overhead and correctness, not speed-up.
 
-    python bench/ray_scale.py            # the reduced run (about 10 minutes on a shared 2-core machine)
+    python bench/ray_scale.py            # the reduced run (minutes on a shared 2-core machine)
     python bench/ray_scale.py --full     # the issue's sizes: 100,000 reviews, 1,000,000 rows, 8 full trials
 
 The cluster (head + one worker node), the driver and the fault injection run
@@ -47,9 +47,15 @@ SHARED = ROOT.parent / "shared" / "data"
 IMDB = SHARED / "text" / "imdb_reviews.tsv.gz"
 QUESTIONS = SHARED / "eval" / "gensim" / "questions-words.txt"
 FULL = "--full" in sys.argv
-SIZES = dict(static_texts=100_000 if FULL else 20_000, minilm_texts=100_000 if FULL else 600,
-             table_rows=1_000_000 if FULL else 100_000, sweep_reviews=100_000 if FULL else 4_000,
-             sweep_epochs=5 if FULL else 1, queries=200 if FULL else 100)
+SIZES = dict(static_texts=100_000 if FULL else 10_000, minilm_texts=100_000 if FULL else 300,
+             table_rows=1_000_000 if FULL else 50_000, sweep_reviews=100_000 if FULL else 2_000,
+             sweep_epochs=5 if FULL else 1, queries=200 if FULL else 100,
+             static_vocabulary=None if FULL else 5_000)
+OUT = HERE / "out"
+
+
+def say(what: str) -> None:
+    print(f"[ray_scale {time.strftime('%H:%M:%S')}] {what}", file=sys.stderr, flush=True)
 
 
 def reviews(n: int) -> list[str]:
@@ -263,9 +269,13 @@ def inside() -> None:
     out: dict = {"bench": "ray_scale", "machine": f"{os.cpu_count()} cores, two Ray nodes on one machine "
                  "(overhead and correctness, not speed-up)", "full": FULL, "sizes": SIZES}
     work = Path(tempfile.mkdtemp(prefix="ray-scale-"))
-    static_path = os.fspath(work / "static.ov")
-    words = " ".join(reviews(5000)).lower().split()
-    distill("all-MiniLM-L6-v2", vocabulary=words, pca_dims=256, progress=False).save(static_path)
+    OUT.mkdir(exist_ok=True)
+    static_path = os.fspath(OUT / f"ray_scale_static_{SIZES['static_vocabulary'] or 'all'}.ov")
+    if not os.path.exists(static_path):
+        say("distilling the static model from all-MiniLM-L6-v2")
+        options = {} if SIZES["static_vocabulary"] is None else {"max_vocabulary": SIZES["static_vocabulary"]}
+        distill("all-MiniLM-L6-v2", pca_dims=256, progress=False, **options).save(static_path)
+    say("starting the two-node cluster")
     t = time.perf_counter()
     with LocalCluster(nodes=2, cpus=2, object_store_bytes=(1500 if FULL else 400) << 20) as cluster:
         out["cluster_start_s"] = round(time.perf_counter() - t, 1)
@@ -274,9 +284,11 @@ def inside() -> None:
             time.sleep(0.2)
         out["nodes"] = sorted(n["NodeManagerAddress"] for n in ray.nodes() if n["Alive"])
         for step in (encoding, sharded_search):
+            say(step.__name__)
             t = time.perf_counter()
             step(work, static_path, out)
             out[f"{step.__name__}_s"] = round(time.perf_counter() - t, 1)
+        say("sweep")
         t = time.perf_counter()
         sweep(work, out)
         out["sweep_s"] = round(time.perf_counter() - t, 1)
@@ -299,6 +311,7 @@ def main() -> int:
     proc = run_isolated([sys.executable, os.fspath(Path(__file__).resolve()), *sys.argv[1:]],
                         timeout=7200 if FULL else 1500, env=env)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    sys.stderr.write("\n".join(ln for ln in proc.stderr.splitlines() if ln.startswith("[ray_scale")) + "\n")
     if proc.returncode != 0 or not lines:
         sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-4000:])
         return 1
