@@ -106,25 +106,38 @@ def encoding(work: Path, static_path: str, out: dict) -> None:
     from omnivec.distributed.encoding import make_encoder
     from omnivec.distributed.shards import ids_checksum, key_hashes
 
-    for label, spec, n, batch in (("static", static_path, SIZES["static_texts"], 2000),
-                                  ("minilm", "all-MiniLM-L6-v2", SIZES["minilm_texts"], 64)):
+    for label, spec, n, batch in (("static", static_path, SIZES["static_texts"], 1000),
+                                  ("minilm", "all-MiniLM-L6-v2", SIZES["minilm_texts"], 32)):
         texts = reviews(n)
         enc = make_encoder(spec)
         enc.encode(texts[:batch])                       # warm: first-call costs out of the timing
         t = time.perf_counter()
         ref = enc.encode(texts)
         one = time.perf_counter() - t
+        t = time.perf_counter()
+        enc.encode(texts[:n // 2])
+        one_half = time.perf_counter() - t
         row = {"texts": n, "batch": batch, "one_process_texts_per_s": round(n / one, 1)}
-        for workers in (1, 2):
+        extra = {}
+        for workers, m in ((1, n // 2), (1, n), (2, n)):
             t = time.perf_counter()
-            table = encode(texts, spec, work / f"{label}-{workers}", workers=workers, shards=2,
+            table = encode(texts[:m], spec, work / f"{label}-{workers}-{m}", workers=workers, shards=2,
                            batch_size=batch, cpus_per_worker=1.0)
             took = time.perf_counter() - t
+            if m == n // 2:
+                extra["half"] = took - one_half
+                continue
             row[f"ray_{workers}w_texts_per_s"] = round(n / took, 1)
             row[f"ray_{workers}w_vs_one_process"] = round(one / took, 3)
             if workers == 1:
-                batches = -(-n // batch)
-                row["ray_overhead_per_batch_s"] = round((took - one) / batches, 4)
+                # Ray's extra time over one process, split by two sizes into a part per batch and a
+                # fixed part (actor start, model load, the shuffle to shards, the writes)
+                full, half = took - one, extra["half"]
+                nb, hb = -(-n // batch), -(-(n // 2) // batch)
+                per_batch = (full - half) / (nb - hb)
+                row["ray_extra_s"] = round(full, 2)
+                row["ray_overhead_per_batch_s"] = round(per_batch, 4)
+                row["ray_fixed_overhead_s"] = round(full - per_batch * nb, 2)
             got = table.vectors_of(list(range(0, n, max(1, n // 50))))
             row[f"ray_{workers}w_max_abs_diff"] = float(np.abs(got - ref[::max(1, n // 50)]).max())
         out[f"encode_{label}"] = row
