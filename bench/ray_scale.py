@@ -12,7 +12,9 @@ results' correctness, never a speed-up.
 Measured, each against the same work in one process (the anchor):
 - encoding IMDB reviews with a static model (distilled from all-MiniLM-L6-v2)
   and with all-MiniLM-L6-v2 itself: texts/s in one process, on Ray with 1
-  and 2 actors, and Ray's overhead per batch;
+  and 2 actors, and Ray's extra time split (by a half-size run) into a part
+  per batch and a fixed part; on a loaded machine the split is noisy and the
+  part per batch can come out negative (below what the machine resolves);
 - the static vectors of the reviews as a 4-shard table: fan-out exact top-10
   against one exact search (identical answers), HNSW recall@10 of the shards
   against one HNSW index, added latency per query, resident memory per node;
