@@ -150,7 +150,7 @@ def encode(texts: Sequence[str] | str | os.PathLike, encoder: Any, out_dir: str 
     device = "cuda" if gpus_per_worker else "cpu"
     manifest_path = out / f"{name}{SUFFIX}"
     meta = {"encoded_by": "omnivec.distributed.encode",
-            "encoder": encoder if isinstance(encoder, str) else getattr(encoder, "__qualname__", repr(encoder)),
+            "encoded_with": encoder if isinstance(encoder, str) else type(encoder).__qualname__,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     encoded = ds.map_batches(EncodeBatches, fn_constructor_args=(encoder, n_shards, device, keep_texts),
                              batch_size=batch_size, batch_format="numpy",
