@@ -11,8 +11,10 @@
     │   │   └── EncodingError         text that is not in the expected encoding (UTF-8)
     │   ├── CorruptFileError          truncated, checksum mismatch, inconsistent header
     │   └── UnsupportedVersionError   written by a newer omnivec
-    └── MissingDependencyError (ImportError)
-                                      an optional extra is not installed
+    ├── MissingDependencyError (ImportError)
+    │                                 an optional extra is not installed
+    └── ClusterError                  a Ray cluster, a worker or a shard failed to answer
+        └── ShardError                one shard of a sharded table or index failed (named)
 
 Every message says where (file, line, byte offset), what was expected, what
 was found and, where there is one, what to do instead.
@@ -86,6 +88,18 @@ class UnsupportedVersionError(FormatError):
 
 class MissingDependencyError(OmnivecError, ImportError):
     """An optional dependency is missing; the message names the pip command."""
+
+
+class ClusterError(OmnivecError):
+    """A Ray cluster could not be joined or started, or a worker on it failed."""
+
+
+class ShardError(ClusterError):
+    """A shard of a sharded table or index did not answer; the message names the shard."""
+
+    def __init__(self, message: str, *, shards: list[int] | None = None) -> None:
+        self.shards = list(shards or [])
+        super().__init__(message)
 
 
 def require(module: str, extra: str, purpose: str):

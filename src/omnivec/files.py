@@ -203,9 +203,14 @@ def info(path: str | os.PathLike) -> dict:
     """Return what the header of a model file says: tables, sizes, storage, metric, provenance.
 
     Reads only the header (and memory-maps the tensors without touching them),
-    so it takes the same time for a 1 kB and a 10 GB model.
+    so it takes the same time for a 1 kB and a 10 GB model.  A sharded
+    table's manifest (`omnivec.distributed`) gives its table and its shards.
     """
+    from .distributed import shards
     from .store import container
+
+    if shards.is_manifest(path):
+        return shards.info(path)
     from .store.model import read_header
 
     c = container.read(path)
@@ -239,8 +244,11 @@ def verify(path: str | os.PathLike) -> dict:
     see `omnivec.search.verify_bm25` (CRC-32s, header, posting lists,
     vocabulary and keys, and the keys of the model beside it).  A MUVERA index
     (``model.ov.muvera``): its FDE table, its backend index and the model it
-    was built for (`omnivec.search.muvera.verify_muvera`).
+    was built for (`omnivec.search.muvera.verify_muvera`).  A sharded table's
+    manifest: every shard file, its rows, the keys' routing and checksums
+    (`omnivec.distributed.shards.verify`).
     """
+    from .distributed import shards
     from .search import verify_bm25, verify_index
     from .search.bm25 import BM25_FORMAT
     from .search.index import INDEX_FORMAT
@@ -248,6 +256,8 @@ def verify(path: str | os.PathLike) -> dict:
     from .search.muvera import is_muvera_file, verify_muvera
     from .store.model import verify as verify_file
 
+    if shards.is_manifest(path):
+        return shards.verify(path)
     c = container.read(path)
     if c.metadata.get("format") == INDEX_FORMAT:
         return verify_index(path)
@@ -264,6 +274,24 @@ def verify(path: str | os.PathLike) -> dict:
             problems = [str(exc)]
     return {"path": os.fspath(path), "kind": "model", "ok": not problems, "problems": problems,
             "tensors": len(c.tensors), "bytes": os.path.getsize(path)}
+
+
+def shard_file(model: str | os.PathLike, output: str | os.PathLike, shards: int, *,
+               table: str | None = None) -> dict:
+    """Return a summary of writing one table of a model file as `shards` model files plus a manifest.
+
+    The manifest is `output` (``*.ovs``); the shards are written beside it
+    (`omnivec.distributed.write_shards`), each key in the shard its hash routes it to.
+    """
+    from .distributed import shards as sharding
+
+    t0 = time.perf_counter()
+    emb = open_table(model, table)
+    sharded = sharding.write_shards(emb, output, shards)
+    summary = sharding.info(output)
+    summary.pop("meta", None)
+    return {**summary, "source": os.fspath(model), "seconds": time.perf_counter() - t0,
+            "n_shards": sharded.n_shards}
 
 
 # -- indexes stored beside a model ---------------------------------------------

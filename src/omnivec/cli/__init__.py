@@ -47,7 +47,7 @@ app.add_typer(index_app, name="index")
 # Stage modules (omnivec.cli.<name>); each registers its commands on import.
 STAGES = ["store", "query", "kge", "index", "train_words", "evaluate_words", "explore",
           "evaluate_retrieval", "encode", "distill", "retrieve", "evaluate_nodes", "train_graph",
-          "train_poincare", "evaluate_hierarchy", "transform", "serve"]
+          "train_poincare", "evaluate_hierarchy", "transform", "serve", "distributed"]
 
 
 def _load_stages() -> None:

@@ -102,6 +102,14 @@ def info(model: Path = typer.Argument(..., metavar="MODEL", help="A model file."
     from rich.table import Table
 
     out = console()
+    if data["format"] == "omnivec-shards":
+        out.print(f"[bold]{data['path']}[/]  sharded table {data['table']!r}: {data['rows']:,} rows x "
+                  f"{data['dim']} dims, metric {data['metric']}, {data['key_kind']} keys, "
+                  f"{data['n_shards']} shards ({data['routing']}), {human_bytes(data['bytes'])}")
+        for sh in data["shards"]:
+            size = "missing" if sh["bytes"] is None else human_bytes(sh["bytes"])
+            out.print(f"  shard {sh['shard']}: {sh['path']}  {sh['rows']:,} rows  {size}", markup=False)
+        return
     out.print(f"[bold]{data['path']}[/]  {human_bytes(data['file_bytes'])}  omnivec model format "
               f"v{data['format_version']}, {data['tensors']} tensors"
               f"{', CRC-32 per tensor' if data['checksums'] else ', no checksums'}")
