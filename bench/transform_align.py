@@ -191,7 +191,7 @@ def part_align(a, pairs_of: dict) -> None:
     from scipy.linalg import orthogonal_procrustes
 
     import omnivec
-    from omnivec.transform import align, align_unsupervised, translation_precision
+    from omnivec.transform import align, align_unsupervised, relative, translation_precision
 
     for name, (src, tgt) in pairs_of.items():
         shared_words = [k for k in list(src.keys)[:30000] if tgt.keys.row(k) >= 0]
@@ -222,6 +222,14 @@ def part_align(a, pairs_of: dict) -> None:
             res[f"unsupervised_{method}"] = translation_precision(unsup, tgt, held, method="nn")
             res[f"unsupervised_{method}_csls"] = translation_precision(unsup, tgt, held, method="csls")
             keys += [f"unsupervised_{method}", f"unsupervised_{method}_csls"]
+        # relative representations: both spaces as cosines to 1,000 anchor words they share (of the training
+        # pairs), compared with no map at all
+        anchors = train[:1000]
+        t = time.perf_counter()
+        rel_s, rel_t = relative(src, anchors), relative(tgt, anchors)
+        res["relative_seconds"] = round(time.perf_counter() - t, 2)
+        res["relative_1000_anchors"] = translation_precision(rel_s, rel_t, held, method="nn")
+        keys.append("relative_1000_anchors")
         theirs, seconds = mini_vec2vec(src, tgt, 10000, seed=0)
         if seconds is None:
             res["mini_vec2vec"] = theirs

@@ -435,12 +435,14 @@ def relative(emb: Embeddings, anchors: Sequence | int, *, seed: int = 0) -> Embe
         if not keys:
             raise InputError("give at least one anchor key")
     A = _unit(emb.vectors_of(keys).astype(np.float64))
-    R = _unit(np.asarray(emb.vectors, np.float64)) @ A.T
+    R = np.empty((len(emb), len(A)), np.float32)
+    for s in range(0, len(emb), BLOCK):       # in blocks: a float32 result, never a float64 copy of the table
+        R[s:s + BLOCK] = _unit(np.asarray(emb.vectors[s:s + BLOCK], np.float64)) @ A.T
     meta = dict(emb.meta)
     meta["relative"] = {"anchors": keys}
     from ..core.vectors import VectorStore
 
-    return Embeddings.from_parts(name=emb.name, keys=emb.keys, store=VectorStore.encode(R.astype(np.float32)),
+    return Embeddings.from_parts(name=emb.name, keys=emb.keys, store=VectorStore.encode(R),
                                  metric="cosine", counts=emb.counts, meta=meta, extras=dict(emb.extras),
                                  texts=emb.texts)
 
